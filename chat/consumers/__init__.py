@@ -1,0 +1,1 @@
+"""WebSocket consumers: thin shells that parse, authorize, call a service and answer."""

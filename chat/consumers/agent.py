@@ -1,0 +1,205 @@
+"""`/ws/agent/`: a dashboard tab's socket."""
+
+from __future__ import annotations
+
+import time
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from chat import events, frames, groups, selectors
+from chat.access import access_assignee_for_site, access_conversation_for_agent, access_reply_for_agent
+from chat.consumers.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, ParleyConsumer
+from chat.dedupe import ReplayFilter
+from chat.origins import is_same_origin, scope_header
+from chat.services import conversations, presence, replies
+
+
+class AgentConsumer(ParleyConsumer):
+    """An agent's inbox and the conversations it opened."""
+
+    handlers = {
+        "subscribe": "handle_subscribe",
+        "unsubscribe": "handle_unsubscribe",
+        "message.send": "handle_message_send",
+        "conversation.assign": "handle_assign",
+        "conversation.resolve": "handle_resolve",
+        "conversation.reopen": "handle_reopen",
+        "bot.pause": "handle_bot_pause",
+        "bot.resume": "handle_bot_resume",
+        "reply.stop": "handle_reply_stop",
+        "presence": "handle_presence",
+        "typing": "handle_typing",
+        "read": "handle_read",
+        "ping": "handle_ping",
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = None
+        self.site_ids: list[int] = []
+        self.subscribed: set[int] = set()
+        self.replay_filter = ReplayFilter()
+        self.typing_sent: dict[int, tuple[bool, float]] = {}
+
+    async def connect(self):
+        """Called when the socket opens: same-origin, logged-in agents only; then the inbox."""
+        await self.accept()
+        user = self.scope.get("user")
+        if not is_same_origin(scope_header(self.scope, b"origin"), scope_header(self.scope, b"host")):
+            await self.close_with(CLOSE_FORBIDDEN)
+            return
+        if user is None or not user.is_authenticated:
+            await self.close_with(CLOSE_UNAUTHORIZED)
+            return
+        if not await database_sync_to_async(selectors.is_agent)(user):
+            await self.close_with(CLOSE_FORBIDDEN)
+            return
+        self.user = user
+        self.site_ids = await database_sync_to_async(selectors.agent_site_ids)(user)
+        for site_id in self.site_ids:
+            await self.channel_layer.group_add(groups.site_group(site_id), self.channel_name)
+        status = await database_sync_to_async(presence.presence_connect)(user=user, channel_name=self.channel_name)
+        welcome = await database_sync_to_async(self._welcome)(status)
+        await self.send_event(welcome)
+
+    def _welcome(self, status: str) -> dict:
+        return {
+            "type": "welcome",
+            "agent": {"id": self.user.pk, "name": self.user.first_name or self.user.get_username(), "status": status},
+            "sites": self.site_ids,
+            "presence": selectors.presence_list(self.site_ids),
+            "queues": selectors.queue_counts(self.site_ids),
+        }
+
+    async def disconnect(self, code):
+        """Called when the socket closes: leave groups; presence drops only with the last tab."""
+        if self.user is None:
+            return
+        for site_id in self.site_ids:
+            await self.channel_layer.group_discard(groups.site_group(site_id), self.channel_name)
+        for conversation_id in self.subscribed:
+            await self.channel_layer.group_discard(groups.conversation_group(conversation_id), self.channel_name)
+        await database_sync_to_async(presence.presence_disconnect)(user=self.user, channel_name=self.channel_name)
+
+    async def _conversation(self, frame: dict):
+        conversation_id = frames.integer(frame, "conversation", minimum=1)
+        return await database_sync_to_async(access_conversation_for_agent)(user=self.user, conversation_id=conversation_id)
+
+    async def handle_subscribe(self, frame: dict) -> None:
+        """Follow a conversation live, after a replay from the cursor (notes included)."""
+        cursor = frames.cursor(frame)
+        conversation = await self._conversation(frame)
+        await self.channel_layer.group_add(groups.conversation_group(conversation.pk), self.channel_name)
+        self.subscribed.add(conversation.pk)
+
+        def replay():
+            result = selectors.conversation_replay(conversation=conversation, cursor=cursor, audience=selectors.AGENTS)
+            self.replay_filter.start(conversation.pk, cursor, result.events)
+            return {"type": "subscribed", "conversation": events.conversation_agent_payload(conversation),
+                    "events": result.events, "cursor": str(result.head), "more": result.more}
+
+        await self.send_event(await database_sync_to_async(replay)())
+
+    async def handle_unsubscribe(self, frame: dict) -> None:
+        """Stop following a conversation."""
+        conversation_id = frames.integer(frame, "conversation", minimum=1)
+        if conversation_id in self.subscribed:
+            self.subscribed.discard(conversation_id)
+            self.replay_filter.forget(conversation_id)
+            await self.channel_layer.group_discard(groups.conversation_group(conversation_id), self.channel_name)
+        await self.send_event({"type": "unsubscribed", "conversation": conversation_id})
+
+    async def handle_message_send(self, frame: dict) -> None:
+        """Answer the customer, or leave a private note with `internal: true`."""
+        client_id = frames.client_id(frame)
+        body = frames.body(frame, client_id)
+        internal = frames.boolean(frame, "internal", default=False)
+        conversation = await self._conversation(frame)
+        result = await database_sync_to_async(conversations.agent_message_send)(
+            agent=self.user, conversation=conversation, client_id=client_id, body=body, internal=internal
+        )
+        await self.send_event(events.message_ack(result.message, client_id))
+
+    async def handle_assign(self, frame: dict) -> None:
+        """Assign to an agent of the conversation's site, or back to the queue with null."""
+        agent_id = frames.nullable_integer(frame, "agent")
+        conversation = await self._conversation(frame)
+
+        def assign():
+            assignee = None if agent_id is None else access_assignee_for_site(site_id=conversation.site_id, agent_id=agent_id)
+            conversations.conversation_assign(conversation=conversation, assignee=assignee)
+
+        await database_sync_to_async(assign)()
+
+    async def handle_resolve(self, frame: dict) -> None:
+        """Resolve a conversation."""
+        conversation = await self._conversation(frame)
+        await database_sync_to_async(conversations.conversation_resolve)(conversation=conversation)
+
+    async def handle_reopen(self, frame: dict) -> None:
+        """Reopen a resolved conversation."""
+        conversation = await self._conversation(frame)
+        await database_sync_to_async(conversations.conversation_reopen)(conversation=conversation)
+
+    async def handle_bot_pause(self, frame: dict) -> None:
+        """Take over from the bot."""
+        conversation = await self._conversation(frame)
+        await database_sync_to_async(conversations.conversation_bot_pause)(conversation=conversation, agent=self.user)
+
+    async def handle_bot_resume(self, frame: dict) -> None:
+        """Hand the conversation back to the bot."""
+        conversation = await self._conversation(frame)
+        await database_sync_to_async(conversations.conversation_bot_resume)(conversation=conversation)
+
+    async def handle_reply_stop(self, frame: dict) -> None:
+        """Stop the bot's reply in a conversation of this agent's sites."""
+        reply_id = frames.integer(frame, "reply_id", minimum=1)
+
+        def stop():
+            reply = access_reply_for_agent(user=self.user, reply_id=reply_id)
+            return replies.reply_stop(reply=reply)
+
+        await database_sync_to_async(stop)()
+
+    async def handle_presence(self, frame: dict) -> None:
+        """The agent chose online or away."""
+        status = frames.choice(frame, "status", ("online", "away"))
+        await database_sync_to_async(presence.presence_set)(user=self.user, status=status)
+
+    async def handle_ping(self, frame: dict) -> None:
+        """Keep-alive; also proves the tab is still there for presence."""
+        await database_sync_to_async(presence.presence_touch)(channel_name=self.channel_name)
+        await super().handle_ping(frame)
+
+    async def handle_typing(self, frame: dict) -> None:
+        """Relay typing to the customer (not for notes) and to other agents, throttled."""
+        active = frames.boolean(frame, "active")
+        internal = frames.boolean(frame, "internal", default=False)
+        conversation = await self._conversation(frame)
+        last_active, last_at = self.typing_sent.get(conversation.pk, (False, 0.0))
+        now = time.monotonic()
+        if active == last_active and now - last_at < settings.PARLEY_TYPING_THROTTLE:
+            return
+        self.typing_sent[conversation.pk] = (active, now)
+        author = {"kind": "agent", "name": self.user.first_name or self.user.get_username(), "id": self.user.pk}
+        event = events.typing(conversation_id=conversation.pk, author=author, active=active)
+        targets = [groups.conversation_group(conversation.pk)]
+        if not internal:
+            targets.append(groups.visitor_group(conversation.visitor_id))
+        for group in targets:
+            await self.channel_layer.group_send(group, {"type": "parley.event", "event": event})
+
+    async def handle_read(self, frame: dict) -> None:
+        """The agent has seen everything up to `seq`."""
+        seq = frames.integer(frame, "seq")
+        conversation = await self._conversation(frame)
+        await database_sync_to_async(conversations.conversation_mark_read)(conversation=conversation, by="agent", seq=seq)
+
+    async def deliver(self, event: dict) -> None:
+        """Forward an event, minus what a subscribe replay already gave, and not our own typing."""
+        if event.get("type") == "typing" and event["author"].get("id") == self.user.pk and event["author"]["kind"] == "agent":
+            return
+        if self.replay_filter.is_duplicate(event):
+            return
+        await self.send_event(event)

@@ -1,0 +1,96 @@
+"""What both consumers share: frame decoding, dispatch, error frames and close codes."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import DatabaseError
+
+from chat import events, frames
+from chat.access import NotFound
+from chat.services.errors import ConversationError
+
+logger = logging.getLogger(__name__)
+
+# Close codes (docs/protocol.md, "Close codes").
+CLOSE_TOO_LARGE = 1009
+CLOSE_RESTARTING = 1012
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_HELLO_TIMEOUT = 4408
+
+
+class ParleyConsumer(AsyncWebsocketConsumer):
+    """Decodes JSON frames, dispatches them by `type`, and turns refusals into `error` frames."""
+
+    #: frame type -> handler method name; each subclass lists what it accepts.
+    handlers: dict[str, str] = {}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.closed = False
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """Called with each frame; never lets an exception reach the server."""
+        frame = None
+        try:
+            frame = frames.decode(text_data, bytes_data)
+            handler_name = self.handlers.get(frame["type"])
+            if handler_name is None:
+                raise frames.ProtocolError("bad_request", f"Unknown frame type {frame['type'][:64]!r}.", frame["type"][:64])
+            self.check_ready(frame["type"])
+            await getattr(self, handler_name)(frame)
+        except frames.FrameTooLarge:
+            await self.close_with(CLOSE_TOO_LARGE)
+        except frames.ProtocolError as exc:
+            await self.send_event(events.error(exc.code, exc.detail, exc.ref))
+        except NotFound:
+            await self.send_event(events.error("not_found", "No such conversation or message.", _ref(frame)))
+        except ConversationError as exc:
+            await self.send_event(events.error(exc.code, exc.detail, _ref(frame)))
+        except DatabaseError:
+            logger.warning("database error while handling a %s frame", _ref(frame), exc_info=True)
+            await self.send_event(events.error("unavailable", "Could not save right now; retry with the same client_id.", _ref(frame)))
+        except Exception:
+            logger.exception("unexpected error while handling a %s frame", _ref(frame))
+            await self.send_event(events.error("internal", "Something went wrong on our side.", _ref(frame)))
+
+    def check_ready(self, frame_type: str) -> None:
+        """Raise ProtocolError when the socket may not take this frame yet."""
+
+    async def send_event(self, event: dict) -> None:
+        """Send one frame as compact JSON, unless the socket is closing."""
+        if not self.closed:
+            await self.send(text_data=json.dumps(event, separators=(",", ":"), ensure_ascii=False))
+
+    async def close_with(self, code: int) -> None:
+        """Close once with a protocol close code."""
+        if not self.closed:
+            self.closed = True
+            await self.close(code=code)
+
+    async def parley_event(self, message: dict) -> None:
+        """Called with each event from the channel layer."""
+        try:
+            await self.deliver(message["event"])
+        except Exception:
+            # One bad event must not take the socket down; the client repairs gaps by resuming.
+            logger.exception("could not deliver a %s event", message.get("event", {}).get("type"))
+
+    async def deliver(self, event: dict) -> None:
+        """Forward a layer event to the client (subclasses filter)."""
+        await self.send_event(event)
+
+    async def handle_ping(self, frame: dict) -> None:
+        """Answer a keep-alive."""
+        await self.send_event({"type": "pong"})
+
+
+def _ref(frame: dict | None) -> str | None:
+    """The refused frame's client_id, or its type."""
+    if not isinstance(frame, dict):
+        return None
+    ref = frame.get("client_id") or frame.get("type")
+    return str(ref)[:64] if ref is not None else None

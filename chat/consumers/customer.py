@@ -1,0 +1,177 @@
+"""`/ws/widget/`: the customer's socket."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from chat import events, frames, groups, selectors, tokens
+from chat.access import access_conversation_for_visitor, access_reply_for_visitor, visitor_from_claim
+from chat.consumers.base import CLOSE_FORBIDDEN, CLOSE_HELLO_TIMEOUT, CLOSE_UNAUTHORIZED, ParleyConsumer
+from chat.cursors import Cursor
+from chat.dedupe import ReplayFilter
+from chat.origins import origin_allowed, scope_header
+from chat.ratelimit import rate_allow
+from chat.services import conversations, replies
+
+
+class CustomerConsumer(ParleyConsumer):
+    """A visitor's widget: hello with a token, then messages, typing, read receipts and stops."""
+
+    handlers = {
+        "hello": "handle_hello",
+        "resume": "handle_resume",
+        "message.send": "handle_message_send",
+        "reply.stop": "handle_reply_stop",
+        "handoff.request": "handle_handoff_request",
+        "typing": "handle_typing",
+        "read": "handle_read",
+        "ping": "handle_ping",
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.visitor = None
+        self.conversation_id: int | None = None
+        self.hello_deadline: asyncio.Task | None = None
+        self.replay_filter = ReplayFilter()
+        self.typing_sent = (False, 0.0)
+
+    async def connect(self):
+        """Called when the socket opens: accept, and expect `hello` within PARLEY_HELLO_TIMEOUT."""
+        await self.accept()
+        self.hello_deadline = asyncio.create_task(self._close_without_hello())
+
+    async def disconnect(self, code):
+        """Called when the socket closes."""
+        if self.hello_deadline:
+            self.hello_deadline.cancel()
+        if self.visitor is not None:
+            await self.channel_layer.group_discard(groups.visitor_group(self.visitor.pk), self.channel_name)
+
+    async def _close_without_hello(self) -> None:
+        await asyncio.sleep(settings.PARLEY_HELLO_TIMEOUT)
+        if self.visitor is None:
+            await self.close_with(CLOSE_HELLO_TIMEOUT)
+
+    def check_ready(self, frame_type: str) -> None:
+        """Only `hello` and `ping` are heard before hello."""
+        if self.visitor is None and frame_type not in ("hello", "ping"):
+            raise frames.ProtocolError("hello_required", "Send hello with your token first.", frame_type[:64])
+
+    async def handle_hello(self, frame: dict) -> None:
+        """Authenticate the token, join the visitor's group, and replay what the cursor missed."""
+        if self.visitor is not None:
+            raise frames.ProtocolError("bad_request", "hello was already said on this socket.", "hello")
+        cursor = frames.cursor(frame)
+        conversation_id = frames.integer(frame, "conversation", minimum=1, optional=True)
+        try:
+            claim = tokens.visitor_token_read(frame.get("token"))
+        except tokens.BadToken:
+            await self.close_with(CLOSE_UNAUTHORIZED)
+            return
+        visitor = await database_sync_to_async(visitor_from_claim)(visitor_id=claim.visitor_id, site_id=claim.site_id)
+        if visitor is None:
+            await self.close_with(CLOSE_UNAUTHORIZED)
+            return
+        origin, host = scope_header(self.scope, b"origin"), scope_header(self.scope, b"host")
+        if not origin_allowed(origin, host, visitor.site.allowed_origins):
+            await self.close_with(CLOSE_FORBIDDEN)
+            return
+        self.hello_deadline.cancel()
+        self.visitor = visitor
+        # Join before reading, so nothing published meanwhile is missed; the filter drops the overlap.
+        await self.channel_layer.group_add(groups.visitor_group(visitor.pk), self.channel_name)
+        welcome = await database_sync_to_async(self._welcome)(cursor, conversation_id)
+        await self.send_event(welcome)
+
+    def _welcome(self, cursor: Cursor, conversation_id: int | None) -> dict:
+        current = conversations.conversation_current(visitor=self.visitor)
+        if conversation_id is not None:
+            access_conversation_for_visitor(visitor=self.visitor, conversation_id=conversation_id)
+        if current is not None and conversation_id not in (None, current.pk):
+            cursor = Cursor()  # the cursor belongs to an older conversation: start the current one afresh
+        frame = {"type": "welcome", "visitor": events.visitor_payload(self.visitor), "conversation": None,
+                 "events": [], "cursor": str(cursor), "more": False}
+        if current is not None:
+            self.conversation_id = current.pk
+            replay = selectors.conversation_replay(conversation=current, cursor=cursor, audience=selectors.CUSTOMER)
+            self.replay_filter.start(current.pk, cursor, replay.events)
+            frame.update(conversation=events.conversation_payload(current), events=replay.events,
+                         cursor=str(replay.head), more=replay.more)
+        return frame
+
+    async def handle_resume(self, frame: dict) -> None:
+        """Replay from a cursor again (after the client saw a gap), without reconnecting."""
+        cursor = frames.cursor(frame)
+        conversation_id = frames.integer(frame, "conversation", minimum=1, optional=True)
+        welcome = await database_sync_to_async(self._welcome)(cursor, conversation_id)
+        welcome["type"] = "replay"
+        await self.send_event(welcome)
+
+    async def handle_message_send(self, frame: dict) -> None:
+        """Store the message once per client_id, then acknowledge it to this socket."""
+        client_id = frames.client_id(frame)
+        body = frames.body(frame, client_id)
+        allowed = await database_sync_to_async(rate_allow)(
+            key=f"visitor:{self.visitor.pk}", limit=settings.PARLEY_SEND_RATE_COUNT, window=settings.PARLEY_SEND_RATE_WINDOW
+        )
+        if not allowed:
+            raise frames.ProtocolError("rate_limited", "Too many messages; wait a few seconds.", client_id)
+        result = await database_sync_to_async(conversations.customer_message_send)(
+            visitor=self.visitor, client_id=client_id, body=body
+        )
+        self.conversation_id = result.message.conversation_id
+        await self.send_event(events.message_ack(result.message, client_id))
+
+    async def handle_reply_stop(self, frame: dict) -> None:
+        """Stop a bot reply of this visitor's conversation."""
+        reply_id = frames.integer(frame, "reply_id", minimum=1)
+
+        def stop():
+            reply = access_reply_for_visitor(visitor=self.visitor, reply_id=reply_id)
+            return replies.reply_stop(reply=reply)
+
+        await database_sync_to_async(stop)()
+
+    async def handle_handoff_request(self, frame: dict) -> None:
+        """Ask for a human: the conversation goes to the queue (a new one starts if there is none)."""
+        conversation = await database_sync_to_async(conversations.customer_handoff_request)(visitor=self.visitor)
+        self.conversation_id = conversation.pk
+
+    async def handle_typing(self, frame: dict) -> None:
+        """Relay typing to agents, at most every PARLEY_TYPING_THROTTLE seconds unless it flips."""
+        active = frames.boolean(frame, "active")
+        if self.conversation_id is None:
+            return
+        last_active, last_at = self.typing_sent
+        now = time.monotonic()
+        if active == last_active and now - last_at < settings.PARLEY_TYPING_THROTTLE:
+            return
+        self.typing_sent = (active, now)
+        event = events.typing(conversation_id=self.conversation_id, author={"kind": "customer"}, active=active)
+        await self.channel_layer.group_send(groups.conversation_group(self.conversation_id),
+                                            {"type": "parley.event", "event": event})
+
+    async def handle_read(self, frame: dict) -> None:
+        """The customer has seen everything up to `seq`."""
+        seq = frames.integer(frame, "seq")
+        if self.conversation_id is None:
+            raise frames.ProtocolError("not_found", "There is no conversation yet.", "read")
+
+        def mark():
+            conversation = access_conversation_for_visitor(visitor=self.visitor, conversation_id=self.conversation_id)
+            conversations.conversation_mark_read(conversation=conversation, by="customer", seq=seq)
+
+        await database_sync_to_async(mark)()
+
+    async def deliver(self, event: dict) -> None:
+        """Forward an event, minus what the replay already gave; follow the visitor to a new conversation."""
+        if event.get("type") == "conversation.updated":
+            self.conversation_id = event["conversation"]["id"]
+        if self.replay_filter.is_duplicate(event):
+            return
+        await self.send_event(event)

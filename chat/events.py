@@ -1,0 +1,149 @@
+"""Builders for the server-to-client frames of docs/protocol.md; one function per frame type."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chat.models import Conversation, Message, Visitor
+
+
+def iso(moment: datetime | None) -> str | None:
+    """Format a time as ISO 8601 UTC, as every frame does."""
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def author_of(message: Message) -> dict:
+    """The author block of a message: kind and a display name."""
+    if message.author_kind == Message.AuthorKind.AGENT and message.author_agent_id:
+        agent = message.author_agent
+        name = agent.first_name or agent.get_username()
+        return {"kind": "agent", "name": name, "id": agent.pk}
+    names = {"customer": "", "bot": "Parley", "system": ""}
+    return {"kind": message.author_kind, "name": names.get(message.author_kind, "")}
+
+
+def message_payload(message: Message) -> dict:
+    """The `message` object of `message.new`."""
+    payload = {
+        "id": message.pk,
+        "seq": message.seq,
+        "author": author_of(message),
+        "body": message.body,
+        "created_at": iso(message.created_at),
+        "status": message.status,
+    }
+    if message.internal:
+        payload["internal"] = True
+    return payload
+
+
+def visitor_payload(visitor: Visitor) -> dict:
+    """What a visitor may know about itself, and what agents see in the list."""
+    return {"id": visitor.pk, "name": visitor.name, "email": visitor.email, "verified": visitor.verified}
+
+
+def conversation_payload(conversation: Conversation) -> dict:
+    """The `conversation` object of `conversation.updated` and `welcome`."""
+    assignee = conversation.assignee
+    return {
+        "id": conversation.pk,
+        "site": conversation.site_id,
+        "status": conversation.status,
+        "owner": conversation.owner,
+        "assignee": {"id": assignee.pk, "name": assignee.first_name or assignee.get_username()} if assignee else None,
+        "last_seq": conversation.last_public_seq,
+        "customer_read_seq": conversation.customer_read_seq,
+        "agent_read_seq": conversation.agent_read_seq,
+        "updated_at": iso(conversation.updated_at),
+    }
+
+
+def conversation_agent_payload(conversation: Conversation) -> dict:
+    """The conversation as agents see it: every seq, counters and the visitor."""
+    payload = conversation_payload(conversation)
+    payload.update(
+        last_seq=conversation.last_seq,
+        unread=conversation.unread_by_agent,
+        queued_at=iso(conversation.queued_at),
+        last_message_at=iso(conversation.last_message_at),
+        visitor=visitor_payload(conversation.visitor),
+    )
+    return payload
+
+
+def message_new(message: Message, *, prev_seq: int | None = None) -> dict:
+    """A persisted message; `prev_seq` (customers only) is the previous seq they can see, for gap detection."""
+    event = {"type": "message.new", "conversation": message.conversation_id, "message": message_payload(message)}
+    if prev_seq is not None:
+        event["prev_seq"] = prev_seq
+    return event
+
+
+def message_ack(message: Message, client_id: str) -> dict:
+    """The sender's acknowledgement; identical for a retried client_id."""
+    return {"type": "message.ack", "client_id": client_id, "id": message.pk, "seq": message.seq,
+            "conversation": message.conversation_id}
+
+
+def reply_start(message: Message, *, prev_seq: int | None = None) -> dict:
+    """A bot reply began streaming; it owns `seq` already."""
+    event = {"type": "reply.start", "conversation": message.conversation_id, "reply_id": message.pk,
+             "seq": message.seq, "author": author_of(message), "created_at": iso(message.created_at)}
+    if prev_seq is not None:
+        event["prev_seq"] = prev_seq
+    return event
+
+
+def reply_delta(*, reply_id: int, conversation_id: int, seq: int, index: int, text: str) -> dict:
+    """A slice of a streaming reply; `index` counts 0, 1, 2, ... per reply."""
+    return {"type": "reply.delta", "conversation": conversation_id, "reply_id": reply_id, "seq": seq,
+            "index": index, "text": text}
+
+
+def reply_snapshot(*, reply_id: int, conversation_id: int, seq: int, index: int, text: str) -> dict:
+    """All text of a streaming reply up to `index`, for a client that joins mid-stream."""
+    return {"type": "reply.snapshot", "conversation": conversation_id, "reply_id": reply_id, "seq": seq,
+            "index": index, "text": text}
+
+
+def reply_end(message: Message, *, for_agents: bool = False) -> dict:
+    """A reply finished: complete, stopped, interrupted or failed, with its final body."""
+    event = {"type": "reply.end", "conversation": message.conversation_id, "reply_id": message.pk,
+             "seq": message.seq, "status": message.status, "body": message.body, "index": message.stream_index}
+    if for_agents and message.error_reason:
+        event["reason"] = message.error_reason
+    return event
+
+
+def conversation_updated(conversation: Conversation, *, for_agents: bool = False) -> dict:
+    """A conversation's status, owner or assignee changed."""
+    payload = conversation_agent_payload(conversation) if for_agents else conversation_payload(conversation)
+    return {"type": "conversation.updated", "conversation": payload}
+
+
+def typing(*, conversation_id: int, author: dict, active: bool) -> dict:
+    """Someone is typing (or stopped)."""
+    return {"type": "typing", "conversation": conversation_id, "author": author, "active": active}
+
+
+def read(*, conversation_id: int, by: str, seq: int) -> dict:
+    """A read receipt: `by` customer or agent has seen everything up to `seq`."""
+    return {"type": "read", "conversation": conversation_id, "by": by, "seq": seq}
+
+
+def presence(*, agent_id: int, name: str, status: str) -> dict:
+    """An agent's effective presence: online, away or offline."""
+    return {"type": "presence", "agent": {"id": agent_id, "name": name}, "status": status}
+
+
+def queue(*, site_id: int, count: int) -> dict:
+    """How many conversations of a site wait for a human."""
+    return {"type": "queue", "site": site_id, "count": count}
+
+
+def error(code: str, detail: str, ref: str | None = None) -> dict:
+    """A refused frame; the socket stays open."""
+    event = {"type": "error", "code": code, "detail": detail}
+    if ref is not None:
+        event["ref"] = ref
+    return event

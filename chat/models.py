@@ -1,0 +1,264 @@
+"""Parley's data model: sites, visitors, conversations, messages, agents and the knowledge base."""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+def new_site_key() -> str:
+    """Return a fresh public site key (safe to show in page source)."""
+    return "site_" + secrets.token_urlsafe(12)
+
+
+class Site(models.Model):
+    """One website with one inbox."""
+
+    class Assignment(models.TextChoices):
+        MANUAL = "manual", _("Manual")
+        AUTO = "auto", _("Round robin")
+
+    name = models.CharField(max_length=120)
+    key = models.CharField(max_length=40, unique=True, default=new_site_key, editable=False)
+    allowed_origins = models.JSONField(
+        default=list, blank=True, help_text=_('Origins allowed to embed the widget, e.g. ["https://shop.example"].')
+    )
+    identity_secret = models.CharField(
+        max_length=128, blank=True, help_text=_("HMAC secret for verified identities; never sent to a browser.")
+    )
+    business_hours = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_('Opening hours per weekday (0 = Monday) in the site\'s time zone, e.g. {"0": ["09:00", "17:00"]}.'),
+    )
+    time_zone = models.CharField(max_length=64, default="UTC")
+    greeting = models.CharField(max_length=300, blank=True, default="Hi! How can we help?")
+    away_message = models.CharField(
+        max_length=300, blank=True, default="We're away right now; leave a message and we'll reply by email."
+    )
+    language = models.CharField(max_length=10, blank=True, help_text=_("Widget language; empty follows the browser."))
+    bot_enabled = models.BooleanField(default=True)
+    ask_contact = models.BooleanField(default=False, help_text=_("Ask for name and email before the first message."))
+    assignment = models.CharField(max_length=10, choices=Assignment.choices, default=Assignment.MANUAL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Visitor(models.Model):
+    """A customer of a site, anonymous or verified."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors")
+    external_id = models.CharField(max_length=255, blank=True, help_text=_("Verified user id from the site."))
+    name = models.CharField(max_length=120, blank=True)
+    email = models.EmailField(blank=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    last_page_url = models.URLField(max_length=1000, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "external_id"], condition=~Q(external_id=""), name="visitor_unique_external_id"
+            )
+        ]
+        indexes = [models.Index(fields=["site", "email"])]
+
+    def __str__(self) -> str:
+        return self.name or self.email or f"Visitor #{self.pk}"
+
+    @property
+    def verified(self) -> bool:
+        """True when the site vouched for this visitor with an identity hash."""
+        return bool(self.external_id)
+
+
+class Conversation(models.Model):
+    """A thread between one visitor and the desk."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        RESOLVED = "resolved", _("Resolved")
+
+    class Owner(models.TextChoices):
+        BOT = "bot", _("Bot")
+        QUEUE = "queue", _("Waiting for a human")
+        AGENT = "agent", _("Agent")
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="conversations")
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="conversations")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    owner = models.CharField(max_length=10, choices=Owner.choices, default=Owner.BOT)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_conversations"
+    )
+    last_seq = models.PositiveIntegerField(default=0, help_text=_("Highest seq allocated, internal notes included."))
+    last_public_seq = models.PositiveIntegerField(default=0, help_text=_("Highest seq the customer can see."))
+    customer_read_seq = models.PositiveIntegerField(default=0)
+    agent_read_seq = models.PositiveIntegerField(default=0)
+    unread_by_agent = models.PositiveIntegerField(default=0)
+    unread_by_customer = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True, help_text=_("When it started waiting for a human."))
+    first_human_reply_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(last_public_seq__lte=models.F("last_seq")), name="conv_public_seq_lte_seq"),
+            models.CheckConstraint(
+                condition=~Q(owner="agent") | Q(assignee__isnull=False), name="conv_agent_owner_has_assignee"
+            ),
+            models.CheckConstraint(condition=Q(status__in=["open", "resolved"]), name="conv_status_valid"),
+            models.CheckConstraint(condition=Q(owner__in=["bot", "queue", "agent"]), name="conv_owner_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["site", "status", "owner"]),
+            models.Index(fields=["visitor", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.visitor}"
+
+
+class Message(models.Model):
+    """One entry of a conversation's transcript; a bot reply is one message that grows while it streams."""
+
+    class AuthorKind(models.TextChoices):
+        CUSTOMER = "customer", _("Customer")
+        AGENT = "agent", _("Agent")
+        BOT = "bot", _("Bot")
+        SYSTEM = "system", _("System")
+
+    class Status(models.TextChoices):
+        COMPLETE = "complete", _("Complete")
+        STREAMING = "streaming", _("Streaming")
+        STOPPED = "stopped", _("Stopped")
+        INTERRUPTED = "interrupted", _("Interrupted")
+        FAILED = "failed", _("Failed")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveIntegerField()
+    author_kind = models.CharField(max_length=10, choices=AuthorKind.choices)
+    author_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    client_id = models.CharField(max_length=64, null=True, blank=True)
+    body = models.TextField(blank=True)
+    internal = models.BooleanField(default=False, help_text=_("A private note: never sent to the customer."))
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.COMPLETE)
+    # Streaming bookkeeping: index of the last delta included in `body`, and the worker's lease.
+    stream_index = models.IntegerField(default=-1)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    trigger = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="bot_reply",
+        help_text=_("The customer message this bot reply answers (one trigger, one reply)."),
+    )
+    error_reason = models.CharField(max_length=300, blank=True, help_text=_("Why a reply failed; agents only."))
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["conversation", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_unique_seq"),
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"], condition=Q(client_id__isnull=False), name="message_unique_client_id"
+            ),
+            models.CheckConstraint(condition=Q(seq__gte=1), name="message_seq_positive"),
+            models.CheckConstraint(
+                condition=Q(author_kind__in=["customer", "agent", "bot", "system"]), name="message_author_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["complete", "streaming", "stopped", "interrupted", "failed"]),
+                name="message_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(internal=False) | Q(author_kind="agent"), name="message_only_agents_write_notes"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "lease_until"])]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}:{self.seq} {self.author_kind}"
+
+
+class AgentProfile(models.Model):
+    """A user who answers conversations, and the sites they serve."""
+
+    class Status(models.TextChoices):
+        ONLINE = "online", _("Online")
+        AWAY = "away", _("Away")
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile")
+    sites = models.ManyToManyField(Site, blank=True, related_name="agents")
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.ONLINE,
+        help_text=_("Chosen status; the agent counts as offline while no dashboard is open."),
+    )
+    max_concurrent = models.PositiveSmallIntegerField(default=5)
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.user.get_full_name() or self.user.get_username()
+
+
+class AgentConnection(models.Model):
+    """One open dashboard socket; presence is derived from these, across tabs and processes."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_connections")
+    channel_name = models.CharField(max_length=200, unique=True)
+    connected_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "last_seen"])]
+
+
+class CannedResponse(models.Model):
+    """A saved answer agents insert with /shortcut."""
+
+    site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.CASCADE, related_name="canned_responses")
+    shortcut = models.SlugField(max_length=40)
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["shortcut"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "shortcut"], name="canned_unique_shortcut_per_site"),
+            models.UniqueConstraint(
+                fields=["shortcut"], condition=Q(site__isnull=True), name="canned_unique_global_shortcut"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"
+
+
+class KnowledgeArticle(models.Model):
+    """An answer the bot may quote."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="articles")
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    language = models.CharField(max_length=10, default="en")
+    published = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["site", "title"]
+        constraints = [models.UniqueConstraint(fields=["site", "title"], name="article_unique_title_per_site")]
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,138 @@
+"""Reads: who may see what, and what a client missed since its cursor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q
+from django.utils import timezone
+
+from chat import events
+from chat.cursors import Cursor
+from chat.models import AgentConnection, AgentProfile, Conversation, Message, Site
+
+CUSTOMER = "customer"
+AGENTS = "agents"
+
+
+def is_agent(user: AbstractBaseUser) -> bool:
+    """Staff, or a user with an agent profile, may use the dashboard."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_staff or AgentProfile.objects.filter(user=user).exists()
+
+
+def agent_site_ids(user: AbstractBaseUser) -> list[int]:
+    """The sites an agent serves; staff serve every site."""
+    if user.is_staff:
+        return list(Site.objects.order_by("pk").values_list("pk", flat=True))
+    return list(
+        Site.objects.filter(agents__user=user).order_by("pk").values_list("pk", flat=True)
+    )
+
+
+def site_agents(site_id: int):
+    """Users who serve a site: its agents and staff."""
+    return get_user_model().objects.filter(Q(is_staff=True) | Q(agent_profile__sites=site_id), is_active=True).distinct()
+
+
+def queue_counts(site_ids: list[int]) -> list[dict]:
+    """Conversations waiting for a human, per site."""
+    counts = {site_id: 0 for site_id in site_ids}
+    rows = (
+        Conversation.objects.filter(site_id__in=site_ids, status=Conversation.Status.OPEN, owner=Conversation.Owner.QUEUE)
+        .values_list("site_id")
+        .order_by()
+    )
+    for (site_id,) in rows:
+        counts[site_id] += 1
+    return [events.queue(site_id=site_id, count=count) for site_id, count in counts.items()]
+
+
+@dataclass
+class Replay:
+    """The events a client missed, the cursor they bring it to, and whether more remain."""
+
+    events: list[dict] = field(default_factory=list)
+    head: Cursor = Cursor()
+    more: bool = False
+
+
+def _is_reply(message: Message) -> bool:
+    return message.author_kind == Message.AuthorKind.BOT
+
+
+def conversation_replay(*, conversation: Conversation, cursor: Cursor, audience: str) -> Replay:
+    """Every event after `cursor`, in order, as the audience sees them (customers never see notes).
+
+    A reply counts its end as one more index: after `reply.end` of a reply with n deltas
+    the cursor is "S.n", so a client that saw the end gets nothing again, and one that
+    did not gets the end with the full body.
+    """
+    limit = settings.PARLEY_REPLAY_LIMIT
+    query = Message.objects.filter(conversation=conversation, seq__gte=max(cursor.seq, 1)).select_related("author_agent")
+    if audience == CUSTOMER:
+        query = query.filter(internal=False)
+    rows = list(query.order_by("seq")[: limit + 1])
+    replay = Replay(head=cursor, more=len(rows) > limit)
+    prev_seq = cursor.seq
+    for message in rows[:limit]:
+        for_customer = audience == CUSTOMER
+        if message.seq == cursor.seq:
+            if _is_reply(message):
+                replay.events.extend(_reply_catch_up(message, cursor.index, for_agents=not for_customer))
+        elif _is_reply(message) and message.status == Message.Status.STREAMING:
+            replay.events.append(events.reply_start(message, prev_seq=prev_seq if for_customer else None))
+            replay.events.extend(_reply_catch_up(message, -1, for_agents=not for_customer))
+        else:
+            replay.events.append(events.message_new(message, prev_seq=prev_seq if for_customer else None))
+        prev_seq = message.seq
+        replay.head = cursor_after(message, previous=replay.head)
+    return replay
+
+
+def _reply_catch_up(message: Message, index: int, *, for_agents: bool) -> list[dict]:
+    """What a client that holds a reply up to `index` still needs of it."""
+    if message.status == Message.Status.STREAMING:
+        if message.stream_index > index:
+            return [events.reply_snapshot(reply_id=message.pk, conversation_id=message.conversation_id,
+                                          seq=message.seq, index=message.stream_index, text=message.body)]
+        return []
+    if index < message.stream_index + 1:
+        return [events.reply_end(message, for_agents=for_agents)]
+    return []
+
+
+def cursor_after(message: Message, *, previous: Cursor) -> Cursor:
+    """The cursor of a client that has everything of this message that exists now.
+
+    A reply with no delta yet leaves the cursor where it was, so a resume from it
+    sends `reply.start` again rather than skipping the reply's first delta.
+    """
+    if not _is_reply(message):
+        return Cursor(message.seq, 0)
+    if message.status == Message.Status.STREAMING:
+        return Cursor(message.seq, message.stream_index) if message.stream_index >= 0 else previous
+    return Cursor(message.seq, message.stream_index + 1)
+
+
+def presence_list(site_ids: list[int]) -> list[dict]:
+    """The effective presence of every agent who serves any of these sites."""
+    users = list(
+        get_user_model().objects.filter(Q(is_staff=True) | Q(agent_profile__sites__in=site_ids), is_active=True)
+        .distinct().select_related("agent_profile").order_by("pk")
+    )
+    cutoff = timezone.now() - timedelta(seconds=settings.PARLEY_PRESENCE_TTL)
+    present = set(
+        AgentConnection.objects.filter(user__in=users, last_seen__gte=cutoff).values_list("user_id", flat=True)
+    )
+    result = []
+    for user in users:
+        profile = getattr(user, "agent_profile", None)
+        status = (profile.status if profile else AgentProfile.Status.ONLINE) if user.pk in present else "offline"
+        result.append(events.presence(agent_id=user.pk, name=user.first_name or user.get_username(), status=status))
+    return result

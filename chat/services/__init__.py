@@ -1,0 +1,1 @@
+"""Services: every state change goes through here, and events leave only after commit."""

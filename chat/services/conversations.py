@@ -1,0 +1,256 @@
+"""Conversation lifecycle: starting, sending, handing off, assigning, resolving and read receipts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from chat import broadcast, events, groups
+from chat.models import Conversation, Message, Visitor
+from chat.services import replies
+from chat.services.errors import ConversationError
+from chat.services.messages import SYSTEM, Author, SendResult, conversation_lock, message_insert, message_send_locked
+
+
+def _first_owner(site) -> str:
+    """Who answers a new conversation: the bot when the site runs one, else the human queue."""
+    return Conversation.Owner.BOT if site.bot_enabled else Conversation.Owner.QUEUE
+
+
+def _save(conversation: Conversation, *fields: str) -> None:
+    """Save the named fields and stamp updated_at."""
+    conversation.updated_at = timezone.now()
+    conversation.save(update_fields=[*fields, "updated_at"])
+
+
+def publish_conversation(conversation: Conversation) -> None:
+    """Tell the customer and the site's inbox that the conversation changed, and refresh the queue count."""
+    deliveries = broadcast.conversation_deliveries(
+        conversation,
+        customer=events.conversation_updated(conversation),
+        inbox=events.conversation_updated(conversation, for_agents=True),
+    )
+    count = Conversation.objects.filter(
+        site_id=conversation.site_id, status=Conversation.Status.OPEN, owner=Conversation.Owner.QUEUE
+    ).count()
+    deliveries.append((groups.site_group(conversation.site_id), events.queue(site_id=conversation.site_id, count=count)))
+    broadcast.publish(deliveries)
+
+
+def conversation_current(*, visitor: Visitor) -> Conversation | None:
+    """The visitor's latest conversation, open or resolved."""
+    return (
+        Conversation.objects.select_related("site", "visitor", "assignee")
+        .filter(visitor=visitor)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def _conversation_for_customer_message(visitor: Visitor) -> Conversation:
+    """The conversation a customer's new message goes to, locked: the current one, reopened, or a new one.
+
+    A resolved conversation reopens when the customer writes within PARLEY_REOPEN_WINDOW
+    (a follow-up to the same problem, back with the same agent); after that a new one starts.
+    """
+    current = conversation_current(visitor=visitor)
+    now = timezone.now()
+    if current is not None:
+        conversation = conversation_lock(current.pk)
+        if conversation.status == Conversation.Status.OPEN:
+            return conversation
+        window = timedelta(seconds=settings.PARLEY_REOPEN_WINDOW)
+        if conversation.resolved_at and now - conversation.resolved_at <= window:
+            _reopen(conversation)
+            return conversation
+    owner = _first_owner(visitor.site)
+    created = Conversation.objects.create(
+        site=visitor.site, visitor=visitor, owner=owner, created_at=now, updated_at=now,
+        queued_at=now if owner == Conversation.Owner.QUEUE else None,
+    )
+    conversation = conversation_lock(created.pk)
+    publish_conversation(conversation)
+    return conversation
+
+
+def _reopen(conversation: Conversation) -> None:
+    """Open a resolved conversation again: back to its agent if it had one, else to the bot or the queue."""
+    conversation.status = Conversation.Status.OPEN
+    conversation.resolved_at = None
+    if conversation.assignee_id:
+        conversation.owner = Conversation.Owner.AGENT
+    else:
+        conversation.owner = _first_owner(conversation.site)
+        conversation.queued_at = timezone.now() if conversation.owner == Conversation.Owner.QUEUE else None
+    _save(conversation, "status", "resolved_at", "owner", "queued_at")
+    publish_conversation(conversation)
+
+
+def customer_message_send(*, visitor: Visitor, client_id: str, body: str) -> SendResult:
+    """Store a customer's message (once per client_id) and start the bot's reply when the bot owns the thread."""
+    earlier = Message.objects.filter(conversation__visitor=visitor, client_id=client_id).first()
+    if earlier is not None:
+        return SendResult(earlier, created=False)
+    with transaction.atomic():
+        # Locking the visitor keeps two tabs from starting two conversations at once.
+        locked_visitor = Visitor.objects.select_for_update().select_related("site").get(pk=visitor.pk)
+        conversation = _conversation_for_customer_message(locked_visitor)
+        result = message_send_locked(conversation=conversation, author=Author(Message.AuthorKind.CUSTOMER),
+                                     client_id=client_id, body=body)
+        if result.created and conversation.owner == Conversation.Owner.BOT:
+            replies.reply_begin(conversation=conversation, trigger=result.message)
+    return result
+
+
+def agent_message_send(
+    *, agent: AbstractBaseUser, conversation: Conversation, client_id: str, body: str, internal: bool
+) -> SendResult:
+    """Store an agent's message or private note; a public answer takes the conversation over from bot or queue."""
+    with transaction.atomic():
+        conversation = conversation_lock(conversation.pk)
+        result = message_send_locked(conversation=conversation, author=Author(Message.AuthorKind.AGENT, agent),
+                                     client_id=client_id, body=body, internal=internal)
+        if result.created and not internal:
+            if conversation.owner != Conversation.Owner.AGENT:
+                _take_over(conversation, agent)
+            if conversation.first_human_reply_at is None:
+                conversation.first_human_reply_at = result.message.created_at
+                _save(conversation, "first_human_reply_at")
+    return result
+
+
+def _take_over(conversation: Conversation, agent: AbstractBaseUser) -> None:
+    """Make a human the owner: the bot's reply in flight stops and the bot stays silent."""
+    replies.reply_stop_active(conversation=conversation)
+    conversation.owner = Conversation.Owner.AGENT
+    if conversation.assignee_id is None:
+        conversation.assignee = agent
+    _save(conversation, "owner", "assignee")
+    publish_conversation(conversation)
+
+
+def conversation_handoff(*, conversation: Conversation, reason: str = "") -> Conversation:
+    """Hand the conversation from the bot to the human queue, with a system line the customer sees."""
+    with transaction.atomic():
+        conversation = conversation_lock(conversation.pk)
+        if conversation.owner != Conversation.Owner.BOT and conversation.status == Conversation.Status.OPEN:
+            return conversation  # already with humans: asking twice changes nothing
+        replies.reply_stop_active(conversation=conversation)
+        conversation.status = Conversation.Status.OPEN
+        conversation.owner = Conversation.Owner.QUEUE
+        conversation.queued_at = timezone.now()
+        _save(conversation, "status", "owner", "queued_at")
+        message_insert(conversation=conversation, author=SYSTEM,
+                       body=reason or _("Connecting you with a member of our team. They'll reply here."))
+        publish_conversation(conversation)
+    return conversation
+
+
+def conversation_assign(*, conversation: Conversation, assignee: AbstractBaseUser | None) -> Conversation:
+    """Give the conversation to an agent (a human owns it), or back to the queue with None."""
+    with transaction.atomic():
+        conversation = conversation_lock(conversation.pk)
+        if assignee is None:
+            conversation.assignee = None
+            conversation.owner = Conversation.Owner.QUEUE
+            conversation.queued_at = timezone.now()
+        else:
+            replies.reply_stop_active(conversation=conversation)
+            conversation.assignee = assignee
+            conversation.owner = Conversation.Owner.AGENT
+        _save(conversation, "assignee", "owner", "queued_at")
+        publish_conversation(conversation)
+    return conversation
+
+
+def conversation_bot_pause(*, conversation: Conversation, agent: AbstractBaseUser) -> Conversation:
+    """An agent takes over from the bot."""
+    with transaction.atomic():
+        conversation = conversation_lock(conversation.pk)
+        if conversation.owner != Conversation.Owner.AGENT:
+            _take_over(conversation, agent)
+    return conversation
+
+
+def conversation_bot_resume(*, conversation: Conversation) -> Conversation:
+    """Hand the conversation back to the bot; it answers the customer's next message."""
+    with transaction.atomic():
+        conversation = conversation_lock(conversation.pk)
+        if not conversation.site.bot_enabled:
+            raise ConversationError("bot_disabled", "This site has no bot to hand back to.")
+        conversation.owner = Conversation.Owner.BOT
+        conversation.assignee = None
+        conversation.queued_at = None
+        _save(conversation, "owner", "assignee", "queued_at")
+        publish_conversation(conversation)
+    return conversation
+
+
+def conversation_resolve(*, conversation: Conversation) -> Conversation:
+    """Close the conversation; any bot reply in flight stops."""
+    with transaction.atomic():
+        conversation = conversation_lock(conversation.pk)
+        if conversation.status == Conversation.Status.RESOLVED:
+            return conversation
+        replies.reply_stop_active(conversation=conversation)
+        conversation.status = Conversation.Status.RESOLVED
+        conversation.resolved_at = timezone.now()
+        _save(conversation, "status", "resolved_at")
+        publish_conversation(conversation)
+    return conversation
+
+
+def conversation_reopen(*, conversation: Conversation) -> Conversation:
+    """Open a resolved conversation again."""
+    with transaction.atomic():
+        conversation = conversation_lock(conversation.pk)
+        if conversation.status == Conversation.Status.RESOLVED:
+            _reopen(conversation)
+    return conversation
+
+
+def conversation_mark_read(*, conversation: Conversation, by: str, seq: int) -> Conversation:
+    """Record that the customer or the agents have read up to `seq`, and tell the other side."""
+    with transaction.atomic():
+        conversation = conversation_lock(conversation.pk)
+        if by == "customer":
+            seq = min(seq, conversation.last_public_seq)
+            if seq <= conversation.customer_read_seq:
+                return conversation
+            conversation.customer_read_seq = seq
+            conversation.unread_by_customer = Message.objects.filter(
+                conversation=conversation, seq__gt=seq, internal=False,
+                author_kind__in=[Message.AuthorKind.AGENT, Message.AuthorKind.BOT],
+            ).count()
+            _save(conversation, "customer_read_seq", "unread_by_customer")
+            event = events.read(conversation_id=conversation.pk, by="customer", seq=seq)
+            broadcast.publish(broadcast.conversation_deliveries(
+                conversation, agents=event, inbox=events.conversation_updated(conversation, for_agents=True)))
+        else:
+            seq = min(seq, conversation.last_seq)
+            if seq <= conversation.agent_read_seq:
+                return conversation
+            conversation.agent_read_seq = seq
+            conversation.unread_by_agent = Message.objects.filter(
+                conversation=conversation, seq__gt=seq, author_kind=Message.AuthorKind.CUSTOMER
+            ).count()
+            _save(conversation, "agent_read_seq", "unread_by_agent")
+            public_seq = min(seq, conversation.last_public_seq)
+            event = events.read(conversation_id=conversation.pk, by="agent", seq=public_seq)
+            broadcast.publish(broadcast.conversation_deliveries(
+                conversation, customer=event, agents=event,
+                inbox=events.conversation_updated(conversation, for_agents=True)))
+    return conversation
+
+
+def customer_handoff_request(*, visitor: Visitor) -> Conversation:
+    """The customer asked for a human: hand the current conversation off, starting one if needed."""
+    with transaction.atomic():
+        locked_visitor = Visitor.objects.select_for_update().select_related("site").get(pk=visitor.pk)
+        conversation = _conversation_for_customer_message(locked_visitor)
+        return conversation_handoff(conversation=conversation)

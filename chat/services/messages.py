@@ -1,0 +1,121 @@
+"""Writing messages: the one place that allocates `seq`, and idempotent sends by `client_id`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from chat import broadcast, events, metrics
+from chat.models import Conversation, Message
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who writes a message: a kind, and the agent's user when the kind is agent."""
+
+    kind: str
+    agent: AbstractBaseUser | None = None
+
+
+CUSTOMER = Author(Message.AuthorKind.CUSTOMER)
+BOT = Author(Message.AuthorKind.BOT)
+SYSTEM = Author(Message.AuthorKind.SYSTEM)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """A stored message and whether this call created it (False for a retried client_id)."""
+
+    message: Message
+    created: bool
+
+
+def conversation_lock(conversation_id: int) -> Conversation:
+    """Fetch a conversation row locked until the transaction ends; every seq allocation goes through it."""
+    return (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("site", "visitor", "assignee")
+        .get(pk=conversation_id)
+    )
+
+
+def message_insert(
+    *,
+    conversation: Conversation,
+    author: Author,
+    body: str,
+    internal: bool = False,
+    status: str = Message.Status.COMPLETE,
+    client_id: str | None = None,
+    trigger: Message | None = None,
+) -> Message:
+    """Store a message with the next seq of a conversation locked by `conversation_lock`, and publish it on commit.
+
+    Seq comes from the locked row's `last_seq`, so concurrent writers queue on the
+    lock and a rolled-back transaction gives its number back: no gap, no duplicate.
+    """
+    assert transaction.get_connection().in_atomic_block, "message_insert needs conversation_lock's transaction"
+    now = timezone.now()
+    conversation.last_seq += 1
+    prev_public_seq = None
+    if not internal:
+        prev_public_seq = conversation.last_public_seq
+        conversation.last_public_seq = conversation.last_seq
+    message = Message.objects.create(
+        conversation=conversation,
+        seq=conversation.last_seq,
+        author_kind=author.kind,
+        author_agent=author.agent,
+        client_id=client_id,
+        body=body,
+        internal=internal,
+        status=status,
+        trigger=trigger,
+        created_at=now,
+        updated_at=now,
+    )
+    if author.kind == Message.AuthorKind.CUSTOMER:
+        conversation.unread_by_agent += 1
+    elif not internal and author.kind != Message.AuthorKind.SYSTEM:
+        conversation.unread_by_customer += 1
+    conversation.updated_at = now
+    conversation.last_message_at = now
+    conversation.save(
+        update_fields=["last_seq", "last_public_seq", "unread_by_agent", "unread_by_customer", "updated_at",
+                       "last_message_at"]
+    )
+    metrics.MESSAGES_STORED.inc()
+    broadcast.publish(message_deliveries(conversation, message, prev_public_seq))
+    return message
+
+
+def message_deliveries(conversation: Conversation, message: Message, prev_public_seq: int | None) -> list:
+    """The frames a new message sends: to the customer unless internal, to subscribed agents, to the inbox."""
+    build = events.reply_start if message.status == Message.Status.STREAMING else events.message_new
+    customer = None if message.internal else build(message, prev_seq=prev_public_seq)
+    return broadcast.conversation_deliveries(
+        conversation,
+        customer=customer,
+        agents=build(message),
+        inbox=events.conversation_updated(conversation, for_agents=True),
+    )
+
+
+def message_find_by_client_id(*, conversation: Conversation, client_id: str) -> Message | None:
+    """The message an earlier send with this client_id stored, if any."""
+    return Message.objects.filter(conversation=conversation, client_id=client_id).first()
+
+
+def message_send_locked(
+    *, conversation: Conversation, author: Author, client_id: str, body: str, internal: bool = False
+) -> SendResult:
+    """Store a client's message once per (conversation, client_id), inside `conversation_lock`'s transaction."""
+    existing = message_find_by_client_id(conversation=conversation, client_id=client_id)
+    if existing is not None:
+        return SendResult(existing, created=False)
+    message = message_insert(conversation=conversation, author=author, body=body, internal=internal,
+                             client_id=client_id)
+    return SendResult(message, created=True)

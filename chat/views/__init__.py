@@ -1,0 +1,1 @@
+"""HTTP views: parse, authorize, call a service, answer."""

@@ -1,0 +1,61 @@
+"""The widget's HTTP API: starting a visitor session."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator, URLValidator
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from chat import events
+from chat.models import Site
+from chat.origins import origin_allowed
+from chat.services.visitors import IdentityRejected, visitor_session_start
+from chat.views.http import BadRequest, error_response, json_body, text_field
+
+
+def site_public_config(site: Site) -> dict:
+    """What the widget may know about its site (never the identity secret)."""
+    return {"key": site.key, "name": site.name, "greeting": site.greeting, "away_message": site.away_message,
+            "language": site.language, "bot_enabled": site.bot_enabled, "ask_contact": site.ask_contact}
+
+
+@csrf_exempt  # no cookie is involved: the Origin check and the signed token are the protection
+@require_POST
+def session_start(request, site_key: str):
+    """POST /api/widget/<site_key>/session: create or resume a visitor and return its token."""
+    site = Site.objects.filter(key=site_key).first()
+    if site is None:
+        return error_response("not_found", "No such site.", 404)
+    if not origin_allowed(request.headers.get("Origin", ""), request.get_host(), site.allowed_origins):
+        return error_response("origin_not_allowed", "This origin may not use the widget of this site.", 403)
+    try:
+        data = json_body(request)
+        fields = {
+            "token": text_field(data, "token", max_length=500),
+            "user_id": text_field(data, "user_id", max_length=255),
+            "user_hash": text_field(data, "user_hash", max_length=128),
+            "name": text_field(data, "name", max_length=120),
+            "email": text_field(data, "email", max_length=254),
+            "page_url": text_field(data, "page_url", max_length=1000),
+        }
+        _check_formats(fields)
+        session = visitor_session_start(site=site, user_agent=request.headers.get("User-Agent", ""), **fields)
+    except BadRequest as exc:
+        return error_response(exc.code, exc.detail, exc.status)
+    except IdentityRejected:
+        return error_response("identity_rejected", "user_hash does not match user_id.", 403)
+    return JsonResponse({"visitor_token": session.token, "visitor": events.visitor_payload(session.visitor),
+                         "site": site_public_config(site)})
+
+
+def _check_formats(fields: dict) -> None:
+    """Email and page URL must be what they claim; both are shown to agents."""
+    try:
+        if fields["email"]:
+            EmailValidator()(fields["email"])
+        if fields["page_url"]:
+            URLValidator(schemes=["http", "https"])(fields["page_url"])
+    except ValidationError:
+        raise BadRequest("bad_request", "`email` or `page_url` is not valid.") from None

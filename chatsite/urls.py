@@ -1,0 +1,12 @@
+"""URL routes; WebSocket routes live in chat/routing.py."""
+
+from django.contrib import admin
+from django.urls import path
+
+from chat.views import pages, widget_api
+
+urlpatterns = [
+    path("", pages.home, name="home"),
+    path("api/widget/<str:site_key>/session", widget_api.session_start, name="widget-session"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,17 @@
+"""Settings for the test run: the real settings, with a test-only key and a fast password hasher."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "parley-tests-only-secret-key")
+os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"parley-test-{os.getpid()}")
+
+from chatsite.settings import *  # noqa: E402,F403
+from chatsite.settings import BASE_DIR, DATABASES  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory: consumers reach the database from worker threads, as in production.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
