@@ -52,6 +52,11 @@ def conversation_current(*, visitor: Visitor) -> Conversation | None:
     )
 
 
+def _visitor_lock(visitor_id: int) -> Visitor:
+    """Lock a visitor row: its sends queue here, so two tabs never start two conversations at once."""
+    return Visitor.objects.select_for_update(no_key=True, of=("self",)).select_related("site").get(pk=visitor_id)
+
+
 def _conversation_for_customer_message(visitor: Visitor) -> Conversation:
     """The conversation a customer's new message goes to, locked: the current one, reopened, or a new one.
 
@@ -97,8 +102,7 @@ def customer_message_send(*, visitor: Visitor, client_id: str, body: str) -> Sen
     if earlier is not None:
         return SendResult(earlier, created=False)
     with transaction.atomic():
-        # Locking the visitor keeps two tabs from starting two conversations at once.
-        locked_visitor = Visitor.objects.select_for_update().select_related("site").get(pk=visitor.pk)
+        locked_visitor = _visitor_lock(visitor.pk)
         conversation = _conversation_for_customer_message(locked_visitor)
         result = message_send_locked(conversation=conversation, author=Author(Message.AuthorKind.CUSTOMER),
                                      client_id=client_id, body=body)
@@ -251,6 +255,6 @@ def conversation_mark_read(*, conversation: Conversation, by: str, seq: int) -> 
 def customer_handoff_request(*, visitor: Visitor) -> Conversation:
     """The customer asked for a human: hand the current conversation off, starting one if needed."""
     with transaction.atomic():
-        locked_visitor = Visitor.objects.select_for_update().select_related("site").get(pk=visitor.pk)
+        locked_visitor = _visitor_lock(visitor.pk)
         conversation = _conversation_for_customer_message(locked_visitor)
         return conversation_handoff(conversation=conversation)

@@ -36,7 +36,7 @@ class SendResult:
 def conversation_lock(conversation_id: int) -> Conversation:
     """Fetch a conversation row locked until the transaction ends; every seq allocation goes through it."""
     return (
-        Conversation.objects.select_for_update(of=("self",))
+        Conversation.objects.select_for_update(no_key=True, of=("self",))
         .select_related("site", "visitor", "assignee")
         .get(pk=conversation_id)
     )

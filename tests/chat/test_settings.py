@@ -1,0 +1,37 @@
+"""Start-up refuses misconfiguration with a message that names the setting."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage_check(**env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG")}
+    clean.update(DJANGO_SETTINGS_MODULE="chatsite.settings", **env)
+    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=clean, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.parametrize("env, named", [
+    ({"DEBUG": "1", "DATABASE_URL": "nonsense://"}, "DATABASE_URL"),
+    ({"DEBUG": "1", "DATABASE_URL": "mysql://u@h/db"}, "DATABASE_URL"),
+    ({"DEBUG": "1", "REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+    ({"DEBUG": "maybe"}, "DEBUG"),
+    ({}, "SECRET_KEY"),
+    ({"DEBUG": "1", "PARLEY_MAX_BODY_CHARS": "lots"}, "PARLEY_MAX_BODY_CHARS"),
+])
+def test_bad_setting_stops_start_up_naming_it(env, named):
+    result = manage_check(**env)
+    assert result.returncode != 0
+    assert named in result.stderr
+    assert "ImproperlyConfigured" in result.stderr
+
+
+def test_defaults_need_no_services():
+    result = manage_check(DEBUG="1")
+    assert result.returncode == 0, result.stderr
