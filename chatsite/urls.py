@@ -1,6 +1,7 @@
 """URL routes; WebSocket routes live in chat/routing.py."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from chat.views import pages, widget_api
@@ -8,5 +9,7 @@ from chat.views import pages, widget_api
 urlpatterns = [
     path("", pages.home, name="home"),
     path("api/widget/<str:site_key>/session", widget_api.session_start, name="widget-session"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
 ]
