@@ -7,7 +7,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from chat import groups
+from chat import groups, metrics
 from chat.models import Conversation
 
 logger = logging.getLogger(__name__)
@@ -16,18 +16,22 @@ logger = logging.getLogger(__name__)
 EVENT_MESSAGE_TYPE = "parley.event"
 
 
-async def send_to_groups(deliveries: list[tuple[str, dict]]) -> None:
-    """Send each (group, event); a full or unreachable layer is logged, since clients repair gaps by resuming."""
-    layer = get_channel_layer()
-    for group, event in deliveries:
-        try:
-            await layer.group_send(group, {"type": EVENT_MESSAGE_TYPE, "event": event})
-        except Exception:
-            # The database already holds the truth; a lost event shows up as a seq gap on the client.
-            logger.warning("group_send to %s failed", group, exc_info=True)
-            from chat import metrics
+async def group_send_safely(group: str, message: dict) -> bool:
+    """Send one layer message to a group; a full or unreachable layer is logged and counted, not raised."""
+    try:
+        await get_channel_layer().group_send(group, message)
+        return True
+    except Exception:
+        # The database already holds the truth; a lost event shows up as a gap the client repairs.
+        logger.warning("group_send to %s failed", group, exc_info=True)
+        metrics.LAYER_SEND_FAILURES.inc()
+        return False
 
-            metrics.LAYER_SEND_FAILURES.inc()
+
+async def send_to_groups(deliveries: list[tuple[str, dict]]) -> None:
+    """Send each (group, event) as a `parley.event`."""
+    for group, event in deliveries:
+        await group_send_safely(group, {"type": EVENT_MESSAGE_TYPE, "event": event})
 
 
 def publish(deliveries: list[tuple[str, dict]]) -> None:

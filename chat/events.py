@@ -100,10 +100,14 @@ def reply_delta(*, reply_id: int, conversation_id: int, seq: int, index: int, te
             "index": index, "text": text}
 
 
-def reply_snapshot(*, reply_id: int, conversation_id: int, seq: int, index: int, text: str) -> dict:
-    """All text of a streaming reply up to `index`, for a client that joins mid-stream."""
+def reply_snapshot(*, reply_id: int, conversation_id: int, seq: int, index: int, text: str, ends: list[int]) -> dict:
+    """All text of a streaming reply up to `index`, for a client that joins mid-stream.
+
+    `ends[i]` is the text length after delta i, so a client holding deltas up to some
+    index can take just the rest (`text[ends[i]:]`).
+    """
     return {"type": "reply.snapshot", "conversation": conversation_id, "reply_id": reply_id, "seq": seq,
-            "index": index, "text": text}
+            "index": index, "text": text, "ends": ends}
 
 
 def reply_end(message: Message, *, for_agents: bool = False) -> dict:

@@ -160,7 +160,9 @@ class Message(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.COMPLETE)
     # Streaming bookkeeping: index of the last delta included in `body`, and the worker's lease.
     stream_index = models.IntegerField(default=-1)
+    delta_ends = models.JSONField(default=list, blank=True, help_text=_("Text length after each delta index."))
     lease_until = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=100, blank=True, help_text=_("The worker generating this reply."))
     trigger = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="bot_reply",
         help_text=_("The customer message this bot reply answers (one trigger, one reply)."),

@@ -60,6 +60,8 @@ class Replay:
     events: list[dict] = field(default_factory=list)
     head: Cursor = Cursor()
     more: bool = False
+    # Replies a worker is generating right now: live deltas may have gone out between checkpoints.
+    generating: list[int] = field(default_factory=list)
 
 
 def _is_reply(message: Message) -> bool:
@@ -92,6 +94,8 @@ def conversation_replay(*, conversation: Conversation, cursor: Cursor, audience:
             replay.events.append(events.message_new(message, prev_seq=prev_seq if for_customer else None))
         prev_seq = message.seq
         replay.head = cursor_after(message, previous=replay.head)
+        if _is_reply(message) and message.status == Message.Status.STREAMING and message.worker:
+            replay.generating.append(message.pk)
     return replay
 
 
@@ -100,7 +104,8 @@ def _reply_catch_up(message: Message, index: int, *, for_agents: bool) -> list[d
     if message.status == Message.Status.STREAMING:
         if message.stream_index > index:
             return [events.reply_snapshot(reply_id=message.pk, conversation_id=message.conversation_id,
-                                          seq=message.seq, index=message.stream_index, text=message.body)]
+                                          seq=message.seq, index=message.stream_index, text=message.body,
+                                          ends=message.delta_ends)]
         return []
     if index < message.stream_index + 1:
         return [events.reply_end(message, for_agents=for_agents)]

@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels consumers."""
+"""ASGI entry point: HTTP through Django, WebSockets through consumers, the `ai-reply` channel to the worker."""
 
 import os
 
@@ -9,13 +9,22 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from chat.ai.embedded import BackgroundTasksMiddleware  # noqa: E402
+from chat.ai.worker import AIReplyConsumer  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
-    }
+# `manage.py runworker ai-reply` and the embedded worker both dispatch through this router.
+channel_application = ChannelNameRouter({"ai-reply": AIReplyConsumer.as_asgi()})
+
+application = BackgroundTasksMiddleware(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+            "channel": channel_application,
+        }
+    ),
+    channel_application,
 )

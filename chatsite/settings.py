@@ -148,3 +148,31 @@ PARLEY_PRESENCE_TTL = env_int("PARLEY_PRESENCE_TTL", 90, minimum=5)
 # Typing relays at most this often per socket, unless the state flips.
 PARLEY_TYPING_THROTTLE = env_float("PARLEY_TYPING_THROTTLE", 2.0, minimum=0.0)
 PARLEY_REPLAY_LIMIT = env_int("PARLEY_REPLAY_LIMIT", 500, minimum=10)
+
+# --- Parley: the AI reply (docs/deployment.md) ---
+AI_PROVIDER = env_str("AI_PROVIDER", "kb")
+if AI_PROVIDER not in ("kb", "openai"):
+    raise ImproperlyConfigured(f"AI_PROVIDER={AI_PROVIDER!r}: use kb (offline, the default) or openai.")
+AI_BASE_URL = env_str("AI_BASE_URL", "https://api.openai.com/v1")
+AI_MODEL = env_str("AI_MODEL", "gpt-4o-mini")
+AI_API_KEY = env_str("AI_API_KEY")  # never logged, never sent to a browser
+if AI_PROVIDER == "openai" and not AI_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"AI_BASE_URL={AI_BASE_URL!r} must be an http(s) URL.")
+AI_SYSTEM_PROMPT = env_str(
+    "AI_SYSTEM_PROMPT",
+    "You are the friendly support assistant of an online shop. Answer in one to three short sentences, "
+    "in the customer's language, using only the knowledge-base passages provided.",
+)
+AI_MAX_TOKENS = env_int("AI_MAX_TOKENS", 400, minimum=1)
+AI_TIMEOUT = env_float("AI_TIMEOUT", 20.0, minimum=0.1)
+# The offline provider types at this many characters per second (0: as fast as it can).
+AI_TYPING_CPS = env_float("AI_TYPING_CPS", 120.0, minimum=0.0)
+# Streaming: the first delta goes at once, later ones are coalesced over this many seconds.
+PARLEY_DELTA_INTERVAL = env_float("PARLEY_DELTA_INTERVAL", 0.03, minimum=0.0)
+PARLEY_CHECKPOINT_INTERVAL = env_float("PARLEY_CHECKPOINT_INTERVAL", 1.0, minimum=0.05)
+# A reply whose worker has not checkpointed for this long is declared interrupted by the reaper;
+# lease + reaper interval stays under the 30 s promise of the protocol.
+PARLEY_REPLY_LEASE = env_float("PARLEY_REPLY_LEASE", 15.0, minimum=0.5)
+PARLEY_REAPER_INTERVAL = env_float("PARLEY_REAPER_INTERVAL", 5.0, minimum=0.1)
+# Without Redis there is one process: it runs the AI-reply consumer itself.
+PARLEY_EMBEDDED_WORKER = env_bool("PARLEY_EMBEDDED_WORKER", not REDIS_URL)

@@ -4,10 +4,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from chat.views import pages, widget_api
+from chat.views import pages, sse, widget_api
 
 urlpatterns = [
     path("", pages.home, name="home"),
+    path("api/widget/events", sse.event_stream, name="widget-events"),
+    path("api/widget/ticket", sse.ticket, name="widget-ticket"),
+    path("api/widget/messages", sse.send_message, name="widget-messages"),
+    path("api/widget/replies/<int:reply_id>/stop", sse.stop_reply, name="widget-reply-stop"),
+    path("api/widget/handoff", sse.request_handoff, name="widget-handoff"),
     path("api/widget/<str:site_key>/session", widget_api.session_start, name="widget-session"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

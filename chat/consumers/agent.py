@@ -10,7 +10,7 @@ from django.conf import settings
 from chat import events, frames, groups, selectors
 from chat.access import access_assignee_for_site, access_conversation_for_agent, access_reply_for_agent
 from chat.consumers.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, ParleyConsumer
-from chat.dedupe import ReplayFilter
+from chat.feeds import Feed
 from chat.origins import is_same_origin, scope_header
 from chat.services import conversations, presence, replies
 
@@ -39,7 +39,7 @@ class AgentConsumer(ParleyConsumer):
         self.user = None
         self.site_ids: list[int] = []
         self.subscribed: set[int] = set()
-        self.replay_filter = ReplayFilter()
+        self.feed: Feed | None = None
         self.typing_sent: dict[int, tuple[bool, float]] = {}
 
     async def connect(self):
@@ -56,6 +56,7 @@ class AgentConsumer(ParleyConsumer):
             await self.close_with(CLOSE_FORBIDDEN)
             return
         self.user = user
+        self.feed = Feed(self.channel_name)
         self.site_ids = await database_sync_to_async(selectors.agent_site_ids)(user)
         for site_id in self.site_ids:
             await self.channel_layer.group_add(groups.site_group(site_id), self.channel_name)
@@ -93,20 +94,18 @@ class AgentConsumer(ParleyConsumer):
         await self.channel_layer.group_add(groups.conversation_group(conversation.pk), self.channel_name)
         self.subscribed.add(conversation.pk)
 
-        def replay():
-            result = selectors.conversation_replay(conversation=conversation, cursor=cursor, audience=selectors.AGENTS)
-            self.replay_filter.start(conversation.pk, cursor, result.events)
-            return {"type": "subscribed", "conversation": events.conversation_agent_payload(conversation),
-                    "events": result.events, "cursor": str(result.head), "more": result.more}
-
-        await self.send_event(await database_sync_to_async(replay)())
+        replay = await database_sync_to_async(selectors.conversation_replay)(
+            conversation=conversation, cursor=cursor, audience=selectors.AGENTS)
+        await self.feed.start(conversation.pk, cursor, replay)
+        await self.send_event({"type": "subscribed", "conversation": events.conversation_agent_payload(conversation),
+                               "events": replay.events, "cursor": str(replay.head), "more": replay.more})
 
     async def handle_unsubscribe(self, frame: dict) -> None:
         """Stop following a conversation."""
         conversation_id = frames.integer(frame, "conversation", minimum=1)
         if conversation_id in self.subscribed:
             self.subscribed.discard(conversation_id)
-            self.replay_filter.forget(conversation_id)
+            self.feed.forget(conversation_id)
             await self.channel_layer.group_discard(groups.conversation_group(conversation_id), self.channel_name)
         await self.send_event({"type": "unsubscribed", "conversation": conversation_id})
 
@@ -200,6 +199,5 @@ class AgentConsumer(ParleyConsumer):
         """Forward an event, minus what a subscribe replay already gave, and not our own typing."""
         if event.get("type") == "typing" and event["author"].get("id") == self.user.pk and event["author"]["kind"] == "agent":
             return
-        if self.replay_filter.is_duplicate(event):
-            return
-        await self.send_event(event)
+        if self.feed.accept(event):
+            await self.send_event(event)

@@ -8,11 +8,12 @@ import time
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import events, frames, groups, selectors, tokens
+from chat import events, frames, groups, tokens
 from chat.access import access_conversation_for_visitor, access_reply_for_visitor, visitor_from_claim
+from chat.replays import customer_replay
 from chat.consumers.base import CLOSE_FORBIDDEN, CLOSE_HELLO_TIMEOUT, CLOSE_UNAUTHORIZED, ParleyConsumer
 from chat.cursors import Cursor
-from chat.dedupe import ReplayFilter
+from chat.feeds import Feed
 from chat.origins import origin_allowed, scope_header
 from chat.ratelimit import rate_allow
 from chat.services import conversations, replies
@@ -37,12 +38,13 @@ class CustomerConsumer(ParleyConsumer):
         self.visitor = None
         self.conversation_id: int | None = None
         self.hello_deadline: asyncio.Task | None = None
-        self.replay_filter = ReplayFilter()
+        self.feed: Feed | None = None
         self.typing_sent = (False, 0.0)
 
     async def connect(self):
         """Called when the socket opens: accept, and expect `hello` within PARLEY_HELLO_TIMEOUT."""
         await self.accept()
+        self.feed = Feed(self.channel_name)
         self.hello_deadline = asyncio.create_task(self._close_without_hello())
 
     async def disconnect(self, code):
@@ -85,32 +87,21 @@ class CustomerConsumer(ParleyConsumer):
         self.visitor = visitor
         # Join before reading, so nothing published meanwhile is missed; the filter drops the overlap.
         await self.channel_layer.group_add(groups.visitor_group(visitor.pk), self.channel_name)
-        welcome = await database_sync_to_async(self._welcome)(cursor, conversation_id)
-        await self.send_event(welcome)
+        await self.send_event(await self._replay("welcome", cursor, conversation_id))
 
-    def _welcome(self, cursor: Cursor, conversation_id: int | None) -> dict:
-        current = conversations.conversation_current(visitor=self.visitor)
-        if conversation_id is not None:
-            access_conversation_for_visitor(visitor=self.visitor, conversation_id=conversation_id)
-        if current is not None and conversation_id not in (None, current.pk):
-            cursor = Cursor()  # the cursor belongs to an older conversation: start the current one afresh
-        frame = {"type": "welcome", "visitor": events.visitor_payload(self.visitor), "conversation": None,
-                 "events": [], "cursor": str(cursor), "more": False}
-        if current is not None:
-            self.conversation_id = current.pk
-            replay = selectors.conversation_replay(conversation=current, cursor=cursor, audience=selectors.CUSTOMER)
-            self.replay_filter.start(current.pk, cursor, replay.events)
-            frame.update(conversation=events.conversation_payload(current), events=replay.events,
-                         cursor=str(replay.head), more=replay.more)
-        return frame
+    async def _replay(self, frame_type: str, cursor: Cursor, conversation_id: int | None) -> dict:
+        result = await database_sync_to_async(customer_replay)(
+            visitor=self.visitor, cursor=cursor, conversation_id=conversation_id)
+        if result.replay is not None:
+            self.conversation_id = result.conversation_id
+            await self.feed.start(result.conversation_id, result.cursor, result.replay)
+        return {"type": frame_type, **result.fields}
 
     async def handle_resume(self, frame: dict) -> None:
         """Replay from a cursor again (after the client saw a gap), without reconnecting."""
         cursor = frames.cursor(frame)
         conversation_id = frames.integer(frame, "conversation", minimum=1, optional=True)
-        welcome = await database_sync_to_async(self._welcome)(cursor, conversation_id)
-        welcome["type"] = "replay"
-        await self.send_event(welcome)
+        await self.send_event(await self._replay("replay", cursor, conversation_id))
 
     async def handle_message_send(self, frame: dict) -> None:
         """Store the message once per client_id, then acknowledge it to this socket."""
@@ -172,6 +163,5 @@ class CustomerConsumer(ParleyConsumer):
         """Forward an event, minus what the replay already gave; follow the visitor to a new conversation."""
         if event.get("type") == "conversation.updated":
             self.conversation_id = event["conversation"]["id"]
-        if self.replay_filter.is_duplicate(event):
-            return
-        await self.send_event(event)
+        if self.feed.accept(event):
+            await self.send_event(event)

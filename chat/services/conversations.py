@@ -258,3 +258,9 @@ def customer_handoff_request(*, visitor: Visitor) -> Conversation:
         locked_visitor = _visitor_lock(visitor.pk)
         conversation = _conversation_for_customer_message(locked_visitor)
         return conversation_handoff(conversation=conversation)
+
+
+def conversation_handoff_by_bot(*, conversation_id: int) -> Conversation:
+    """The bot could not answer: hand off to the queue if the bot still owns the conversation."""
+    conversation = Conversation.objects.get(pk=conversation_id)
+    return conversation_handoff(conversation=conversation)

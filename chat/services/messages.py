@@ -51,6 +51,7 @@ def message_insert(
     status: str = Message.Status.COMPLETE,
     client_id: str | None = None,
     trigger: Message | None = None,
+    lease_until=None,
 ) -> Message:
     """Store a message with the next seq of a conversation locked by `conversation_lock`, and publish it on commit.
 
@@ -74,6 +75,7 @@ def message_insert(
         internal=internal,
         status=status,
         trigger=trigger,
+        lease_until=lease_until,
         created_at=now,
         updated_at=now,
     )

@@ -1,22 +1,170 @@
-"""Bot replies: starting one for a customer message, and stopping the one in flight."""
+"""Bot replies: starting one, claiming it in a worker, checkpoints, stopping, finishing and reaping."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from chat import broadcast, events, groups, metrics
+from chat.ai.base import Passage, ReplyRequest, Turn
 from chat.models import Conversation, Message
+from chat.services.errors import ConversationError
+from chat.services.messages import BOT, conversation_lock, message_insert
+
+logger = logging.getLogger(__name__)
+
+# The channel the AI-reply consumer listens on (runworker ai-reply, or embedded in Daphne).
+REPLY_CHANNEL = "ai-reply"
+HISTORY_TURNS = 12
 
 
-def reply_begin(*, conversation: Conversation, trigger: Message) -> Message | None:
-    """Start the bot's answer to `trigger` (inside the caller's transaction)."""
-    return None
+def _lease() -> timezone.datetime:
+    return timezone.now() + timedelta(seconds=settings.PARLEY_REPLY_LEASE)
+
+
+def _send_job(reply_id: int) -> None:
+    try:
+        async_to_sync(get_channel_layer().send)(REPLY_CHANNEL, {"type": "reply.generate", "reply_id": reply_id})
+    except Exception:
+        # The reply's lease runs out and the reaper ends it `interrupted`; the customer can ask again.
+        logger.warning("could not hand reply %s to a worker", reply_id, exc_info=True)
+
+
+def reply_begin(*, conversation: Conversation, trigger: Message) -> Message:
+    """Start the bot's answer to `trigger` inside the caller's locked transaction; a worker takes it after commit."""
+    reply_stop_active(conversation=conversation)  # a newer question supersedes an answer in flight
+    reply = message_insert(conversation=conversation, author=BOT, body="", status=Message.Status.STREAMING,
+                           trigger=trigger, lease_until=_lease())
+    transaction.on_commit(lambda: _send_job(reply.pk))
+    return reply
+
+
+def _signal_stop(reply_id: int) -> None:
+    async_to_sync(broadcast.group_send_safely)(groups.reply_group(reply_id), {"type": "reply.stop_signal", "reply_id": reply_id})
+
+
+def _stop_locked(reply: Message) -> None:
+    """Stop one streaming reply whose conversation the caller holds locked."""
+    if not reply.worker:
+        # No worker has it yet: end it here; the worker's claim will find it finished.
+        _finish(reply.pk, status=Message.Status.STOPPED, text=reply.body, index=reply.stream_index)
+    else:
+        transaction.on_commit(lambda: _signal_stop(reply.pk))
+
+
+def reply_stop(*, reply: Message) -> None:
+    """Stop a streaming reply wherever it is generated; a finished one is refused and left alone."""
+    with transaction.atomic():
+        conversation_lock(reply.conversation_id)
+        reply = Message.objects.get(pk=reply.pk)
+        if reply.status != Message.Status.STREAMING:
+            raise ConversationError("not_streaming", "That reply has already ended.")
+        _stop_locked(reply)
 
 
 def reply_stop_active(*, conversation: Conversation) -> None:
-    """Stop the bot's reply in flight in this conversation, if any (inside the caller's transaction)."""
-    return None
+    """Stop every reply still streaming in a conversation the caller holds locked."""
+    streaming = Message.objects.filter(conversation=conversation, author_kind=Message.AuthorKind.BOT,
+                                       status=Message.Status.STREAMING)
+    for reply in streaming:
+        _stop_locked(reply)
 
 
-def reply_stop(*, reply: Message) -> Message:
-    """Stop a streaming reply; refuse one that already ended."""
-    from chat.services.errors import ConversationError
+@dataclass(frozen=True)
+class ReplyJob:
+    """What a worker needs to generate one reply."""
 
-    raise ConversationError("not_streaming", "That reply is not streaming.")
+    reply_id: int
+    seq: int
+    conversation_id: int
+    visitor_id: int
+    site_id: int
+    request: ReplyRequest
+
+
+def _history(reply: Message) -> list[Turn]:
+    earlier = (
+        Message.objects.filter(conversation_id=reply.conversation_id, seq__lt=reply.seq, internal=False)
+        .exclude(author_kind=Message.AuthorKind.SYSTEM)
+        .order_by("-seq")[:HISTORY_TURNS]
+    )
+    turns = [Turn("user" if m.author_kind == Message.AuthorKind.CUSTOMER else "assistant", m.body)
+             for m in reversed(earlier) if m.body]
+    return turns[:-1] if turns and turns[-1].role == "user" else turns  # the question itself goes apart
+
+
+def _passages(site_id: int, question: str) -> list[Passage]:
+    from chat.ai.retrieval import retrieve
+
+    return retrieve(site_id=site_id, query=question)
+
+
+def reply_claim(*, reply_id: int, worker: str) -> ReplyJob | None:
+    """Take a reply for generation; None when it ended or another worker took it (one trigger, one reply)."""
+    claimed = Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING, worker="").update(
+        worker=worker, lease_until=_lease())
+    if not claimed:
+        return None
+    reply = Message.objects.select_related("conversation", "trigger").get(pk=reply_id)
+    question = reply.trigger.body if reply.trigger else ""
+    site_id = reply.conversation.site_id
+    request = ReplyRequest(question=question, history=_history(reply), passages=_passages(site_id, question))
+    return ReplyJob(reply_id=reply.pk, seq=reply.seq, conversation_id=reply.conversation_id,
+                    visitor_id=reply.conversation.visitor_id, site_id=site_id, request=request)
+
+
+def reply_checkpoint(*, reply_id: int, worker: str, text: str, index: int, ends: list[int]) -> bool:
+    """Save the text streamed so far and renew the lease; False when the reply ended elsewhere (reaped)."""
+    return bool(Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING, worker=worker).update(
+        body=text, stream_index=index, delta_ends=ends, lease_until=_lease(), updated_at=timezone.now()))
+
+
+FAILED_LINE = "Sorry, I couldn't finish this answer. I've asked a member of our team to help."
+
+
+def _finish(reply_id: int, *, status: str, text: str, index: int, ends: list[int] | None = None, reason: str = "",
+            **only_if) -> Message | None:
+    """End a streaming reply once (whoever comes first wins) and publish `reply.end` on commit."""
+    fields = {"status": status, "body": text, "stream_index": index, "lease_until": None,
+              "error_reason": reason[:300], "updated_at": timezone.now()}
+    if ends is not None:
+        fields["delta_ends"] = ends
+    updated = Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING, **only_if).update(**fields)
+    if not updated:
+        return None
+    reply = Message.objects.select_related("conversation").get(pk=reply_id)
+    broadcast.publish(broadcast.conversation_deliveries(
+        reply.conversation, customer=events.reply_end(reply), agents=events.reply_end(reply, for_agents=True)))
+    metrics.REPLIES_ENDED.inc(status)
+    return reply
+
+
+def reply_finish(*, reply_id: int, status: str, text: str, index: int, ends: list[int],
+                 reason: str = "") -> Message | None:
+    """The worker ends its reply: complete, stopped, interrupted or failed (with a line for the customer)."""
+    if status == Message.Status.FAILED:
+        text = f"{text}\n\n{_(FAILED_LINE)}" if text else _(FAILED_LINE)
+    with transaction.atomic():
+        return _finish(reply_id, status=status, text=text, index=index, ends=ends, reason=reason)
+
+
+def reply_reap_expired() -> int:
+    """End as `interrupted` every streaming reply whose worker stopped renewing its lease (partial text kept)."""
+    now = timezone.now()
+    expired = Message.objects.filter(status=Message.Status.STREAMING, lease_until__lt=now)
+    reaped = 0
+    for reply in expired.only("pk", "body", "stream_index", "lease_until"):
+        with transaction.atomic():
+            # Only if the lease is unchanged: a checkpoint that just landed keeps the reply alive.
+            if _finish(reply.pk, status=Message.Status.INTERRUPTED, text=reply.body, index=reply.stream_index,
+                       reason="The reply's worker stopped before it finished.", lease_until=reply.lease_until):
+                reaped += 1
+    return reaped

@@ -1,0 +1,76 @@
+"""Running the AI-reply consumer and the reply reaper inside a Daphne process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from chat.services.replies import REPLY_CHANNEL, reply_reap_expired
+
+logger = logging.getLogger(__name__)
+
+# One set of background tasks per event loop (tests run many loops; Daphne runs one).
+_started: dict[asyncio.AbstractEventLoop, list[asyncio.Task]] = {}
+
+
+async def reap_forever() -> None:
+    """End replies whose worker died, every PARLEY_REAPER_INTERVAL seconds."""
+    while True:
+        try:
+            reaped = await database_sync_to_async(reply_reap_expired)()
+            if reaped:
+                logger.info("marked %d orphaned replies interrupted", reaped)
+        except Exception:
+            logger.warning("reply reaper pass failed", exc_info=True)
+        await asyncio.sleep(settings.PARLEY_REAPER_INTERVAL)
+
+
+async def feed_reply_channel(application) -> None:
+    """What `runworker ai-reply` does, in-process: pass each job on the channel to one consumer instance."""
+    layer = get_channel_layer()
+    inbox: asyncio.Queue = asyncio.Queue()
+
+    async def send(_message):  # a channel consumer has no client to answer
+        return None
+
+    consumer = asyncio.create_task(application({"type": "channel", "channel": REPLY_CHANNEL}, inbox.get, send))
+    try:
+        while True:
+            inbox.put_nowait(await layer.receive(REPLY_CHANNEL))
+    finally:
+        consumer.cancel()
+
+
+def ensure_background_tasks(application) -> None:
+    """Start the reaper (always) and the embedded reply worker (when configured) once per event loop."""
+    loop = asyncio.get_running_loop()
+    if loop in _started:
+        return
+    tasks = [loop.create_task(reap_forever())]
+    if settings.PARLEY_EMBEDDED_WORKER:
+        tasks.append(loop.create_task(feed_reply_channel(application)))
+    _started[loop] = tasks
+
+
+async def stop_background_tasks() -> None:
+    """Cancel this loop's background tasks and wait for them (tests, shutdown)."""
+    tasks = _started.pop(asyncio.get_running_loop(), [])
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class BackgroundTasksMiddleware:
+    """Starts the background tasks on the first connection or request the process serves."""
+
+    def __init__(self, app, channel_application):
+        self.app = app
+        self.channel_application = channel_application
+
+    async def __call__(self, scope, receive, send):
+        ensure_background_tasks(self.channel_application)
+        return await self.app(scope, receive, send)

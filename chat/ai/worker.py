@@ -1,0 +1,160 @@
+"""The AI-reply consumer: generates bot replies as jobs that outlive any socket."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+
+from channels.consumer import AsyncConsumer
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from chat import events, groups
+from chat.ai.base import HANDOFF, ProviderError
+from chat.ai.providers import get_provider
+from chat.ai.stream import DeltaStream
+from chat.broadcast import send_to_groups
+from chat.models import Message
+from chat.services import conversations, replies
+
+logger = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    """host:pid:random, so a reply's row says which process generates it."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Running:
+    """A reply being generated in this process."""
+
+    job: replies.ReplyJob
+    stream: DeltaStream
+    task: asyncio.Task | None = None
+    stop_requested: bool = False
+    shutting_down: bool = False
+
+
+class AIReplyConsumer(AsyncConsumer):
+    """Listens on the `ai-reply` channel; each reply runs as its own task, stoppable via group `reply.<id>`."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.worker = worker_name()
+        self.running: dict[int, Running] = {}
+        self.heartbeat: asyncio.Task | None = None
+
+    async def reply_generate(self, message: dict) -> None:
+        """A new reply to generate: claim it, then stream it in a task of its own."""
+        reply_id = int(message["reply_id"])
+        if reply_id in self.running:
+            return
+        # Join the stop/snapshot group before claiming, so no request sent after the claim is missed.
+        await self.channel_layer.group_add(groups.reply_group(reply_id), self.channel_name)
+        job = await database_sync_to_async(replies.reply_claim)(reply_id=reply_id, worker=self.worker)
+        if job is None:  # ended already, or another worker has it: one trigger, one reply
+            await self.channel_layer.group_discard(groups.reply_group(reply_id), self.channel_name)
+            return
+        running = Running(job=job, stream=DeltaStream(self._delta_sender(job), interval=settings.PARLEY_DELTA_INTERVAL))
+        self.running[reply_id] = running
+        running.task = asyncio.create_task(self._generate(running))
+        if self.heartbeat is None or self.heartbeat.done():
+            self.heartbeat = asyncio.create_task(self._checkpoint_forever())
+
+    async def reply_stop_signal(self, message: dict) -> None:
+        """Someone stopped a reply this process generates: cancel it, which closes the provider's stream."""
+        running = self.running.get(int(message["reply_id"]))
+        if running and running.task:
+            running.stop_requested = True
+            running.task.cancel()
+
+    async def reply_snapshot_request(self, message: dict) -> None:
+        """A client joined mid-stream: send it the exact text so far."""
+        running = self.running.get(int(message["reply_id"]))
+        if running is None:
+            return
+        job, stream = running.job, running.stream
+        snapshot = events.reply_snapshot(reply_id=job.reply_id, conversation_id=job.conversation_id, seq=job.seq,
+                                         index=stream.index, text=stream.text, ends=list(stream.ends))
+        try:
+            await self.channel_layer.send(message["reply_to"], {"type": "parley.event", "event": snapshot})
+        except Exception:
+            logger.warning("could not answer a snapshot request for reply %s", job.reply_id, exc_info=True)
+
+    def _delta_sender(self, job: replies.ReplyJob):
+        async def send_delta(index: int, text: str) -> None:
+            delta = events.reply_delta(reply_id=job.reply_id, conversation_id=job.conversation_id, seq=job.seq,
+                                       index=index, text=text)
+            await send_to_groups([(groups.visitor_group(job.visitor_id), delta),
+                                  (groups.conversation_group(job.conversation_id), delta)])
+        return send_delta
+
+    async def _generate(self, running: Running) -> None:
+        job, stream = running.job, running.stream
+        pump = asyncio.create_task(stream.pump())
+        status, reason, handoff = Message.Status.COMPLETE, "", False
+        try:
+            async for chunk in get_provider().stream(job.request):
+                if chunk is HANDOFF:
+                    handoff = True
+                else:
+                    stream.feed(chunk)
+            stream.close()
+            await pump
+        except asyncio.CancelledError:
+            status = Message.Status.STOPPED if running.stop_requested else Message.Status.INTERRUPTED
+        except ProviderError as exc:
+            status, reason, handoff = Message.Status.FAILED, exc.reason, True
+        except Exception:
+            logger.exception("reply %s failed", job.reply_id)
+            status, reason, handoff = Message.Status.FAILED, "Internal error while generating the reply.", True
+        finally:
+            pump.cancel()
+            await self._finish(running, status, reason, handoff)
+
+    async def _finish(self, running: Running, status: str, reason: str, handoff: bool) -> None:
+        job, stream = running.job, running.stream
+        try:
+            await database_sync_to_async(replies.reply_finish)(
+                reply_id=job.reply_id, status=status, text=stream.full_text, index=stream.index, reason=reason,
+                ends=list(stream.ends))
+            if handoff and not running.shutting_down:
+                await database_sync_to_async(conversations.conversation_handoff_by_bot)(
+                    conversation_id=job.conversation_id)
+        except Exception:
+            # The lease runs out and the reaper ends the reply `interrupted` with its last checkpoint.
+            logger.exception("could not finish reply %s", job.reply_id)
+        finally:
+            self.running.pop(job.reply_id, None)
+            await self.channel_layer.group_discard(groups.reply_group(job.reply_id), self.channel_name)
+
+    async def _checkpoint_forever(self) -> None:
+        """Save every running reply's text about once a second; this also renews their leases."""
+        while self.running:
+            await asyncio.sleep(settings.PARLEY_CHECKPOINT_INTERVAL)
+            for running in list(self.running.values()):
+                stream = running.stream
+                try:
+                    alive = await database_sync_to_async(replies.reply_checkpoint)(
+                        reply_id=running.job.reply_id, worker=self.worker, text=stream.text, index=stream.index,
+                        ends=list(stream.ends))
+                except Exception:
+                    logger.warning("checkpoint of reply %s failed", running.job.reply_id, exc_info=True)
+                    continue
+                if not alive and running.task:  # ended elsewhere (reaped): stop spending tokens on it
+                    running.task.cancel()
+
+    async def shutdown(self) -> None:
+        """Hand back every reply in flight as `interrupted`, keeping its text (SIGTERM)."""
+        for running in list(self.running.values()):
+            running.shutting_down = True
+            if running.task:
+                running.task.cancel()
+        tasks = [running.task for running in self.running.values() if running.task]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
