@@ -5,7 +5,6 @@ from channels.db import database_sync_to_async
 
 from chat.models import Conversation, Message
 from tests.conftest import (
-    close_code,
     make_visitor,
     new_client_id,
     open_agent,

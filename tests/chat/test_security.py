@@ -1,7 +1,6 @@
 """Who may do what: origins, tokens, identities and other people's conversations."""
 
 import json
-from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async

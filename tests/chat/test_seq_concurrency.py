@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from tests.services import ScratchDatabase, postgres_server_url
 
