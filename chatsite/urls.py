@@ -2,12 +2,11 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from chat.views import pages, sse, widget_api
+from chat.views import sse, widget_api
 
 urlpatterns = [
-    path("", pages.home, name="home"),
     path("api/widget/events", sse.event_stream, name="widget-events"),
     path("api/widget/ticket", sse.ticket, name="widget-ticket"),
     path("api/widget/messages", sse.send_message, name="widget-messages"),
@@ -17,4 +16,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("agent/", include("chat.urls_agent")),
+    path("", include("chat.urls_widget")),
 ]

@@ -19,27 +19,6 @@ SHOP_ORIGIN = "https://shop.example"
 DASHBOARD_ORIGIN = "http://testserver"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Rate-limit counters live in the cache; every test starts with none."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-
-
-@pytest.fixture(autouse=True)
-async def _quiet_background_tasks():
-    """Each test gets its own event loop: stop the reaper and embedded worker it started, empty the layer."""
-    yield
-    from channels.layers import get_channel_layer
-
-    from chat.ai.embedded import stop_background_tasks
-
-    await stop_background_tasks()
-    await get_channel_layer().flush()
-
-
 def make_site(name: str = "Shop", *, bot: bool = False, **fields) -> Site:
     return Site.objects.create(name=name, allowed_origins=[SHOP_ORIGIN], identity_secret="s3cret",
                                bot_enabled=bot, **fields)

@@ -1,0 +1,3 @@
+"""Routes of the agent desk (mounted at /agent/)."""
+
+urlpatterns = []

@@ -1,0 +1,74 @@
+"""Real headless Chromium (Debian's package, driven by Playwright) against a live Daphne on loopback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.integration.processes import manage, start_daphne
+from tests.services import need
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def embedded_env(tmp_dir: Path, port_hint: str = "8000", **extra) -> dict:
+    """One Daphne process with no services: SQLite file, in-memory layer, embedded AI worker."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "REDIS_URL") and not k.startswith(("PARLEY_", "AI_"))}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_dir / 'live.sqlite3'}", SECRET_KEY="browser-tests", DEBUG="1",
+               DJANGO_SETTINGS_MODULE="chatsite.settings", PYTHONUNBUFFERED="1", PORT=port_hint, **extra)
+    return env
+
+
+class LiveServer:
+    """A running Daphne with the demo data, and how to reach it."""
+
+    def __init__(self, process, port: int, env: dict):
+        self.process = process
+        self.port = port
+        self.env = env
+        self.url = f"http://127.0.0.1:{port}"
+
+    def manage(self, *args: str) -> str:
+        """Run a management command against the same database."""
+        return manage(self.env, *args)
+
+
+@pytest.fixture(scope="module")
+def parley_server(tmp_path_factory, request):
+    """Daphne serving the demo shop; AI settings may be overridden by a module's `parley_server_env` fixture."""
+    extra = request.getfixturevalue("parley_server_env") if "parley_server_env" in request.fixturenames else {}
+    tmp_dir = tmp_path_factory.mktemp(f"live-{uuid.uuid4().hex[:6]}")
+    env = embedded_env(tmp_dir, AI_TYPING_CPS="80", **extra)
+    manage(env, "migrate", "--noinput")
+    process, port = start_daphne(env, "daphne-live")
+    env["PORT"] = str(port)
+    manage(env, "seed_demo")  # allows http://127.0.0.1:<port>, so the demo page may embed the widget
+    yield LiveServer(process, port, env)
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium; skipped without it (failed under REQUIRE_SERVICES=1)."""
+    need(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM} (apt install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Where browser tests save screenshots."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
