@@ -81,19 +81,16 @@ async def test_chinese_question_gets_a_chinese_answer(bot_visitor, settings):
 
 async def test_unanswerable_question_hands_off_to_the_queue(bot_visitor, settings):
     settings.AI_TYPING_CPS = 0
-    desk = None
     customer, _ = await open_customer(token_for(bot_visitor))
     ack = await send_message(customer, "What is the airspeed velocity of an unladen swallow?")
     _, _, end = await collect_reply(customer)
     assert end["status"] == "complete"
-    updated, _ = await receive_until(customer, lambda f: f["type"] == "conversation.updated"
-                                     and f["conversation"]["owner"] == "queue")
+    updated, before = await receive_until(customer, lambda f: f["type"] == "conversation.updated"
+                                          and f["conversation"]["owner"] == "queue")
     assert updated["conversation"]["id"] == ack["conversation"]
-    system, _ = await receive_until(customer, lambda f: f["type"] == "message.new"
-                                    and f["message"]["author"]["kind"] == "system")
-    assert system["message"]["body"]
+    assert any(f["type"] == "message.new" and f["message"]["author"]["kind"] == "system" for f in before)
+    assert "connect" in end["body"].lower()  # the bot said it is fetching a person
     await customer.disconnect()
-    assert desk is None
 
 
 async def test_retried_message_triggers_one_reply(bot_visitor, settings):

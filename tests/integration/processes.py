@@ -89,3 +89,27 @@ def start_daphne(env: dict, name: str = "daphne") -> tuple[ManagedProcess, int]:
                                     "chatsite.asgi:application"], env)
     process.wait_for_line("Listening on TCP address")
     return process, port
+
+
+def start_worker(env: dict, name: str = "worker") -> ManagedProcess:
+    """Start `manage.py runworker ai-reply` and wait until it listens on the channel."""
+    process = ManagedProcess(name, [sys.executable, "manage.py", "runworker", "ai-reply"], env)
+    process.wait_for_line("Running worker for channels")
+    return process
+
+
+def wait_for_row(database_url: str, sql: str, params: tuple, predicate, timeout: float = 15):
+    """Poll the database until a query's first row satisfies `predicate`; return that row."""
+    import time
+
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(database_url.replace("postgres://", "postgresql://", 1), autocommit=True) as connection:
+        while True:
+            row = connection.execute(sql, params).fetchone()
+            if row is not None and predicate(row):
+                return row
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no row satisfied the condition: {sql} {params} -> {row}")
+            time.sleep(0.05)  # polling another process's database: there is no event to wait on

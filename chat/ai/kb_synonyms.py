@@ -1,0 +1,92 @@
+"""Hand-written shop-domain vocabulary for knowledge-base retrieval: concepts, stopwords and Chinese stop characters.
+
+Each concept lists the ways customers and articles say the same thing. English entries are plain words or
+phrases (stemmed when loaded, so "deliver" also covers "delivered"); entries with Chinese characters are matched
+as substrings. A key may belong to several concepts.
+"""
+
+CONCEPTS: dict[str, tuple[str, ...]] = {
+    "ship": (
+        "ship", "shipping", "shipment", "deliver", "delivery", "dispatch", "courier", "carrier", "parcel",
+        "package", "postage", "send", "send out", "get here", "arrive", "arrival", "transit", "come",
+        "配送", "发货", "送达", "送到", "快递", "包裹", "寄送", "到货", "运送", "物流",
+    ),
+    "time": (
+        "when", "how long", "how soon", "how many days", "time", "eta", "soon", "quickly", "business day",
+        "hour", "day", "week", "month",
+        "什么时候", "多久", "几天", "时间", "多长时间", "工作日", "何时",
+    ),
+    "cost": (
+        "cost", "price", "fee", "charge", "free of charge", "how much", "free", "expensive", "cheap", "postage",
+        "费用", "运费", "多少钱", "免费", "价格", "收费",
+    ),
+    "abroad": (
+        "international", "abroad", "overseas", "country", "worldwide", "foreign", "customs", "duty", "outside",
+        "import", "tax", "vat",
+        "国际", "海外", "国外", "境外", "关税",
+    ),
+    "return": (
+        "return", "send back", "give back", "bring back", "take back", "ship back", "mail back", "post back",
+        "退货", "退回", "寄回", "退",
+    ),
+    "refund": (
+        "refund", "reimburse", "reimbursement", "reimbursed", "money", "money back", "repay", "paid back",
+        "退款", "退钱", "返还",
+    ),
+    "exchange": (
+        "exchange", "swap", "trade", "size", "colour", "color", "another one", "different one", "instead",
+        "smaller", "medium", "larger", "bigger", "change size", "change colour", "change color",
+        "换货", "换", "尺码", "颜色",
+    ),
+    "pay": (
+        "pay", "paid", "payment", "card", "credit card", "debit card", "visa", "mastercard", "amex", "american express",
+        "paypal", "apple pay", "google pay", "checkout", "billing", "bill",
+        "付款", "支付", "信用卡", "扣款", "付钱", "刷卡",
+    ),
+    "track": (
+        "track", "tracking", "trace", "where", "whereabouts", "status", "follow", "tracking number",
+        "跟踪", "追踪", "查询", "查", "到哪", "在哪", "哪里", "运单", "单号", "物流",
+    ),
+    "cancel": (
+        "cancel", "call off", "abort", "change", "edit", "modify", "amend", "mistake", "wrong", "address",
+        "change my mind", "stop my order", "stop my purchase",
+        "取消", "修改", "更改", "地址",
+    ),
+    "password": (
+        "password", "login", "log", "sign in", "sign into", "signin", "locked out", "lock out", "credentials",
+        "reset", "access",
+        "forgot", "forget", "username",
+        "密码", "登录", "登陆", "忘记", "重置",
+    ),
+    "delete": (
+        "delete", "remove", "erase", "deactivate", "gdpr", "personal data", "privacy", "close account",
+        "close profile",
+        "删除", "注销", "隐私", "个人数据",
+    ),
+    "account": ("account", "profile", "账户", "账号", "帐户", "帐号"),
+    "gift": (
+        "gift", "voucher", "gift card", "gift certificate", "present", "store credit",
+        "礼品卡", "礼物", "礼券", "购物卡",
+    ),
+    "warranty": (
+        "warranty", "guarantee", "broken", "broke", "break", "defect", "defective", "faulty", "fault", "damaged",
+        "damage", "repair", "stopped working", "not working", "doesn't work", "malfunction",
+        "保修", "质保", "坏", "损坏", "故障", "质量问题",
+    ),
+    "order": ("order", "purchase", "bought", "buy", "订单", "下单", "购买", "买"),
+}
+
+# Words that carry no topic. Matched after stemming, and only once concepts have had their look (so "when" and
+# "where" still signal a concept even though they are dropped as words).
+STOPWORDS: frozenset[str] = frozenset("""
+a an the i me my mine we us our ours you your yours he him his she her it its they them their this that these those
+is am are was were be been being do does did doing done have has had having will would shall should can could may
+might must to of in on at by for with from into onto about as and or but if so then than too very just also not no
+yes there here what which who whom whose how why where when all any some each every again get got want need like
+know take tell please thanks thank hi hello hey ok okay s t m d ll ve re don doesn didn won isn aren wasn weren hasn
+haven hadn couldn wouldn shouldn ain im ive never ago yet until before after since during
+stuff thing things something anything one now right still already ever really
+""".split())
+
+# Chinese function characters: bigrams containing one are mostly grammar ("我的", "什么"), not topic.
+CJK_STOP_CHARS: frozenset[str] = frozenset("的了吗呢吧啊呀哦我你您他她它们是在有和与及就都也很么什怎哪这那个把被给让请问能可以要会想对还又嗯")

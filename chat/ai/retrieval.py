@@ -1,0 +1,394 @@
+"""Knowledge-base retrieval: BM25 over words, Chinese bigrams and shop-domain concepts, in pure Python.
+
+A question and each article are turned into the same kind of terms:
+- English words, lower-cased and lightly stemmed ("shipped" -> "ship"), minus stopwords;
+- for Chinese (no spaces), character bigrams ("退货政策" -> "退货", "货政", "政策");
+- concept tokens ("#ship", "#refund") from the hand-written map in kb_synonyms, so a paraphrase
+  ("when will my stuff arrive") meets an article that never uses its words ("Shipping times").
+Misspelt question words are corrected to the nearest known word first. Titles count several times, since a title
+says what an article is about better than any sentence of its body.
+
+The score is BM25 divided by what the same question would score against an ideal article (every term in the
+title), so it reads as "how much of the question this article covers", 0..1, comparable across questions. Each
+term's share is capped at that ideal, and the divisor has a floor so a question of only common words stays unsure.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from chat.ai.base import Passage
+from chat.ai.kb_synonyms import CJK_STOP_CHARS, CONCEPTS, STOPWORDS
+
+# Below this score nothing matches well enough to answer from; the caller hands over to a human.
+THRESHOLD = 0.22
+
+K1 = 1.2
+B = 0.75
+TITLE_BOOST = 3
+# Query terms no article contains still count against coverage, but a little: they are often filler.
+UNKNOWN_WORD_WEIGHT = 0.5
+UNKNOWN_BIGRAM_WEIGHT = 0.2
+# A question made only of common terms ("what time is it") says too little to be sure of: the denominator of
+# the score never drops below this fraction of an unseen term's idf.
+MIN_INFORMATION = 0.75
+# A typo correction is a guess ("bread" is a word, not a typo for "break"), so what it adds counts for less.
+CORRECTED_WEIGHT = 0.5
+# An article in the other language is a fallback, not an equal: a Chinese question prefers a Chinese article.
+OTHER_LANGUAGE_FACTOR = 0.8
+MAX_CACHED_SITES = 256
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RE = re.compile(f"[{_CJK}]")
+_TOKEN_RE = re.compile(f"[a-z0-9]+|[{_CJK}]+")
+_CONCEPT_PREFIX = "#"
+
+
+def contains_cjk(text: str) -> bool:
+    """True when the text has Chinese (CJK) characters."""
+    return bool(_CJK_RE.search(text))
+
+
+# --- Analysis -----------------------------------------------------------------------------------------------
+
+
+def stem(word: str) -> str:
+    """Reduce an English word to a crude stem so inflections meet ("arrives", "arrived" -> "arriv")."""
+    if len(word) <= 3:
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith(("ches", "shes", "sses", "xes", "zes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            # "shipp" -> "ship", but keep "ll"/"ss" endings ("billed" -> "bill").
+            if word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]
+            break
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    return word
+
+
+def _normalize(text: str) -> str:
+    # NFKC folds full-width letters and digits ("ＰａｙＰａｌ"), common in Chinese input methods.
+    return unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'")
+
+
+def _stems(text: str) -> list[str]:
+    return [stem(token) for token in _TOKEN_RE.findall(_normalize(text)) if not contains_cjk(token)]
+
+
+@dataclass(frozen=True)
+class _ConceptTable:
+    """The concept map compiled for lookup: single stems, multi-word stem phrases, Chinese substrings."""
+
+    words: dict[str, tuple[str, ...]]
+    phrases: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]]
+    cjk: tuple[tuple[str, str], ...]
+    known_stems: frozenset[str]
+
+
+def _compile_concepts(concepts: dict[str, tuple[str, ...]]) -> _ConceptTable:
+    words: dict[str, list[str]] = {}
+    phrases: dict[tuple[str, ...], list[str]] = {}
+    cjk: list[tuple[str, str]] = []
+    for concept, keys in concepts.items():
+        token = _CONCEPT_PREFIX + concept
+        for key in keys:
+            if contains_cjk(key):
+                cjk.append((key, token))
+                continue
+            stems = tuple(_stems(key))
+            target = words.setdefault(stems[0], []) if len(stems) == 1 else phrases.setdefault(stems, [])
+            if token not in target:
+                target.append(token)
+    by_first: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+    for stems, tokens in phrases.items():
+        by_first.setdefault(stems[0], []).append((stems, tuple(tokens)))
+    for candidates in by_first.values():
+        candidates.sort(key=lambda item: -len(item[0]))  # longest phrase wins
+    known = {s for s in words} | {s for stems in phrases for s in stems}
+    return _ConceptTable(
+        words={k: tuple(v) for k, v in words.items()}, phrases=by_first, cjk=tuple(cjk), known_stems=frozenset(known)
+    )
+
+
+_STOP_STEMS = frozenset(stem(word) for word in STOPWORDS)
+_TABLE = _compile_concepts(CONCEPTS)
+# A phrase may skip this many stopwords between its words: "send it back", "close my account".
+_MAX_PHRASE_GAP = 2
+
+
+def _match_phrase(words: list[str], start: int) -> tuple[int, tuple[str, ...]] | None:
+    """Return (end index, concept tokens) of the longest concept phrase starting at `start`, if any."""
+    for stems, tokens in _TABLE.phrases.get(words[start], ()):
+        position, matched, gaps = start + 1, 1, 0
+        while matched < len(stems) and position < len(words):
+            if words[position] == stems[matched]:
+                matched += 1
+            elif words[position] in _STOP_STEMS and gaps < _MAX_PHRASE_GAP:
+                gaps += 1
+            else:
+                break
+            position += 1
+        if matched == len(stems):
+            return position, tokens
+    return None
+
+
+def _word_terms(words: list[str]) -> list[str]:
+    """Concept tokens and content words of a run of English stems."""
+    terms: list[str] = []
+    index = 0
+    while index < len(words):
+        phrase = _match_phrase(words, index)
+        if phrase:
+            # The phrase's own words ("send", "back") would mislead on their own, so only the concept stays.
+            index, tokens = phrase
+            terms.extend(tokens)
+            continue
+        word = words[index]
+        # A concept word stands for its concept only: keeping the literal too would let one word of a broad
+        # concept ("charge" in "free of charge") outweigh the concept itself.
+        if word in _TABLE.words:
+            terms.extend(_TABLE.words[word])
+        elif word not in _STOP_STEMS and len(word) > 1:
+            terms.append(word)
+        index += 1
+    return terms
+
+
+def _cjk_terms(run: str) -> list[str]:
+    """Concept tokens and character bigrams of a run of Chinese characters."""
+    terms = [token for key, token in _TABLE.cjk for _ in range(run.count(key))]
+    if len(run) == 1:
+        return terms + ([] if run in CJK_STOP_CHARS else [run])
+    for first, second in zip(run, run[1:]):
+        if first not in CJK_STOP_CHARS and second not in CJK_STOP_CHARS:
+            terms.append(first + second)
+    return terms
+
+
+def analyze(text: str, correct: Callable[[str], str] | None = None) -> list[str]:
+    """Turn text into index terms: stemmed words, Chinese bigrams and concept tokens (optionally fixing typos)."""
+    terms: list[str] = []
+    words: list[str] = []
+    for token in _TOKEN_RE.findall(_normalize(text)):
+        if contains_cjk(token):
+            terms.extend(_cjk_terms(token))
+        else:
+            words.append(stem(token))
+    if correct:
+        words = [correct(word) for word in words]
+    terms.extend(_word_terms(words))
+    return terms
+
+
+# --- Typos --------------------------------------------------------------------------------------------------
+
+
+def _edit_distance(a: str, b: str, limit: int, substitution: int = 1) -> int:
+    """Damerau-Levenshtein distance (adjacent swaps count once), giving up early once it exceeds `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    before, previous = None, list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, char_b in enumerate(b, 1):
+            cost = substitution if char_a != char_b else 0
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if before is not None and i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
+                current[j] = min(current[j], before[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        before, previous = previous, current
+    return previous[-1]
+
+
+def _make_corrector(vocabulary: frozenset[str]) -> Callable[[str], str]:
+    """A function mapping an unknown stem to the closest known one (same first letter, 1-2 edits), else itself."""
+    by_initial: dict[str, list[str]] = {}
+    for word in sorted(vocabulary):
+        by_initial.setdefault(word[0], []).append(word)
+
+    @lru_cache(maxsize=2048)
+    def correct(word: str) -> str:
+        # Short words and numbers have too many near neighbours to guess safely.
+        if word in vocabulary or word in _STOP_STEMS or len(word) < 4 or word.isdigit():
+            return word
+        limit = 1 if len(word) <= 6 else 2
+        # In a short word one changed letter usually makes another real word ("bread", "break"), so short words
+        # are only corrected for a missing, extra or swapped letter.
+        substitution = 1 if len(word) > 5 else 2
+        best, best_key = word, (limit + 1, 0)
+        for candidate in by_initial.get(word[0], ()):
+            # Ties go to the candidate of the same length: "lnog" is "long" swapped, not "log" plus a letter.
+            key = (_edit_distance(word, candidate, limit, substitution), abs(len(candidate) - len(word)))
+            if key < best_key:
+                best, best_key = candidate, key
+        return best
+
+    return correct
+
+
+# --- Index and scoring --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Article:
+    article_id: int
+    title: str
+    body: str
+    chinese: bool
+
+
+@dataclass
+class _Index:
+    """BM25 statistics for one site's published articles."""
+
+    articles: list[_Article]
+    frequencies: list[Counter[str]]
+    lengths: list[int]
+    document_frequency: Counter[str]
+    average_length: float
+    correct: Callable[[str], str] = field(repr=False)
+
+    def idf(self, term: str) -> float:
+        """BM25's inverse document frequency (always positive)."""
+        total, df = len(self.articles), self.document_frequency[term]
+        return math.log(1 + (total - df + 0.5) / (df + 0.5))
+
+
+def _article_terms(title: str, body: str) -> Counter[str]:
+    terms = Counter(analyze(body))
+    for term in analyze(title):
+        terms[term] += TITLE_BOOST
+    return terms
+
+
+def build_index(articles: Iterable[tuple[int, str, str, str]]) -> _Index:
+    """Index (id, title, body, language) rows; exposed for tests and tools that have no database."""
+    records: list[_Article] = []
+    frequencies: list[Counter[str]] = []
+    for article_id, title, body, language in articles:
+        chinese = language.lower().startswith("zh") or contains_cjk(title + body)
+        records.append(_Article(article_id, title, body, chinese))
+        frequencies.append(_article_terms(title, body))
+    document_frequency: Counter[str] = Counter()
+    for terms in frequencies:
+        document_frequency.update(terms.keys())
+    lengths = [sum(terms.values()) for terms in frequencies]
+    vocabulary = {term for term in document_frequency if term.isascii() and not term.startswith(_CONCEPT_PREFIX)}
+    return _Index(
+        articles=records,
+        frequencies=frequencies,
+        lengths=lengths,
+        document_frequency=document_frequency,
+        average_length=(sum(lengths) / len(lengths)) if lengths else 1.0,
+        correct=_make_corrector(frozenset(vocabulary | _TABLE.known_stems)),
+    )
+
+
+def _saturation(tf: float, length: int, average_length: float) -> float:
+    return tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average_length))
+
+
+# What a term contributes when it sits in the title of an average-length article: the "ideal" match.
+_IDEAL_SATURATION = TITLE_BOOST * (K1 + 1) / (TITLE_BOOST + K1)
+
+
+def _query_weights(index: _Index, query: str) -> dict[str, float]:
+    """Weight of each query term: its idf (damped for repeats), reduced for terms no article contains."""
+    counts = Counter(analyze(query, correct=index.correct))
+    guessed = counts - Counter(analyze(query))
+    unknown_idf = index.idf("")  # an unseen term's idf: the highest there is
+    weights: dict[str, float] = {}
+    for term, count in counts.items():
+        repeat = 1 + 0.5 * (min(count, 3) - 1)
+        if index.document_frequency[term]:
+            weights[term] = index.idf(term) * repeat
+        elif contains_cjk(term):
+            weights[term] = unknown_idf * UNKNOWN_BIGRAM_WEIGHT
+        else:
+            weights[term] = unknown_idf * UNKNOWN_WORD_WEIGHT
+        if term in guessed:
+            weights[term] *= CORRECTED_WEIGHT
+    return weights
+
+
+def score_all(index: _Index, query: str) -> list[tuple[float, _Article]]:
+    """Every article's 0..1 relevance to the query, best first (zero scores left out)."""
+    weights = _query_weights(index, query)
+    ideal = max(sum(weights.values()), MIN_INFORMATION * index.idf("")) * _IDEAL_SATURATION
+    if not ideal:
+        return []
+    chinese_query = contains_cjk(query)
+    scored: list[tuple[float, _Article]] = []
+    for article, terms, length in zip(index.articles, index.frequencies, index.lengths):
+        # Capped at the ideal so one concept repeated all over a body cannot stand in for the rest of the question.
+        raw = sum(
+            weight * min(_saturation(terms[term], length, index.average_length), _IDEAL_SATURATION)
+            for term, weight in weights.items()
+            if terms[term]
+        )
+        if not raw:
+            continue
+        score = min(raw / ideal, 1.0)
+        if article.chinese != chinese_query:
+            score *= OTHER_LANGUAGE_FACTOR
+        scored.append((score, article))
+    scored.sort(key=lambda pair: -pair[0])  # stable: ties keep the title order
+    return scored
+
+
+# --- Per-site cache and the public entry point --------------------------------------------------------------
+
+_cache: dict[int, tuple[tuple, _Index]] = {}
+
+
+def _site_index(site_id: int) -> _Index | None:
+    """The site's index, rebuilt only when its published articles changed (or None when it has none)."""
+    # Imported here so kb.py can import THRESHOLD before Django's app registry is ready.
+    from django.db.models import Count, Max, Sum
+
+    from chat.models import KnowledgeArticle
+
+    articles = KnowledgeArticle.objects.filter(site_id=site_id, published=True)
+    stamp = articles.aggregate(latest=Max("updated_at"), count=Count("id"), ids=Sum("id"))
+    if not stamp["count"]:
+        _cache.pop(site_id, None)
+        return None
+    # The id sum catches a delete plus an add that keeps the count and the latest timestamp.
+    key = (site_id, stamp["latest"], stamp["count"], stamp["ids"])
+    cached = _cache.get(site_id)
+    if cached and cached[0] == key:
+        return cached[1]
+    index = build_index(articles.order_by("title").values_list("id", "title", "body", "language"))
+    if site_id not in _cache and len(_cache) >= MAX_CACHED_SITES:
+        _cache.pop(next(iter(_cache)))  # oldest entry first: dicts keep insertion order
+    _cache[site_id] = (key, index)
+    return index
+
+
+def retrieve(*, site_id: int, query: str, limit: int = 3) -> list[Passage]:
+    """The site's published articles most relevant to the query, best first, each scored 0..1."""
+    if not query.strip() or limit <= 0:
+        return []
+    index = _site_index(site_id)
+    if index is None:
+        return []
+    return [
+        Passage(article_id=article.article_id, title=article.title, body=article.body, score=round(score, 4))
+        for score, article in score_all(index, query)[:limit]
+    ]
