@@ -195,11 +195,18 @@ async def send_message(request):
         return error_response(exc.code, exc.detail, exc.status)
     if "text/event-stream" not in request.headers.get("Accept", ""):
         return JsonResponse(events.message_ack(message, client_id))
+    return _stream_response(_completion_chunks(visitor, reply, _resume_index(request, reply)))
+
+
+def _resume_index(request, reply: Message | None) -> int:
+    """The last delta index a retrying client holds (its Last-Event-ID "S.I" for this reply), else -1."""
     try:
-        resume_index = Cursor.parse(request.headers.get("Last-Event-ID")).index
+        cursor = Cursor.parse(request.headers.get("Last-Event-ID"))
     except BadCursor:
-        resume_index = -1
-    return _stream_response(_completion_chunks(visitor, reply, resume_index))
+        return -1
+    if reply is None or cursor.seq != reply.seq:
+        return -1
+    return cursor.index
 
 
 def _chunk(reply_id: int, content: str | None, finish_reason: str | None = None, status: str | None = None) -> str:
@@ -261,7 +268,9 @@ class _ReplyText:
         self.sent: int | None = 0 if resume_index < 0 else None  # unknown until a snapshot gives offsets
 
     def _offset_of(self, index: int, ends: list[int]) -> int:
-        return ends[index] if 0 <= index < len(ends) else 0
+        if index < 0 or not ends:
+            return 0
+        return ends[min(index, len(ends) - 1)]  # an index past the last delta is the end: all of it
 
     def take(self, event: dict) -> str:
         """A chunk for a delta or snapshot, minus anything already sent."""

@@ -9,22 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.processes import manage, start_daphne
+from tests.integration.processes import embedded_env, manage, start_daphne
 from tests.services import need
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-
-
-def embedded_env(tmp_dir: Path, port_hint: str = "8000", **extra) -> dict:
-    """One Daphne process with no services: SQLite file, in-memory layer, embedded AI worker."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL") and not k.startswith(("PARLEY_", "AI_"))}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_dir / 'live.sqlite3'}", SECRET_KEY="browser-tests", DEBUG="1",
-               DJANGO_SETTINGS_MODULE="chatsite.settings", PYTHONUNBUFFERED="1", PORT=port_hint, **extra)
-    return env
 
 
 class LiveServer:

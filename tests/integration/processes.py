@@ -73,6 +73,15 @@ def service_env(database_url: str, redis_url: str, prefix: str, **extra) -> dict
     return env
 
 
+def embedded_env(tmp_dir: Path, port_hint: str = "8000", **extra) -> dict:
+    """One Daphne process with no services: SQLite file, in-memory layer, embedded AI worker."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "REDIS_URL") and not k.startswith(("PARLEY_", "AI_"))}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_dir / 'live.sqlite3'}", SECRET_KEY="browser-tests", DEBUG="1",
+               DJANGO_SETTINGS_MODULE="chatsite.settings", PYTHONUNBUFFERED="1", PORT=port_hint, **extra)
+    return env
+
+
 def manage(env: dict, *args: str) -> str:
     """Run a management command and return its output."""
     result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
