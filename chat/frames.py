@@ -20,6 +20,26 @@ class ProtocolError(Exception):
         self.ref = ref
 
 
+# Deeper JSON than this is refused before parsing: no real frame nests more than a few levels,
+# and the C parser's RecursionError on deep input can upset the interpreter afterwards.
+MAX_NESTING = 32
+
+
+def too_deep(text: str, limit: int = MAX_NESTING) -> bool:
+    """True when brackets nest deeper than `limit` (brackets inside strings may over-count; that only refuses)."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
 class FrameTooLarge(Exception):
     """A frame over PARLEY_MAX_FRAME_BYTES; the socket closes with 1009."""
 
@@ -34,6 +54,8 @@ def decode(text_data: str | None, bytes_data: bytes | None) -> dict:
     # Characters are at most 4 bytes; only encode when the cheap bound does not settle it.
     if len(text) * 4 > settings.PARLEY_MAX_FRAME_BYTES and len(text.encode("utf-8", "surrogatepass")) > settings.PARLEY_MAX_FRAME_BYTES:
         raise FrameTooLarge()
+    if too_deep(text):
+        raise ProtocolError("bad_request", f"JSON nested deeper than {MAX_NESTING} levels.")
     try:
         frame = json.loads(text)
     except (ValueError, RecursionError):

@@ -15,3 +15,7 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: consumers reach the database from worker threads, as in production.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
+
+# In-process tests have no `runworker`: the consumer under test runs the AI worker itself,
+# whichever channel layer is configured.
+PARLEY_EMBEDDED_WORKER = True

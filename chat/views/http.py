@@ -7,6 +7,8 @@ import json
 from django.conf import settings
 from django.http import JsonResponse
 
+from chat.frames import too_deep
+
 
 class BadRequest(Exception):
     """The request body is not what the endpoint takes."""
@@ -29,6 +31,8 @@ def json_body(request) -> dict:
         raise BadRequest("too_large", "The request body is too large.", status=413)
     if not request.body:
         return {}
+    if too_deep(request.body.decode("utf-8", "replace")):
+        raise BadRequest("bad_request", "The body is nested too deeply.")
     try:
         data = json.loads(request.body)
     except (ValueError, RecursionError):

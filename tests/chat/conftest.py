@@ -16,9 +16,14 @@ def _fresh_cache():
 async def _quiet_background_tasks():
     """Each test gets its own event loop: stop the reaper and embedded worker it started, empty the layer."""
     yield
-    from channels.layers import get_channel_layer
+    from channels.layers import channel_layers, get_channel_layer
 
     from chat.ai.embedded import stop_background_tasks
 
     await stop_background_tasks()
-    await get_channel_layer().flush()
+    layer = get_channel_layer()
+    await layer.flush()
+    if hasattr(layer, "close_pools"):
+        await layer.close_pools()
+    # A fresh layer per test: its locks and queues belong to the test's own event loop.
+    channel_layers.backends.clear()
