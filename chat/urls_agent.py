@@ -1,3 +1,15 @@
 """Routes of the agent desk (mounted at /agent/)."""
 
-urlpatterns = []
+from django.urls import path
+
+from chat.views import desk, desk_api, desk_reports
+
+urlpatterns = [
+    path("", desk.desk, name="desk"),
+    path("reports/", desk_reports.reports_page, name="desk-reports"),
+    path("api/conversations", desk_api.conversations, name="desk-api-conversations"),
+    path("api/conversations/<int:conversation_id>/customer", desk_api.customer, name="desk-api-customer"),
+    path("api/counts", desk_api.counts, name="desk-api-counts"),
+    path("api/canned", desk_api.canned, name="desk-api-canned"),
+    path("api/agents", desk_api.agents, name="desk-api-agents"),
+]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from chat import broadcast, events, groups
 from chat.models import Conversation, Message, Visitor
-from chat.services import replies
+from chat.services import assignment, replies
 from chat.services.errors import ConversationError
 from chat.services.messages import SYSTEM, Author, SendResult, conversation_lock, message_insert, message_send_locked
 
@@ -80,6 +80,8 @@ def _conversation_for_customer_message(visitor: Visitor) -> Conversation:
     )
     conversation = conversation_lock(created.pk)
     publish_conversation(conversation)
+    if owner == Conversation.Owner.QUEUE:
+        assignment.assignment_fill_later(site_ids=[conversation.site_id])
     return conversation
 
 
@@ -94,6 +96,8 @@ def _reopen(conversation: Conversation) -> None:
         conversation.queued_at = timezone.now() if conversation.owner == Conversation.Owner.QUEUE else None
     _save(conversation, "status", "resolved_at", "owner", "queued_at")
     publish_conversation(conversation)
+    if conversation.owner == Conversation.Owner.QUEUE:
+        assignment.assignment_fill_later(site_ids=[conversation.site_id])
 
 
 def customer_message_send(*, visitor: Visitor, client_id: str, body: str) -> SendResult:
@@ -152,6 +156,7 @@ def conversation_handoff(*, conversation: Conversation, reason: str = "") -> Con
         message_insert(conversation=conversation, author=SYSTEM,
                        body=reason or _("Connecting you with a member of our team. They'll reply here."))
         publish_conversation(conversation)
+        assignment.assignment_fill_later(site_ids=[conversation.site_id])
     return conversation
 
 
@@ -159,17 +164,37 @@ def conversation_assign(*, conversation: Conversation, assignee: AbstractBaseUse
     """Give the conversation to an agent (a human owns it), or back to the queue with None."""
     with transaction.atomic():
         conversation = conversation_lock(conversation.pk)
-        if assignee is None:
-            conversation.assignee = None
-            conversation.owner = Conversation.Owner.QUEUE
-            conversation.queued_at = timezone.now()
-        else:
-            replies.reply_stop_active(conversation=conversation)
-            conversation.assignee = assignee
-            conversation.owner = Conversation.Owner.AGENT
-        _save(conversation, "assignee", "owner", "queued_at")
-        publish_conversation(conversation)
+        conversation_assign_locked(conversation=conversation, assignee=assignee)
     return conversation
+
+
+def conversation_assign_locked(
+    *, conversation: Conversation, assignee: AbstractBaseUser | None, queued_at: datetime | None = None
+) -> Conversation:
+    """Assign a conversation the caller holds locked; None queues it (waiting since `queued_at`, default now)."""
+    previous = conversation.assignee
+    if assignee is None:
+        conversation.assignee = None
+        conversation.owner = Conversation.Owner.QUEUE
+        conversation.queued_at = queued_at or timezone.now()
+    else:
+        replies.reply_stop_active(conversation=conversation)
+        conversation.assignee = assignee
+        conversation.owner = Conversation.Owner.AGENT
+    _save(conversation, "assignee", "owner", "queued_at")
+    publish_conversation(conversation)
+    if assignee is None:
+        assignment.assignment_fill_later(site_ids=[conversation.site_id])
+    _freed(previous, conversation)
+    return conversation
+
+
+def _freed(previous: AbstractBaseUser | None, conversation: Conversation) -> None:
+    """The previous assignee no longer answers this conversation: they may have room for a queued one."""
+    if previous is not None and not (conversation.assignee_id == previous.pk
+                                     and conversation.owner == Conversation.Owner.AGENT
+                                     and conversation.status == Conversation.Status.OPEN):
+        assignment.assignment_agent_available(user=previous)
 
 
 def conversation_bot_pause(*, conversation: Conversation, agent: AbstractBaseUser) -> Conversation:
@@ -187,11 +212,13 @@ def conversation_bot_resume(*, conversation: Conversation) -> Conversation:
         conversation = conversation_lock(conversation.pk)
         if not conversation.site.bot_enabled:
             raise ConversationError("bot_disabled", "This site has no bot to hand back to.")
+        previous = conversation.assignee
         conversation.owner = Conversation.Owner.BOT
         conversation.assignee = None
         conversation.queued_at = None
         _save(conversation, "owner", "assignee", "queued_at")
         publish_conversation(conversation)
+        _freed(previous, conversation)
     return conversation
 
 
@@ -206,6 +233,7 @@ def conversation_resolve(*, conversation: Conversation) -> Conversation:
         conversation.resolved_at = timezone.now()
         _save(conversation, "status", "resolved_at")
         publish_conversation(conversation)
+        _freed(conversation.assignee, conversation)
     return conversation
 
 

@@ -1,4 +1,8 @@
-"""Agent presence, derived from open dashboard sockets in the database so every process agrees."""
+"""Agent presence, derived from open dashboard sockets in the database so every process agrees.
+
+Presence drives assignment: an agent who becomes online is offered the queue, and one who goes
+offline (their last dashboard closed) gives their unattended conversations back to it.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from django.utils import timezone
 from chat import broadcast, events, groups
 from chat.models import AgentConnection, AgentProfile
 from chat.selectors import agent_site_ids
+from chat.services import assignment
 
 OFFLINE = "offline"
 
@@ -37,14 +42,24 @@ def _announce(user: AbstractBaseUser, status: str) -> None:
     broadcast.publish([(groups.site_group(site_id), event) for site_id in agent_site_ids(user)])
 
 
+def _changed(user: AbstractBaseUser, before: str, after: str) -> None:
+    """Announce a new presence and let assignment react to it."""
+    if after == before:
+        return
+    _announce(user, after)
+    if after == AgentProfile.Status.ONLINE:
+        assignment.assignment_agent_available(user=user)
+    elif after == OFFLINE:
+        assignment.assignment_release(user=user)
+
+
 def presence_connect(*, user: AbstractBaseUser, channel_name: str) -> str:
     """Register a dashboard socket; announce when this makes the agent present."""
     with transaction.atomic():
         before = presence_of(user)
         AgentConnection.objects.update_or_create(channel_name=channel_name, defaults={"user": user})
         after = presence_of(user)
-        if after != before:
-            _announce(user, after)
+        _changed(user, before, after)
     return after
 
 
@@ -59,8 +74,7 @@ def presence_disconnect(*, user: AbstractBaseUser, channel_name: str) -> str:
         before = presence_of(user)
         AgentConnection.objects.filter(channel_name=channel_name).delete()
         after = presence_of(user)
-        if after != before:
-            _announce(user, after)
+        _changed(user, before, after)
     return after
 
 
@@ -70,6 +84,5 @@ def presence_set(*, user: AbstractBaseUser, status: str) -> str:
         before = presence_of(user)
         AgentProfile.objects.update_or_create(user=user, defaults={"status": status})
         after = presence_of(user)
-        if after != before:
-            _announce(user, after)
+        _changed(user, before, after)
     return after

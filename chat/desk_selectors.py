@@ -1,0 +1,218 @@
+"""Reads for the agent desk: the conversation lists, a customer's details, canned responses and colleagues."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from chat import events
+from chat.access import NotFound, access_conversation_for_agent
+from chat.models import AgentConnection, AgentProfile, CannedResponse, Conversation, Message, Site, Visitor
+from chat.selectors import agent_site_ids, site_agents
+
+VIEWS = ("queue", "mine", "open", "resolved")
+PREVIEW_CHARS = 140
+EARLIER_LIMIT = 10
+
+
+def desk_sites(*, user: AbstractBaseUser) -> list[dict]:
+    """The sites the agent serves, with what the desk needs to know about each."""
+    return [
+        {"id": site.pk, "name": site.name, "bot_enabled": site.bot_enabled, "assignment": site.assignment}
+        for site in Site.objects.filter(pk__in=agent_site_ids(user)).order_by("name", "pk")
+    ]
+
+
+def desk_site_ids(*, user: AbstractBaseUser, site_id: int | None) -> list[int]:
+    """The agent's sites, or just `site_id` when it is one of them; a foreign or unknown site is NotFound."""
+    site_ids = agent_site_ids(user)
+    if site_id is None:
+        return site_ids
+    if site_id not in site_ids:
+        raise NotFound()
+    return [site_id]
+
+
+def _in_view(view: str, user: AbstractBaseUser) -> Q:
+    open_ = Q(status=Conversation.Status.OPEN)
+    return {
+        "queue": open_ & Q(owner=Conversation.Owner.QUEUE),
+        "mine": open_ & Q(assignee=user),
+        "open": open_,
+        "resolved": Q(status=Conversation.Status.RESOLVED),
+    }[view]
+
+
+def _ordering(view: str) -> list:
+    """Queue: who waited longest first. Others: latest activity first (the desk sorts live updates the same way)."""
+    if view == "queue":
+        return [F("queued_at").asc(nulls_first=True), "pk"]
+    if view == "resolved":
+        return ["-updated_at", "-pk"]
+    return [F("last_message_at").desc(nulls_last=True), "-pk"]
+
+
+def _matching(q: str) -> Q:
+    """Name, email or any message text (notes included: agents wrote them to be found)."""
+    said = Message.objects.filter(conversation=OuterRef("pk"), body__icontains=q)
+    return Q(visitor__name__icontains=q) | Q(visitor__email__icontains=q) | Q(Exists(said))
+
+
+def _with_preview(conversations: QuerySet) -> QuerySet:
+    """Annotate the last message's text, author kind and privacy, in the same query."""
+    last = Message.objects.filter(conversation=OuterRef("pk")).order_by("-seq")
+    return conversations.annotate(
+        preview_body=Subquery(last.values("body")[:1]),
+        preview_author=Subquery(last.values("author_kind")[:1]),
+        preview_internal=Subquery(last.values("internal")[:1]),
+    )
+
+
+def conversation_row(conversation: Conversation) -> dict:
+    """One list entry: the inbox payload plus the last message, the site and timestamps."""
+    row = events.conversation_agent_payload(conversation)
+    body = getattr(conversation, "preview_body", None)
+    row.update(
+        created_at=events.iso(conversation.created_at),
+        resolved_at=events.iso(conversation.resolved_at),
+        preview=None if body is None else {
+            "author": conversation.preview_author,
+            "body": _squash(body)[:PREVIEW_CHARS],
+            "internal": bool(conversation.preview_internal),
+        },
+    )
+    return row
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    """A page of list rows and whether more follow."""
+
+    rows: list[dict]
+    more: bool
+
+
+def desk_conversations(
+    *, user: AbstractBaseUser, view: str, q: str = "", site_id: int | None = None, offset: int = 0, limit: int = 50,
+    ids: list[int] | None = None,
+) -> ConversationPage:
+    """One view of the agent's conversations, searched and filtered; with `ids`, just those rows (for live refresh)."""
+    query = Conversation.objects.filter(site_id__in=desk_site_ids(user=user, site_id=site_id))
+    if ids is not None:
+        query = query.filter(pk__in=ids)
+    else:
+        query = query.filter(_in_view(view, user))
+    if q:
+        query = query.filter(_matching(q))
+    query = _with_preview(query.select_related("visitor", "assignee")).order_by(*_ordering(view))
+    rows = list(query[offset: offset + limit + 1])
+    return ConversationPage(rows=[conversation_row(c) for c in rows[:limit]], more=len(rows) > limit)
+
+
+def desk_counts(*, user: AbstractBaseUser, site_id: int | None = None) -> dict:
+    """How many conversations each view holds (and how many of mine have unread messages)."""
+    query = Conversation.objects.filter(site_id__in=desk_site_ids(user=user, site_id=site_id))
+    open_ = Q(status=Conversation.Status.OPEN)
+    return query.aggregate(
+        queue=Count("pk", filter=open_ & Q(owner=Conversation.Owner.QUEUE)),
+        mine=Count("pk", filter=open_ & Q(assignee=user)),
+        open=Count("pk", filter=open_),
+        mine_unread=Count("pk", filter=open_ & Q(assignee=user, unread_by_agent__gt=0)),
+    )
+
+
+def user_agent_summary(user_agent: str) -> str:
+    """A short "Browser on OS" from a User-Agent header (enough for an agent, not a full parser)."""
+    if not user_agent:
+        return ""
+    browsers = [("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("HeadlessChrome/", "Chrome"),
+                ("Chrome/", "Chrome"), ("CriOS/", "Chrome"), ("Version/", "Safari")]
+    systems = [("iPhone", "iOS"), ("iPad", "iPadOS"), ("Android", "Android"), ("Windows", "Windows"),
+               ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux")]
+    browser = next((f"{name} {_major(user_agent, token)}".strip() for token, name in browsers if token in user_agent),
+                   "")
+    system = next((name for token, name in systems if token in user_agent), "")
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or user_agent[:60]
+
+
+def _major(user_agent: str, token: str) -> str:
+    match = re.search(re.escape(token) + r"(\d+)", user_agent)
+    return match.group(1) if match else ""
+
+
+def desk_customer(*, user: AbstractBaseUser, conversation_id: int) -> dict:
+    """The customer behind a conversation, and their other conversations (newest first)."""
+    conversation = access_conversation_for_agent(user=user, conversation_id=conversation_id)
+    visitor: Visitor = conversation.visitor
+    earlier = _with_preview(
+        Conversation.objects.filter(visitor=visitor).exclude(pk=conversation.pk).select_related("visitor", "assignee")
+    ).order_by("-created_at", "-pk")[:EARLIER_LIMIT]
+    total = Conversation.objects.filter(visitor=visitor).count()
+    return {
+        "conversation": conversation.pk,
+        "site": {"id": conversation.site_id, "name": conversation.site.name},
+        "visitor": {
+            **events.visitor_payload(visitor),
+            "external_id": visitor.external_id,
+            "page_url": visitor.last_page_url,
+            "user_agent": visitor.user_agent,
+            "browser": user_agent_summary(visitor.user_agent),
+            "first_seen": events.iso(visitor.first_seen),
+            "last_seen": events.iso(visitor.last_seen),
+            "conversations": total,
+        },
+        "earlier": [conversation_row(c) for c in earlier],
+    }
+
+
+def desk_canned(*, user: AbstractBaseUser, site_id: int | None = None) -> list[dict]:
+    """Canned responses usable in the agent's sites: each site's own, then the global ones."""
+    site_ids = desk_site_ids(user=user, site_id=site_id)
+    canned = CannedResponse.objects.filter(Q(site_id__in=site_ids) | Q(site__isnull=True)).order_by("shortcut", "pk")
+    return [{"id": c.pk, "shortcut": c.shortcut, "text": c.text, "site": c.site_id} for c in canned]
+
+
+def desk_agents(*, user: AbstractBaseUser, site_id: int | None = None) -> list[dict]:
+    """Colleagues who may take conversations of the agent's sites, with presence and open load."""
+    site_ids = desk_site_ids(user=user, site_id=site_id)
+    users = site_agents(site_ids[0]) if len(site_ids) == 1 else _agents_of(site_ids)
+    users = list(
+        users.annotate(load=Count("assigned_conversations", filter=Q(
+            assigned_conversations__status=Conversation.Status.OPEN,
+            assigned_conversations__owner=Conversation.Owner.AGENT), distinct=True))
+        .order_by("first_name", "username")
+    )
+    cutoff = timezone.now() - timedelta(seconds=settings.PARLEY_PRESENCE_TTL)
+    present = set(AgentConnection.objects.filter(user__in=users, last_seen__gte=cutoff).values_list("user_id", flat=True))
+    profiles = {p.user_id: p for p in AgentProfile.objects.filter(user__in=users)}
+    result = []
+    for agent in users:
+        profile = profiles.get(agent.pk)
+        chosen = profile.status if profile else AgentProfile.Status.ONLINE
+        result.append({
+            "id": agent.pk,
+            "name": agent.first_name or agent.get_username(),
+            "status": chosen if agent.pk in present else "offline",
+            "load": agent.load,
+            "max_concurrent": profile.max_concurrent if profile else None,
+            "me": agent.pk == user.pk,
+        })
+    return result
+
+
+def _agents_of(site_ids: list[int]):
+    return get_user_model().objects.filter(
+        Q(is_staff=True) | Q(agent_profile__sites__in=site_ids), is_active=True).distinct()

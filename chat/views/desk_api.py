@@ -1,0 +1,116 @@
+"""The desk's JSON reads under /agent/api/: session auth, same origin, the agent's own sites only.
+
+Every change goes over the agent socket; these endpoints only read.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+
+from chat import desk_selectors, selectors
+from chat.access import NotFound
+from chat.views.http import BadRequest, error_response
+
+MAX_QUERY_CHARS = 100
+MAX_IDS = 100
+MAX_OFFSET = 10_000
+# Fetches from other sites are refused even though they could not read the answer: no side channel on timing.
+SAME_ORIGIN_FETCH = {"same-origin", "none"}
+
+
+def agent_api(view):
+    """JSON errors instead of redirects: 401 signed out, 403 not an agent or cross-site, 404 not found or not yours."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        fetch_site = request.headers.get("Sec-Fetch-Site")
+        if fetch_site is not None and fetch_site not in SAME_ORIGIN_FETCH:
+            return error_response("forbidden", "Same-origin requests only.", 403)
+        if not request.user.is_authenticated:
+            return error_response("unauthorized", "Sign in first.", 401)
+        if not selectors.is_agent(request.user):
+            return error_response("forbidden", "The desk is for agents.", 403)
+        try:
+            response = view(request, *args, **kwargs)
+        except NotFound:
+            return error_response("not_found", "No such conversation or site.", 404)
+        except BadRequest as exc:
+            return error_response(exc.code, exc.detail, exc.status)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    return wrapped
+
+
+def _int(request, name: str, *, default: int | None = None, minimum: int = 0, maximum: int = 2**31) -> int | None:
+    raw = request.GET.get(name, "")
+    if raw == "":
+        return default
+    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
+        raise BadRequest("bad_request", f"`{name}` must be a whole number from {minimum} to {maximum}.")
+    return int(raw)
+
+
+def _site(request) -> int | None:
+    return _int(request, "site", minimum=1)
+
+
+def _ids(request) -> list[int] | None:
+    raw = request.GET.get("ids")
+    if raw is None:
+        return None
+    parts = [part for part in raw.split(",") if part]
+    if len(parts) > MAX_IDS or not all(part.isdigit() for part in parts):
+        raise BadRequest("bad_request", f"`ids` must be up to {MAX_IDS} comma-separated ids.")
+    return [int(part) for part in parts]
+
+
+@require_GET
+@agent_api
+def conversations(request):
+    """GET /agent/api/conversations?view=queue|mine|open|resolved&q=&site=&offset=&limit= (or ?ids=1,2)."""
+    view = request.GET.get("view", "open")
+    if view not in desk_selectors.VIEWS:
+        raise BadRequest("bad_request", f"`view` must be one of {', '.join(desk_selectors.VIEWS)}.")
+    q = request.GET.get("q", "").strip()
+    if len(q) > MAX_QUERY_CHARS:
+        raise BadRequest("bad_request", f"`q` is longer than {MAX_QUERY_CHARS} characters.")
+    site_id = _site(request)
+    page = desk_selectors.desk_conversations(
+        user=request.user, view=view, q=q, site_id=site_id, ids=_ids(request),
+        offset=_int(request, "offset", default=0, maximum=MAX_OFFSET),
+        limit=_int(request, "limit", default=50, minimum=1, maximum=100),
+    )
+    counts = desk_selectors.desk_counts(user=request.user, site_id=site_id)
+    return JsonResponse({"view": view, "conversations": page.rows, "more": page.more, "counts": counts})
+
+
+@require_GET
+@agent_api
+def customer(request, conversation_id: int):
+    """GET /agent/api/conversations/<id>/customer: who the customer is and what they asked before."""
+    return JsonResponse(desk_selectors.desk_customer(user=request.user, conversation_id=conversation_id))
+
+
+@require_GET
+@agent_api
+def canned(request):
+    """GET /agent/api/canned?site=: canned responses for the `/` picker."""
+    return JsonResponse({"canned": desk_selectors.desk_canned(user=request.user, site_id=_site(request))})
+
+
+@require_GET
+@agent_api
+def agents(request):
+    """GET /agent/api/agents?site=: colleagues to assign to, with presence and load."""
+    return JsonResponse({"agents": desk_selectors.desk_agents(user=request.user, site_id=_site(request))})
+
+
+@require_GET
+@agent_api
+def counts(request):
+    """GET /agent/api/counts?site=: how many conversations each view holds, for the tabs and the title."""
+    return JsonResponse({"counts": desk_selectors.desk_counts(user=request.user, site_id=_site(request))})

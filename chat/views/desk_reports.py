@@ -1,0 +1,170 @@
+"""GET /agent/reports/: the period's numbers and inline SVG charts, drawn on the server (no JS needed)."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from chat import desk_selectors, reports
+from chat.access import NotFound
+from chat.views.desk import agent_required
+
+DEFAULT_DAYS = 14
+
+# Chart canvas (SVG user units; the SVG scales to its container).
+WIDTH, HEIGHT = 760, 240
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 44, 12, 14, 30
+
+
+def human_duration(seconds: float | None) -> str:
+    """45s, 3m 20s, 2h 5m, 3d 4h: two units at most."""
+    if seconds is None:
+        return "—"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds}s" if seconds else f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h" if hours else f"{days}d"
+
+
+def nice_ticks(maximum: float, count: int = 4) -> list[float]:
+    """Round axis ticks from 0 covering `maximum` (steps of 1, 2 or 5 times a power of ten)."""
+    if maximum <= 0:
+        return [0, 1]
+    raw = maximum / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    return [step * n for n in range(int(math.ceil(maximum / step)) + 1)]
+
+
+def _plot_box() -> tuple[float, float, float, float]:
+    return PAD_LEFT, PAD_TOP, WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
+
+
+def _x_labels(days: list[date], slot: float, left: float) -> list[dict]:
+    """At most about ten day labels, evenly spaced."""
+    every = max(1, math.ceil(len(days) / 10))
+    return [{"x": round(left + slot * (i + 0.5), 1), "text": day.strftime("%b %-d")}
+            for i, day in enumerate(days) if i % every == 0]
+
+
+def _y_axis(ticks: list[float], top: float, height: float, fmt) -> list[dict]:
+    scale = ticks[-1] or 1
+    return [{"y": round(top + height - height * t / scale, 1), "text": fmt(t)} for t in ticks]
+
+
+def volume_chart(report: reports.Report) -> dict:
+    """Stacked bars per day: answered by the bot alone, and with humans."""
+    left, top, width, height = _plot_box()
+    days = report.days
+    slot = width / max(1, len(days))
+    bar = max(2.0, min(28.0, slot * 0.62))
+    ticks = nice_ticks(max([d.conversations for d in days] + [1]))
+    scale = ticks[-1]
+    bars = []
+    for i, day in enumerate(days):
+        x = left + slot * i + (slot - bar) / 2
+        bot_h = height * day.bot_alone / scale
+        human_h = height * day.with_humans / scale
+        base = top + height
+        bars.append({
+            "x": round(x, 1), "w": round(bar, 1),
+            "bot_y": round(base - bot_h, 1), "bot_h": round(bot_h, 1),
+            "human_y": round(base - bot_h - human_h, 1), "human_h": round(human_h, 1),
+            "title": f"{day.day:%a %b %-d}: {day.conversations} conversations, {day.bot_alone} by the bot alone",
+            "count": day.conversations,
+        })
+    return {"bars": bars, "y_axis": _y_axis(ticks, top, height, lambda t: f"{t:g}"),
+            "x_labels": _x_labels([d.day for d in days], slot, left), "left": left, "right": left + width,
+            "baseline": top + height, "width": WIDTH, "height": HEIGHT}
+
+
+def response_chart(report: reports.Report) -> dict:
+    """A line of the daily median first response (minutes); days without answers leave gaps."""
+    left, top, width, height = _plot_box()
+    days = report.days
+    slot = width / max(1, len(days))
+    values = [d.median_first_response for d in days]
+    ticks = nice_ticks(max([v / 60 for v in values if v is not None] + [1]))
+    scale = ticks[-1]
+    points, segments, current = [], [], []
+    for i, (day, value) in enumerate(zip(days, values)):
+        if value is None:
+            if current:
+                segments.append(current)
+            current = []
+            continue
+        x = round(left + slot * (i + 0.5), 1)
+        y = round(top + height - height * (value / 60) / scale, 1)
+        current.append(f"{x},{y}")
+        points.append({"x": x, "y": y, "title": f"{day.day:%a %b %-d}: median {human_duration(value)}"})
+    if current:
+        segments.append(current)
+    return {"points": points, "paths": ["M" + " L".join(s) for s in segments],
+            "y_axis": _y_axis(ticks, top, height, lambda t: f"{t:g}m"),
+            "x_labels": _x_labels([d.day for d in days], slot, left), "left": left, "right": left + width,
+            "baseline": top + height, "width": WIDTH, "height": HEIGHT}
+
+
+def share_donut(report: reports.Report) -> dict:
+    """A ring whose filled part is the share answered by the bot alone."""
+    radius = 52
+    circumference = 2 * math.pi * radius
+    share = report.bot_alone_share or 0.0
+    return {"r": radius, "circumference": round(circumference, 2), "filled": round(circumference * share, 2),
+            "percent": None if report.bot_alone_share is None else round(share * 100)}
+
+
+def bucket_bars(report: reports.Report) -> list[dict]:
+    """Horizontal bars of how many first responses fell in each time bucket (percent of the widest)."""
+    top = max([count for _label, count in report.response_buckets] + [1])
+    return [{"label": label, "count": count, "width": round(100 * count / top, 1)}
+            for label, count in report.response_buckets]
+
+
+def _date(raw: str | None, default: date) -> date:
+    try:
+        return date.fromisoformat(raw) if raw else default
+    except ValueError:
+        return default
+
+
+@require_GET
+@agent_required
+def reports_page(request):
+    """GET /agent/reports/?start=YYYY-MM-DD&end=YYYY-MM-DD&site=: the desk's numbers for a period."""
+    today = timezone.localdate()
+    end = _date(request.GET.get("end"), today)
+    start = _date(request.GET.get("start"), end - timedelta(days=DEFAULT_DAYS - 1))
+    site_raw = request.GET.get("site", "")
+    site_id = int(site_raw) if site_raw.isdigit() else None
+    try:
+        site_ids = desk_selectors.desk_site_ids(user=request.user, site_id=site_id)
+    except NotFound:
+        site_id, site_ids = None, desk_selectors.desk_site_ids(user=request.user, site_id=None)
+    report = reports.report_build(site_ids=site_ids, start=start, end=end, tz=timezone.get_current_timezone())
+    context = {
+        "active": "reports",
+        "report": report,
+        "start": report.start, "end": report.end, "site_id": site_id,
+        "sites": desk_selectors.desk_sites(user=request.user),
+        "agent_name": request.user.first_name or request.user.get_username(),
+        "bot_share": None if report.bot_alone_share is None else round(report.bot_alone_share * 100),
+        "median_first_response": human_duration(report.median_first_response),
+        "median_resolution": human_duration(report.median_resolution),
+        "volume": volume_chart(report),
+        "response": response_chart(report),
+        "donut": share_donut(report),
+        "buckets": bucket_bars(report),
+    }
+    return render(request, "desk/reports.html", context)

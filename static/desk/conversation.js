@@ -1,0 +1,581 @@
+/**
+ * The middle pane: one conversation's header and actions, its transcript (streaming bot
+ * replies included), and the composer with private notes and the `/` canned-response picker.
+ * It renders incrementally: a delta touches only its message's `.body`.
+ */
+
+import { avatar, clock, dayLabel, duration, el, uuid, visitorName } from "./util.js";
+
+const STATUS_LABEL = { stopped: "Stopped", interrupted: "Interrupted", failed: "Failed", streaming: "" };
+const STICK_PX = 80; // closer than this to the bottom: new messages keep the view pinned there
+const TYPING_IDLE_MS = 4000;
+const TYPING_REFRESH_MS = 3000;
+const THEIR_TYPING_MS = 8000; // a typing hint with no refresh fades after this long
+
+const $ = (id) => document.getElementById(id);
+
+export class ConversationView {
+  constructor({ me, meName, sites, socket, onAction, loadCanned, loadAgents }) {
+    this.me = me;
+    this.meName = meName;
+    this.sites = sites;
+    this.socket = socket;
+    this.onAction = onAction; // (type, extra) -> sends the frame, tells the agent when offline
+    this.loadCanned = loadCanned;
+    this.loadAgents = loadAgents;
+    this.transcript = null;
+    this.row = null;
+    this.items = new Map(); // seq -> element
+    this.pending = new Map(); // client_id -> {conversation, seq, el}
+    this.noteMode = false;
+    this.typing = { active: false, sentAt: 0, idle: null };
+    this.theirTyping = new Map(); // who -> {name, timer}
+    this.picker = { open: false, items: [], at: 0, start: 0 };
+
+    this.root = $("conversation");
+    this.log = $("desk-transcript");
+    this.composer = $("desk-composer");
+    this.bindActions();
+    this.bindComposer();
+  }
+
+  get id() {
+    return this.transcript?.id ?? null;
+  }
+
+  // ---- showing a conversation ----------------------------------------------------
+
+  /** Show a conversation: its row (header) and transcript (possibly still empty until `subscribed`). */
+  show(transcript, row) {
+    if (this.id !== transcript.id) {
+      this.stopTyping();
+      this.clearTheirTyping();
+      this.closePicker();
+      this.closeMenu();
+    }
+    this.transcript = transcript;
+    this.row = row ?? transcript.conversation;
+    $("conv-empty").hidden = true;
+    this.root.hidden = false;
+    this.renderHeader();
+    this.renderAll();
+  }
+
+  clear() {
+    this.transcript = null;
+    this.row = null;
+    this.root.hidden = true;
+    $("conv-empty").hidden = false;
+  }
+
+  /** The conversation's state changed (a `conversation.updated`). */
+  update(row) {
+    this.row = { ...(this.row ?? {}), ...row };
+    this.renderHeader();
+    this.renderSeen();
+  }
+
+  // ---- header and actions -----------------------------------------------------------
+
+  renderHeader() {
+    const row = this.row;
+    if (!row) return;
+    const name = visitorName(row.visitor);
+    $("conv-avatar").replaceChildren(avatar(name, row.visitor?.id ?? row.id, "avatar-md"));
+    $("conv-name").textContent = name;
+    const site = this.sites.get(row.site);
+    $("conv-sub").replaceChildren(
+      ...[row.visitor?.email, this.sites.size > 1 ? site?.name : null, `#${row.id}`]
+        .filter(Boolean).flatMap((part, i) => (i ? [el("span", { class: "dot" }, "·"), part] : [part])));
+    const chip = $("conv-chip");
+    const open = row.status === "open";
+    if (!open) {
+      chip.className = "chip chip-resolved";
+      chip.textContent = "Resolved";
+    } else if (row.owner === "bot") {
+      chip.className = "chip chip-bot";
+      chip.textContent = "Bot answering";
+    } else if (row.owner === "queue") {
+      chip.className = "chip chip-queue";
+      chip.textContent = `Waiting ${duration(row.queued_at)}`;
+    } else {
+      const mine = row.assignee?.id === this.me;
+      chip.className = `chip chip-agent${mine ? " is-me" : ""}`;
+      chip.textContent = mine ? "Assigned to you" : `With ${row.assignee?.name ?? "an agent"}`;
+    }
+    $("take-over").hidden = !open || row.owner === "agent";
+    $("hand-back").hidden = !open || row.owner === "bot" || !site?.bot_enabled;
+    $("assign-group").hidden = !open;
+    const assignMe = $("assign-me");
+    const mine = row.assignee?.id === this.me && row.owner === "agent";
+    assignMe.disabled = mine;
+    assignMe.textContent = mine ? "Assigned to you" : "Assign to me";
+    $("resolve").hidden = !open;
+    $("reopen").hidden = open;
+    this.renderStop();
+    const banner = $("conv-banner");
+    if (open && row.owner === "bot") {
+      banner.hidden = false;
+      banner.className = "banner banner-bot";
+      banner.textContent = "The bot is answering this customer. Take over, or just reply, and it stays quiet.";
+    } else if (open && row.owner === "queue") {
+      banner.hidden = false;
+      banner.className = "banner banner-queue";
+      banner.textContent = "The customer asked for a person and is waiting in the queue.";
+    } else {
+      banner.hidden = true;
+    }
+  }
+
+  renderStop() {
+    $("stop-bot").hidden = !this.transcript?.activeReply();
+  }
+
+  bindActions() {
+    const act = (type, extra = {}) => () => this.id && this.onAction(type, { conversation: this.id, ...extra });
+    $("take-over").addEventListener("click", act("bot.pause"));
+    $("hand-back").addEventListener("click", act("bot.resume"));
+    $("resolve").addEventListener("click", act("conversation.resolve"));
+    $("reopen").addEventListener("click", act("conversation.reopen"));
+    $("assign-me").addEventListener("click", () => this.id && this.onAction("conversation.assign",
+      { conversation: this.id, agent: this.me }));
+    $("stop-bot").addEventListener("click", () => this.stopBot());
+    $("assign-menu-open").addEventListener("click", (event) => {
+      event.stopPropagation();
+      if ($("assign-menu").hidden) this.openMenu();
+      else this.closeMenu();
+    });
+    document.addEventListener("click", (event) => {
+      if (!event.target.closest("#assign-group")) this.closeMenu();
+      if (!event.target.closest("#composer-form")) this.closePicker();
+    });
+  }
+
+  /** Shortcut and button entry points. */
+  takeOver() { if (!$("take-over").hidden) $("take-over").click(); }
+  handBack() { if (!$("hand-back").hidden) $("hand-back").click(); }
+  resolve() { if (!$("resolve").hidden) $("resolve").click(); }
+  reopen() { if (!$("reopen").hidden) $("reopen").click(); }
+  assignToMe() { if (!$("assign-group").hidden && !$("assign-me").disabled) $("assign-me").click(); }
+
+  stopBot() {
+    const reply = this.transcript?.activeReply();
+    if (reply) this.onAction("reply.stop", { reply_id: reply.id });
+  }
+
+  async openMenu() {
+    const menu = $("assign-menu");
+    menu.hidden = false;
+    $("assign-menu-open").setAttribute("aria-expanded", "true");
+    menu.replaceChildren(el("div", { class: "menu-note" }, "Loading agents…"));
+    let agents = [];
+    try {
+      agents = await this.loadAgents(this.row?.site);
+    } catch {
+      menu.replaceChildren(el("div", { class: "menu-note" }, "Could not load agents."));
+      return;
+    }
+    if (menu.hidden) return;
+    const assign = (agent) => () => {
+      this.closeMenu();
+      this.onAction("conversation.assign", { conversation: this.id, agent });
+    };
+    menu.replaceChildren(
+      el("div", { class: "menu-title" }, "Assign to"),
+      ...agents.map((a) => el("button", {
+        type: "button", role: "menuitem", class: `menu-item${this.row?.assignee?.id === a.id ? " is-current" : ""}`,
+        onclick: assign(a.id), dataset: { agentId: a.id },
+      }, avatar(a.name, `agent-${a.id}`, "avatar-xs"),
+      el("span", { class: "menu-name" }, a.me ? `${a.name} (you)` : a.name),
+      el("span", { class: `presence-pill is-${a.status}` }, a.status),
+      el("span", { class: "menu-load", title: "Open conversations / limit" },
+        a.max_concurrent == null ? String(a.load) : `${a.load}/${a.max_concurrent}`))),
+      el("div", { class: "menu-sep" }),
+      el("button", { type: "button", role: "menuitem", class: "menu-item", onclick: assign(null) },
+        el("span", { class: "menu-name" }, "Unassign — back to the queue")),
+    );
+  }
+
+  closeMenu() {
+    $("assign-menu").hidden = true;
+    $("assign-menu-open").setAttribute("aria-expanded", "false");
+  }
+
+  // ---- transcript ------------------------------------------------------------------
+
+  nearBottom() {
+    return this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < STICK_PX;
+  }
+
+  scrollToBottom() {
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  /** Rebuild the whole transcript (on switching conversations and after a replay). */
+  renderAll() {
+    this.items.clear();
+    const nodes = [];
+    let lastDay = null;
+    for (const entry of this.transcript.sorted()) {
+      const day = entry.created_at ? new Date(entry.created_at).toDateString() : lastDay;
+      if (day && day !== lastDay) {
+        nodes.push(el("div", { class: "day-sep" }, el("span", {}, dayLabel(entry.created_at))));
+        lastDay = day;
+      }
+      const node = this.build(entry);
+      this.items.set(entry.seq, node);
+      nodes.push(node);
+    }
+    for (const pending of this.pending.values()) {
+      if (pending.conversation === this.id && !this.transcript.messages.has(pending.seq)) nodes.push(pending.el);
+    }
+    if (!nodes.length && this.transcript.started) {
+      nodes.push(el("div", { class: "transcript-empty" }, "No messages yet."));
+    }
+    this.log.replaceChildren(...nodes);
+    this.renderSeen();
+    this.renderStop();
+    this.scrollToBottom();
+  }
+
+  /** One message changed or arrived. */
+  renderEntry(entry) {
+    const stick = this.nearBottom();
+    const existing = this.items.get(entry.seq);
+    if (existing) {
+      this.patch(existing, entry);
+    } else {
+      this.log.querySelector(".transcript-empty")?.remove();
+      const node = this.build(entry);
+      this.items.set(entry.seq, node);
+      const later = [...this.items.entries()].filter(([seq]) => seq > entry.seq).sort((a, b) => a[0] - b[0])[0];
+      const before = later ? later[1] : this.log.querySelector(".msg.is-pending");
+      const previous = [...this.items.entries()].filter(([seq]) => seq < entry.seq).sort((a, b) => b[0] - a[0])[0];
+      const prevDay = previous && this.transcript.messages.get(previous[0])?.created_at;
+      if (entry.created_at && (!prevDay || new Date(prevDay).toDateString() !== new Date(entry.created_at).toDateString())) {
+        this.log.insertBefore(el("div", { class: "day-sep" }, el("span", {}, dayLabel(entry.created_at))), before ?? null);
+      }
+      this.log.insertBefore(node, before ?? null);
+      for (const [clientId, pending] of this.pending) {
+        if (pending.seq === entry.seq) {
+          pending.el.remove();
+          this.pending.delete(clientId);
+        }
+      }
+    }
+    this.renderSeen();
+    this.renderStop();
+    if (stick) this.scrollToBottom();
+  }
+
+  build(entry) {
+    const kind = entry.author?.kind ?? "system";
+    const attrs = { class: `msg msg-${kind}${entry.internal ? " msg-note" : ""}`,
+      dataset: { seq: entry.seq, author: kind, status: entry.status } };
+    if (entry.internal) attrs.dataset.internal = "true";
+    if (kind === "system") {
+      return el("div", attrs, el("div", { class: "body" }, entry.body));
+    }
+    const who = kind === "customer" ? visitorName(this.row?.visitor)
+      : kind === "bot" ? (entry.author?.name || "Bot") : (entry.author?.id === this.me ? "You" : entry.author?.name || "Agent");
+    const face = kind === "bot"
+      ? el("span", { class: "avatar avatar-sm avatar-bot", "aria-hidden": "true" }, botIcon())
+      : avatar(kind === "agent" ? entry.author?.name || "Agent" : who,
+        kind === "customer" ? this.row?.visitor?.id : `agent-${entry.author?.id}`, "avatar-sm");
+    const node = el("div", attrs,
+      face,
+      el("div", { class: "bubble" },
+        entry.internal ? el("div", { class: "note-label" }, lockIcon(), "Private note · only agents see this") : null,
+        el("div", { class: "body" }, entry.body),
+        el("div", { class: "msg-meta" },
+          el("span", { class: "who" }, who),
+          el("time", { datetime: entry.created_at ?? "" }, clock(entry.created_at)),
+          el("span", { class: "msg-state" }),
+          kind !== "customer" && !entry.internal ? el("span", { class: "seen", title: "Not seen yet" }) : null)));
+    this.patch(node, entry);
+    return node;
+  }
+
+  patch(node, entry) {
+    node.dataset.status = entry.status;
+    const body = node.querySelector(".body");
+    if (body.textContent !== entry.body) body.textContent = entry.body;
+    const state = node.querySelector(".msg-state");
+    if (state) {
+      let label = STATUS_LABEL[entry.status] ?? "";
+      if (entry.status === "streaming") label = "typing…";
+      state.textContent = label;
+      state.title = entry.reason ?? "";
+      state.className = `msg-state${label ? ` is-${entry.status}` : ""}`;
+    }
+  }
+
+  /** "Seen" marks: every public agent or bot message up to the customer's read receipt. */
+  renderSeen() {
+    if (!this.transcript) return;
+    const readSeq = Math.max(this.transcript.customerReadSeq, this.row?.customer_read_seq ?? 0);
+    let lastSeen = null;
+    for (const [seq, node] of this.items) {
+      const mark = node.querySelector(".seen");
+      if (!mark) continue;
+      const seen = seq <= readSeq;
+      node.classList.toggle("is-seen", seen);
+      mark.textContent = seen ? "✓✓" : "✓";
+      mark.title = seen ? "Seen by the customer" : "Delivered";
+      if (seen && (!lastSeen || seq > lastSeen[0])) lastSeen = [seq, node];
+    }
+    for (const node of this.log.querySelectorAll(".seen-label")) node.remove();
+    if (lastSeen) lastSeen[1].querySelector(".msg-meta").append(el("span", { class: "seen-label" }, "Seen"));
+  }
+
+  // ---- typing hints ---------------------------------------------------------------
+
+  /** Someone else is typing in this conversation (the customer, or another agent). */
+  showTyping(event) {
+    const who = event.author?.kind === "customer" ? "customer" : `agent-${event.author?.id}`;
+    const held = this.theirTyping.get(who);
+    clearTimeout(held?.timer);
+    if (!event.active) {
+      this.theirTyping.delete(who);
+    } else {
+      const name = event.author?.kind === "customer" ? visitorName(this.row?.visitor) : event.author?.name || "An agent";
+      this.theirTyping.set(who, { name, timer: setTimeout(() => this.showTyping({ ...event, active: false }), THEIR_TYPING_MS) });
+    }
+    const names = [...this.theirTyping.values()].map((t) => t.name);
+    const line = $("typing-line");
+    line.replaceChildren(...(names.length
+      ? [el("span", { class: "typing-dots", "aria-hidden": "true" }, el("i"), el("i"), el("i")),
+        `${names.join(" and ")} ${names.length > 1 ? "are" : "is"} typing…`]
+      : []));
+    line.classList.toggle("is-on", names.length > 0);
+  }
+
+  clearTheirTyping() {
+    for (const held of this.theirTyping.values()) clearTimeout(held.timer);
+    this.theirTyping.clear();
+    $("typing-line").replaceChildren();
+    $("typing-line").classList.remove("is-on");
+  }
+
+  sendTyping(active) {
+    if (!this.id) return;
+    const now = Date.now();
+    if (active === this.typing.active && (!active || now - this.typing.sentAt < TYPING_REFRESH_MS)) return;
+    this.typing.active = active;
+    this.typing.sentAt = now;
+    this.socket.send({ type: "typing", conversation: this.id, active, internal: this.noteMode });
+  }
+
+  stopTyping() {
+    clearTimeout(this.typing.idle);
+    if (this.typing.active) this.sendTyping(false);
+  }
+
+  // ---- composer --------------------------------------------------------------------
+
+  setNoteMode(on) {
+    if (on !== this.noteMode) this.stopTyping();
+    this.noteMode = on;
+    $("note-toggle").setAttribute("aria-pressed", on ? "true" : "false");
+    $("note-toggle").classList.toggle("is-active", on);
+    $("reply-mode").classList.toggle("is-active", !on);
+    $("composer-form").classList.toggle("is-note", on);
+    this.composer.placeholder = on
+      ? "Write a private note — the customer never sees it"
+      : "Reply to the customer…  Type / for canned responses";
+  }
+
+  focusComposer(note = false) {
+    this.setNoteMode(note);
+    this.composer.focus();
+  }
+
+  bindComposer() {
+    $("note-toggle").addEventListener("click", () => {
+      this.setNoteMode(!this.noteMode);
+      this.composer.focus();
+    });
+    $("reply-mode").addEventListener("click", () => {
+      this.setNoteMode(false);
+      this.composer.focus();
+    });
+    $("composer-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.send();
+    });
+    this.composer.addEventListener("keydown", (event) => this.onComposerKey(event));
+    this.composer.addEventListener("input", () => {
+      this.updatePicker();
+      const active = this.composer.value.trim().length > 0;
+      this.sendTyping(active);
+      clearTimeout(this.typing.idle);
+      if (active) this.typing.idle = setTimeout(() => this.sendTyping(false), TYPING_IDLE_MS);
+    });
+    this.composer.addEventListener("blur", () => this.stopTyping());
+  }
+
+  onComposerKey(event) {
+    if (this.picker.open) {
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        const n = this.picker.items.length;
+        this.picker.at = (this.picker.at + (event.key === "ArrowDown" ? 1 : n - 1)) % n;
+        this.renderPicker();
+        return;
+      }
+      if ((event.key === "Enter" && !event.shiftKey) || event.key === "Tab") {
+        event.preventDefault();
+        this.insertCanned(this.picker.items[this.picker.at]);
+        return;
+      }
+      if (event.key === "Escape") {
+        event.preventDefault();
+        this.closePicker();
+        return;
+      }
+    }
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      this.send();
+    } else if (event.key === "Escape") {
+      this.composer.blur();
+    }
+  }
+
+  send() {
+    const body = this.composer.value.trim();
+    if (!body || !this.id) return;
+    const clientId = uuid();
+    const frame = { type: "message.send", conversation: this.id, client_id: clientId, body, internal: this.noteMode };
+    this.socket.sendMessage(frame);
+    const node = el("div", {
+      class: `msg msg-agent is-pending${this.noteMode ? " msg-note" : ""}`, dataset: { clientId },
+    }, avatar(this.meName, `agent-${this.me}`, "avatar-sm"),
+    el("div", { class: "bubble" },
+      this.noteMode ? el("div", { class: "note-label" }, lockIcon(), "Private note") : null,
+      el("div", { class: "body" }, body),
+      el("div", { class: "msg-meta" }, el("span", { class: "who" }, "You"),
+        el("span", { class: "msg-state" }, this.socket.live ? "sending…" : "waiting for connection…"))));
+    this.pending.set(clientId, { conversation: this.id, seq: null, el: node });
+    this.log.querySelector(".transcript-empty")?.remove();
+    this.log.append(node);
+    this.scrollToBottom();
+    this.composer.value = "";
+    this.closePicker();
+    this.stopTyping();
+  }
+
+  /** The server stored a message we sent: drop its placeholder once the real one is shown. */
+  acked(frame) {
+    const pending = this.pending.get(frame.client_id);
+    if (!pending) return;
+    pending.seq = frame.seq;
+    if (pending.conversation === this.id && this.transcript?.messages.has(frame.seq)) {
+      pending.el.remove();
+      this.pending.delete(frame.client_id);
+    }
+  }
+
+  /** The server refused a message we sent. */
+  refused(frame) {
+    const pending = this.pending.get(frame.ref);
+    if (!pending) return false;
+    pending.el.classList.add("is-failed");
+    const state = pending.el.querySelector(".msg-state");
+    if (state) state.textContent = `Not sent: ${frame.detail}`;
+    this.pending.delete(frame.ref);
+    return true;
+  }
+
+  // ---- canned responses ---------------------------------------------------------------
+
+  /** The "/word" being typed right before the caret, if any. */
+  slashQuery() {
+    const caret = this.composer.selectionStart;
+    const before = this.composer.value.slice(0, caret);
+    const match = /(^|\s)\/([\w-]*)$/.exec(before);
+    return match ? { query: match[2].toLowerCase(), start: caret - match[2].length - 1 } : null;
+  }
+
+  async updatePicker() {
+    const slash = this.slashQuery();
+    if (!slash) return this.closePicker();
+    const site = this.row?.site;
+    const canned = (await this.loadCanned()).filter((c) => c.site == null || c.site === site);
+    const again = this.slashQuery(); // the agent may have typed on while canned responses loaded
+    if (!again) return this.closePicker();
+    const q = again.query;
+    const items = canned
+      .filter((c) => c.shortcut.toLowerCase().includes(q) || c.text.toLowerCase().includes(q))
+      .sort((a, b) => Number(!a.shortcut.startsWith(q)) - Number(!b.shortcut.startsWith(q)));
+    this.picker = { open: true, items, at: 0, start: again.start };
+    this.renderPicker();
+    return undefined;
+  }
+
+  renderPicker() {
+    const box = $("canned-picker");
+    if (!this.picker.open) {
+      box.hidden = true;
+      return;
+    }
+    box.hidden = false;
+    if (!this.picker.items.length) {
+      box.replaceChildren(el("div", { class: "canned-empty" }, "No canned response matches."));
+      return;
+    }
+    box.replaceChildren(el("div", { class: "canned-title" }, "Canned responses"),
+      ...this.picker.items.map((c, i) => el("div", {
+        class: `canned-item${i === this.picker.at ? " is-active" : ""}`, role: "option",
+        "aria-selected": i === this.picker.at ? "true" : "false", dataset: { shortcut: c.shortcut },
+        onmousedown: (event) => {
+          event.preventDefault(); // keep the composer focused
+          this.insertCanned(c);
+        },
+      }, el("span", { class: "canned-key" }, `/${c.shortcut}`), el("span", { class: "canned-text" }, c.text))));
+    box.querySelector(".is-active")?.scrollIntoView({ block: "nearest" });
+  }
+
+  insertCanned(canned) {
+    if (!canned) return this.closePicker();
+    const value = this.composer.value;
+    const caret = this.composer.selectionStart;
+    const start = this.picker.start;
+    this.composer.value = value.slice(0, start) + canned.text + value.slice(caret);
+    const at = start + canned.text.length;
+    this.composer.setSelectionRange(at, at);
+    this.closePicker();
+    this.composer.focus();
+    return undefined;
+  }
+
+  closePicker() {
+    this.picker = { open: false, items: [], at: 0, start: 0 };
+    $("canned-picker").hidden = true;
+  }
+}
+
+function botIcon() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  for (const d of ["M7 9h10a3 3 0 0 1 3 3v4a3 3 0 0 1-3 3H7a3 3 0 0 1-3-3v-4a3 3 0 0 1 3-3z", "M12 5v4", "M9 14h.01M15 14h.01"]) {
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", d);
+    svg.append(path);
+  }
+  return svg;
+}
+
+function lockIcon() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", "icon-inline");
+  const rect = document.createElementNS(ns, "rect");
+  for (const [k, v] of Object.entries({ x: 5, y: 10, width: 14, height: 10, rx: 2 })) rect.setAttribute(k, v);
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", "M8 10V7a4 4 0 0 1 8 0v3");
+  svg.append(rect, path);
+  return svg;
+}

@@ -1,0 +1,464 @@
+/**
+ * The agent desk: wires the socket (live inbox and open conversation), the list endpoints,
+ * the three panes, notifications and shortcuts. Plain ES modules, no build step.
+ */
+
+import { ConversationView } from "./conversation.js";
+import { DetailsPane } from "./details.js";
+import { ConversationList } from "./list.js";
+import {
+  alertAgent, askPermission, inBackground, notificationPermission, setTitleCount, unlockAudio,
+} from "./notify.js";
+import { bindShortcuts } from "./shortcuts.js";
+import { DeskSocket } from "./socket.js";
+import { TRACKED, Transcript } from "./transcript.js";
+import { debounce, el, getJSON, visitorName } from "./util.js";
+
+const $ = (id) => document.getElementById(id);
+const boot = JSON.parse($("desk-boot").textContent);
+const me = boot.agent.id;
+const sites = new Map(boot.sites.map((s) => [s.id, s]));
+const API = boot.api;
+const VIEWS = ["queue", "mine", "open", "resolved"];
+const EMPTY_TEXT = {
+  queue: "Nobody is waiting. Nice work!",
+  mine: "Nothing assigned to you right now.",
+  open: "No open conversations.",
+  resolved: "Nothing resolved yet.",
+};
+const KEEP_TRANSCRIPTS = 15; // transcripts kept in memory, so going back resumes from a cursor
+const FRESH_MS = 120000; // only conversations queued this recently count as news
+
+const state = {
+  selected: null,
+  transcripts: new Map(),
+  queue: new Map(boot.sites.map((s) => [s.id, 0])),
+  counts: { mine: 0, open: 0, mine_unread: 0 },
+  known: new Map(), // id -> {owner, status, unread, assignee}: what we last saw, to tell news from echoes
+  myStatus: "offline",
+  welcomed: false,
+  canned: null,
+  offset: 0,
+  listToken: 0,
+  readSent: new Map(),
+};
+
+const socketUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${boot.socket}`;
+const socket = new DeskSocket(socketUrl);
+
+const list = new ConversationList({ root: $("conversation-list"), me, sites: boot.sites, onSelect: (id) => select(id) });
+const details = new DetailsPane({ me, sites, onOpen: (id) => select(id) });
+const view = new ConversationView({
+  me, meName: boot.agent.name, sites, socket,
+  onAction: (type, extra) => act(type, extra),
+  loadCanned: () => loadCanned(),
+  loadAgents: (site) => getJSON(`${API}agents${site ? `?site=${site}` : ""}`).then((d) => d.agents),
+});
+
+// ---- the list ----------------------------------------------------------------------
+
+function listUrl({ offset = 0, ids = null } = {}) {
+  const params = new URLSearchParams({ view: list.view });
+  if (list.q) params.set("q", list.q);
+  if (list.site != null) params.set("site", String(list.site));
+  if (ids) params.set("ids", ids.join(","));
+  else if (offset) params.set("offset", String(offset));
+  return `${API}conversations?${params}`;
+}
+
+async function loadList({ append = false } = {}) {
+  const token = ++state.listToken;
+  const offset = append ? state.offset : 0;
+  $("conversation-list").setAttribute("aria-busy", "true");
+  try {
+    const data = await getJSON(listUrl({ offset }));
+    if (token !== state.listToken) return; // a newer view or search replaced this one
+    for (const row of data.conversations) remember(row);
+    state.offset = offset + data.conversations.length;
+    list.setRows(data.conversations, { append, more: data.more });
+    setCounts(data.counts);
+    renderListChrome();
+  } catch (err) {
+    if (err.status === 401) location.assign(`/accounts/login/?next=${encodeURIComponent(location.pathname)}`);
+    else toast(`Could not load conversations: ${err.message}`);
+  } finally {
+    if (token === state.listToken) $("conversation-list").removeAttribute("aria-busy");
+  }
+}
+
+function renderListChrome() {
+  const empty = list.rows.size === 0;
+  $("list-empty").hidden = !empty;
+  $("list-empty-text").textContent = list.q ? `Nothing matches “${list.q}”.` : EMPTY_TEXT[list.view];
+  $("load-more").hidden = !list.more;
+}
+
+/** Rows whose last message we do not know yet: fetched together, a moment after the burst of events. */
+const staleRows = new Set();
+const refreshRows = debounce(async () => {
+  const ids = [...staleRows];
+  staleRows.clear();
+  if (!ids.length) return;
+  try {
+    const data = await getJSON(listUrl({ ids }));
+    list.refresh(data.conversations);
+    if (state.selected && ids.includes(state.selected)) details.update(list.get(state.selected) ?? {});
+  } catch {
+    /* the next update or reload fixes the preview */
+  }
+}, 250);
+
+const refreshCounts = debounce(async () => {
+  try {
+    const site = list.site != null ? `?site=${list.site}` : "";
+    setCounts((await getJSON(`${API}counts${site}`)).counts);
+  } catch {
+    /* counts catch up on the next change */
+  }
+}, 400);
+
+const reloadSearch = debounce(() => loadList(), 500);
+
+function setCounts(counts) {
+  if (!counts) return;
+  state.counts = counts;
+  for (const node of document.querySelectorAll(".tabs [data-count]")) {
+    const n = counts[node.dataset.count] ?? 0;
+    node.textContent = n ? String(n) : "";
+  }
+  renderTitle();
+}
+
+function queueTotal() {
+  let total = 0;
+  for (const [site, count] of state.queue) if (list.site == null || list.site === site) total += count;
+  return total;
+}
+
+function renderQueue() {
+  const total = queueTotal();
+  const badge = $("queue-count");
+  badge.textContent = String(total);
+  badge.classList.toggle("is-zero", total === 0);
+  renderTitle();
+}
+
+/** "(n) Parley desk": people waiting in the queue plus my conversations with unread messages. */
+function renderTitle() {
+  setTitleCount(queueTotal() + (state.counts.mine_unread ?? 0));
+}
+
+function setView(name) {
+  if (!VIEWS.includes(name)) return;
+  list.view = name;
+  for (const tab of document.querySelectorAll("[data-view]")) {
+    tab.setAttribute("aria-selected", tab.dataset.view === name ? "true" : "false");
+    tab.classList.toggle("is-active", tab.dataset.view === name);
+  }
+  list.setRows([]);
+  renderListChrome();
+  $("list-empty").hidden = true;
+  loadList();
+}
+
+// ---- selecting a conversation ------------------------------------------------------------
+
+function transcriptFor(id) {
+  let transcript = state.transcripts.get(id);
+  if (transcript) {
+    state.transcripts.delete(id); // re-insert: the Map's order is our least-recently-used order
+  } else {
+    transcript = new Transcript(id);
+  }
+  state.transcripts.set(id, transcript);
+  while (state.transcripts.size > KEEP_TRANSCRIPTS) state.transcripts.delete(state.transcripts.keys().next().value);
+  return transcript;
+}
+
+function subscribe(transcript) {
+  transcript.resyncing = true;
+  socket.send({ type: "subscribe", conversation: transcript.id, cursor: transcript.cursor() });
+}
+
+async function select(id) {
+  if (!id) return;
+  const previous = state.selected;
+  if (previous && previous !== id) socket.send({ type: "unsubscribe", conversation: previous });
+  state.selected = id;
+  history.replaceState(null, "", `#conversation=${id}`);
+  list.select(id);
+  const transcript = transcriptFor(id);
+  const row = list.get(id) ?? transcript.conversation ?? { id };
+  view.show(transcript, row);
+  details.showLoading(row);
+  subscribe(transcript);
+  try {
+    const data = await getJSON(`${API}conversations/${id}/customer`);
+    if (state.selected === id) details.show(data, list.get(id) ?? view.row);
+  } catch (err) {
+    if (state.selected === id && err.status === 404) {
+      toast("That conversation does not exist or is not yours to see.");
+      clearSelection();
+    }
+  }
+}
+
+function clearSelection() {
+  if (state.selected) socket.send({ type: "unsubscribe", conversation: state.selected });
+  state.selected = null;
+  history.replaceState(null, "", location.pathname);
+  list.select(null);
+  view.clear();
+  details.clear();
+}
+
+/** Tell the server (and the customer) the agent has read the open conversation, when they can see it. */
+function markRead() {
+  const transcript = state.selected && state.transcripts.get(state.selected);
+  if (!transcript?.started || inBackground()) return;
+  const last = transcript.lastSeq();
+  if (last > (state.readSent.get(transcript.id) ?? 0) && socket.send({ type: "read", conversation: transcript.id, seq: last })) {
+    state.readSent.set(transcript.id, last);
+  }
+}
+
+// ---- socket events -------------------------------------------------------------------
+
+socket.on("welcome", (frame) => {
+  const again = state.welcomed;
+  state.welcomed = true;
+  setMyStatus(frame.agent.status);
+  for (const q of frame.queues ?? []) state.queue.set(q.site, q.count);
+  renderQueue();
+  if (again) {
+    loadList(); // inbox events may have been missed while the link was down
+    refreshCounts();
+  }
+  if (state.selected) {
+    const transcript = state.transcripts.get(state.selected);
+    if (transcript) subscribe(transcript);
+  }
+});
+
+socket.on("subscribed", (frame) => {
+  const transcript = state.transcripts.get(frame.conversation?.id);
+  if (!transcript) return;
+  transcript.applyReplay(frame);
+  if (frame.more) {
+    subscribe(transcript); // the replay was capped: continue from where it ended
+    return;
+  }
+  transcript.resyncing = false;
+  if (transcript.id === state.selected) {
+    view.update(frame.conversation);
+    view.renderAll();
+    markRead();
+  }
+});
+
+socket.on("*", (frame) => {
+  if (!TRACKED.has(frame.type)) return;
+  const transcript = state.transcripts.get(frame.conversation);
+  if (!transcript?.started) return;
+  const { result, entry } = transcript.apply(frame);
+  if (result === "gap") {
+    if (!transcript.resyncing && transcript.id === state.selected) subscribe(transcript);
+    return;
+  }
+  if (result !== "applied" || transcript.id !== state.selected) return;
+  view.renderEntry(entry);
+  if (entry.author?.kind === "customer") markRead();
+});
+
+socket.on("conversation.updated", (frame) => {
+  const row = frame.conversation;
+  notifyIfNews(row);
+  const before = list.get(row.id);
+  const { row: merged } = list.upsert(row);
+  if (!before || (row.last_seq ?? 0) > (before.last_seq ?? 0)) {
+    if (list.get(row.id)) {
+      staleRows.add(row.id);
+      refreshRows();
+    }
+  }
+  if (list.q && !before) reloadSearch();
+  const seen = state.known.get(row.id);
+  if (!seen || seen.owner !== row.owner || seen.status !== row.status || seen.assignee !== (row.assignee?.id ?? null)
+      || (row.assignee?.id === me && seen.unread !== row.unread)) {
+    refreshCounts();
+  }
+  remember(row);
+  const transcript = state.transcripts.get(row.id);
+  if (transcript) transcript.conversation = { ...(transcript.conversation ?? {}), ...row };
+  if (row.id === state.selected) {
+    view.update(merged);
+    details.update(merged);
+  }
+  renderListChrome();
+});
+
+socket.on("queue", (frame) => {
+  state.queue.set(frame.site, frame.count);
+  renderQueue();
+});
+
+socket.on("presence", (frame) => {
+  if (frame.agent?.id === me) setMyStatus(frame.status);
+});
+
+socket.on("typing", (frame) => {
+  if (frame.conversation === state.selected) view.showTyping(frame);
+});
+
+socket.on("read", (frame) => {
+  const transcript = state.transcripts.get(frame.conversation);
+  if (!transcript || frame.by !== "customer") return;
+  transcript.customerReadSeq = Math.max(transcript.customerReadSeq, frame.seq);
+  if (frame.conversation === state.selected) view.renderSeen();
+});
+
+socket.on("message.ack", (frame) => view.acked(frame));
+
+socket.on("error", (frame) => {
+  if (view.refused(frame)) {
+    toast(`Message not sent: ${frame.detail}`);
+    return;
+  }
+  if (frame.code === "not_streaming") return; // the reply ended on its own a moment ago
+  if (frame.code === "not_found" && frame.ref === "subscribe") {
+    toast("That conversation does not exist or is not yours to see.");
+    clearSelection();
+    return;
+  }
+  toast(frame.detail || "The server refused that.");
+});
+
+socket.on("state", ({ state: linkState }) => {
+  const badge = $("link-state");
+  badge.dataset.state = linkState;
+  badge.title = { live: "Connected", connecting: "Connecting…", reconnecting: "Reconnecting…" }[linkState] ?? linkState;
+  if (linkState === "signed-out") location.assign(`/accounts/login/?next=${encodeURIComponent(location.pathname)}`);
+  if (linkState === "forbidden") toast("This account may not use the desk.");
+  if (linkState !== "live") setMyStatus("offline", { local: true });
+});
+
+function remember(row) {
+  state.known.set(row.id, { owner: row.owner, status: row.status, unread: row.unread ?? 0, assignee: row.assignee?.id ?? null });
+}
+
+/** Beep and notify, in the background only, for a newly queued conversation or a customer message to me. */
+function notifyIfNews(row) {
+  const seen = state.known.get(row.id);
+  const name = visitorName(row.visitor);
+  const fresh = (iso) => iso && Date.now() - Date.parse(iso) < FRESH_MS;
+  const open = () => select(row.id);
+  if (row.status === "open" && row.owner === "queue" && (seen ? seen.owner !== "queue" || seen.status !== "open" : fresh(row.queued_at))) {
+    alertAgent({ title: `${name} is waiting`, body: "A customer asked for a person.", tag: `conversation-${row.id}`, onClick: open });
+    return;
+  }
+  const unreadGrew = seen ? row.unread > seen.unread : row.unread > 0 && fresh(row.last_message_at);
+  if (row.status === "open" && row.assignee?.id === me && unreadGrew) {
+    alertAgent({ title: `New message from ${name}`, body: "In a conversation assigned to you.", tag: `conversation-${row.id}`, onClick: open });
+  }
+}
+
+// ---- actions ---------------------------------------------------------------------------
+
+function act(type, extra) {
+  if (!socket.send({ type, ...extra })) toast("Not connected — try again in a moment.");
+}
+
+function setMyStatus(status, { local = false } = {}) {
+  if (!local) state.myStatus = status;
+  const shown = local ? status : state.myStatus;
+  const button = $("presence");
+  button.dataset.status = shown;
+  const label = { online: "Online", away: "Away", offline: "Offline" }[shown] ?? shown;
+  button.title = `${label} — click to go ${shown === "online" ? "away" : "online"} (p)`;
+  button.setAttribute("aria-label", `Presence: ${label}`);
+}
+
+function togglePresence() {
+  const next = state.myStatus === "online" ? "away" : "online";
+  if (socket.send({ type: "presence", status: next })) setMyStatus(next);
+  else toast("Not connected — try again in a moment.");
+}
+
+async function loadCanned() {
+  if (!state.canned) {
+    state.canned = getJSON(`${API}canned`).then((d) => d.canned).catch(() => {
+      state.canned = null;
+      return [];
+    });
+  }
+  return state.canned;
+}
+
+function toast(text) {
+  const node = el("div", { class: "toast", role: "status" }, text);
+  $("toasts").append(node);
+  setTimeout(() => node.classList.add("is-leaving"), 3800);
+  setTimeout(() => node.remove(), 4300);
+}
+
+// ---- page wiring -------------------------------------------------------------------------
+
+for (const tab of document.querySelectorAll("[data-view]")) tab.addEventListener("click", () => setView(tab.dataset.view));
+$("search").addEventListener("input", debounce(() => {
+  list.q = $("search").value.trim();
+  loadList();
+}, 250));
+$("site-filter").addEventListener("change", () => {
+  list.site = $("site-filter").value ? Number($("site-filter").value) : null;
+  renderQueue();
+  loadList();
+});
+$("load-more").addEventListener("click", () => loadList({ append: true }));
+$("presence").addEventListener("click", togglePresence);
+
+const bell = $("notify-enable");
+bell.hidden = notificationPermission() !== "default";
+bell.addEventListener("click", async () => {
+  await askPermission();
+  bell.hidden = notificationPermission() !== "default";
+});
+for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, unlockAudio, { once: true, capture: true });
+window.addEventListener("focus", markRead);
+document.addEventListener("visibilitychange", markRead);
+
+bindShortcuts({
+  j: () => select(list.neighbour(1)),
+  ArrowDown: () => select(list.neighbour(1)),
+  k: () => select(list.neighbour(-1)),
+  ArrowUp: () => select(list.neighbour(-1)),
+  r: () => view.id && view.focusComposer(false),
+  n: () => view.id && view.focusComposer(true),
+  t: () => view.takeOver(),
+  h: () => view.handBack(),
+  s: () => view.stopBot(),
+  a: () => view.assignToMe(),
+  e: () => view.resolve(),
+  o: () => view.reopen(),
+  p: () => togglePresence(),
+  "/": () => $("search").focus(),
+  1: () => setView("queue"),
+  2: () => setView("mine"),
+  3: () => setView("open"),
+  4: () => setView("resolved"),
+}, { dialog: $("help-dialog"), openButton: $("help-open"), closeButton: $("help-close") });
+
+setInterval(() => {
+  list.tick();
+  if (view.row?.owner === "queue") view.renderHeader();
+}, 30000);
+
+const linked = /conversation=(\d+)/.exec(location.hash);
+setView("queue");
+socket.connect();
+if (linked) {
+  // Wait for the socket so the subscribe goes out; the selection itself does not need the list.
+  const once = () => {
+    if (!state.selected) select(Number(linked[1]));
+  };
+  socket.on("welcome", once);
+}

@@ -1,0 +1,112 @@
+/**
+ * The right pane: who the customer is (name, email, verified or not, current page, browser,
+ * first and last seen) and their earlier conversations.
+ */
+
+import { ago, avatar, el, longTime, visitorName } from "./util.js";
+
+const $ = (id) => document.getElementById(id);
+
+const STATUS_TEXT = (row, me) => {
+  if (row.status === "resolved") return "Resolved";
+  if (row.owner === "bot") return "With the bot";
+  if (row.owner === "queue") return "Waiting in the queue";
+  return row.assignee?.id === me ? "Assigned to you" : `With ${row.assignee?.name ?? "an agent"}`;
+};
+
+export class DetailsPane {
+  constructor({ me, sites, onOpen }) {
+    this.me = me;
+    this.sites = sites;
+    this.onOpen = onOpen;
+    this.data = null;
+    this.row = null;
+  }
+
+  clear() {
+    this.data = null;
+    $("details").hidden = true;
+    $("details-empty").hidden = false;
+  }
+
+  /** Show what the list already knows at once; the customer endpoint fills in the rest. */
+  showLoading(row) {
+    this.row = row;
+    this.data = null;
+    this.render();
+  }
+
+  show(data, row) {
+    this.data = data;
+    this.row = row ?? this.row;
+    this.render();
+  }
+
+  update(row) {
+    if (!this.row || row.id !== this.row.id) return;
+    this.row = { ...this.row, ...row };
+    this.render();
+  }
+
+  render() {
+    const row = this.row;
+    if (!row) return this.clear();
+    const visitor = { ...(row.visitor ?? {}), ...(this.data?.visitor ?? {}) };
+    const name = visitorName(visitor);
+    const box = $("details");
+    $("details-empty").hidden = true;
+    box.hidden = false;
+    const dl = (...pairs) => el("dl", { class: "facts" }, ...pairs.filter(Boolean).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+    const page = visitor.page_url
+      ? el("a", { href: visitor.page_url, target: "_blank", rel: "noopener noreferrer", title: visitor.page_url },
+        prettyUrl(visitor.page_url))
+      : el("span", { class: "muted" }, "Unknown");
+    const loading = this.data === null;
+    const earlier = this.data?.earlier ?? [];
+    box.replaceChildren(
+      el("div", { class: "profile" },
+        avatar(name, visitor.id ?? row.id, "avatar-lg"),
+        el("h2", { class: "profile-name", id: "details-name" }, name),
+        visitor.email ? el("a", { class: "profile-email", href: `mailto:${visitor.email}` }, visitor.email)
+          : el("span", { class: "profile-email muted" }, "No email given"),
+        visitor.verified
+          ? el("span", { class: "badge badge-verified", id: "details-verified", title: "The site vouched for this identity" }, "✓ Verified")
+          : el("span", { class: "badge badge-anon", id: "details-verified", title: "Not verified by the site" }, "Not verified")),
+      el("section", { class: "details-section" },
+        el("h3", {}, "Visit"),
+        dl(["Current page", page],
+          ["Browser", loading ? "…" : visitor.browser || el("span", { class: "muted" }, "Unknown")],
+          ["First seen", loading ? "…" : longTime(visitor.first_seen)],
+          ["Last seen", loading ? "…" : `${longTime(visitor.last_seen)} (${ago(visitor.last_seen)})`],
+          this.sites.size > 1 ? ["Site", this.sites.get(row.site)?.name ?? ""] : null)),
+      el("section", { class: "details-section" },
+        el("h3", {}, "This conversation"),
+        dl(["Status", STATUS_TEXT(row, this.me)],
+          ["Started", longTime(row.created_at ?? this.data?.started_at)],
+          row.queued_at ? ["Queued", longTime(row.queued_at)] : null,
+          ["Messages", String(row.last_seq ?? 0)])),
+      el("section", { class: "details-section" },
+        el("h3", {}, "Earlier conversations", this.data ? el("span", { class: "count" }, String(earlier.length)) : null),
+        loading ? el("p", { class: "muted" }, "Loading…")
+          : earlier.length ? el("ul", { class: "earlier" }, ...earlier.map((c) => el("li", {},
+            el("button", { type: "button", class: "earlier-item", onclick: () => this.onOpen(c.id), dataset: { earlierId: c.id } },
+              el("span", { class: "earlier-top" },
+                el("span", {}, longTime(c.created_at)),
+                el("span", { class: `chip chip-${c.status === "resolved" ? "resolved" : c.owner === "bot" ? "bot" : c.owner}` },
+                  c.status === "resolved" ? "Resolved" : "Open")),
+              el("span", { class: "earlier-preview" }, c.preview?.body ?? "No messages")))))
+            : el("p", { class: "muted" }, "First conversation with this customer.")),
+    );
+    if (visitor.user_agent) box.querySelector(".facts dd:nth-of-type(2)")?.setAttribute("title", visitor.user_agent);
+    return undefined;
+  }
+}
+
+function prettyUrl(url) {
+  try {
+    const u = new URL(url);
+    return `${u.host}${u.pathname === "/" ? "" : u.pathname}`;
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * The conversation list: the rows of one view (Queue, Mine, All open, Resolved), kept live from
+ * the socket's `conversation.updated` events. Membership and order are decided here exactly as
+ * the server's list endpoint decides them, so a live update lands where a reload would put it.
+ */
+
+import { ago, avatar, duration, el, visitorName } from "./util.js";
+
+const PREVIEW_PREFIX = { agent: "Agent: ", bot: "Bot: ", system: "", customer: "" };
+
+const byTime = (field, direction) => (a, b) => {
+  const x = a[field] ? Date.parse(a[field]) : null;
+  const y = b[field] ? Date.parse(b[field]) : null;
+  if (x !== y) {
+    if (x === null) return direction === "asc" ? -1 : 1; // queue: unknown first; others: unknown last
+    if (y === null) return direction === "asc" ? 1 : -1;
+    return direction === "asc" ? x - y : y - x;
+  }
+  return direction === "asc" ? a.id - b.id : b.id - a.id;
+};
+
+const ORDER = {
+  queue: byTime("queued_at", "asc"),
+  mine: byTime("last_message_at", "desc"),
+  open: byTime("last_message_at", "desc"),
+  resolved: byTime("updated_at", "desc"),
+};
+
+export class ConversationList {
+  constructor({ root, me, sites, onSelect }) {
+    this.root = root;
+    this.me = me;
+    this.sites = new Map(sites.map((s) => [s.id, s]));
+    this.onSelect = onSelect;
+    this.view = "queue";
+    this.q = "";
+    this.site = null;
+    this.rows = new Map();
+    this.items = new Map(); // id -> <li>
+    this.selectedId = null;
+    this.more = false;
+    root.addEventListener("click", (event) => {
+      const li = event.target.closest("[data-conversation-id]");
+      if (li) this.onSelect(Number(li.dataset.conversationId));
+    });
+  }
+
+  /** Does a conversation (agent payload) belong in the current view and site filter? */
+  belongs(row) {
+    if (this.site != null && row.site !== this.site) return false;
+    switch (this.view) {
+      case "queue":
+        return row.status === "open" && row.owner === "queue";
+      case "mine":
+        return row.status === "open" && row.assignee?.id === this.me;
+      case "open":
+        return row.status === "open";
+      default:
+        return row.status === "resolved";
+    }
+  }
+
+  /** Replace the rows (a fresh fetch), or add a further page. */
+  setRows(rows, { append = false, more = false } = {}) {
+    if (!append) this.rows.clear();
+    for (const row of rows) this.rows.set(row.id, row);
+    this.more = more;
+    this.render();
+  }
+
+  /**
+   * Merge a live update. Returns what happened: {before, row, added, removed}. With a search
+   * active, only rows already shown are updated (the server decides what matches the text).
+   */
+  upsert(payload) {
+    const before = this.rows.get(payload.id) ?? null;
+    const row = { ...(before ?? {}), ...payload };
+    const fits = this.belongs(row) && (!this.q || before !== null);
+    if (fits) this.rows.set(row.id, row);
+    else this.rows.delete(row.id);
+    this.render();
+    return { before, row, added: fits && !before, removed: !fits && Boolean(before) };
+  }
+
+  /** Fill in fields only the list endpoint knows (the last message), keeping live fields that are newer. */
+  refresh(rows) {
+    for (const fresh of rows) {
+      const held = this.rows.get(fresh.id);
+      if (!held) continue;
+      const newer = Date.parse(held.updated_at ?? 0) > Date.parse(fresh.updated_at ?? 0);
+      this.rows.set(fresh.id, newer ? { ...fresh, ...held, preview: fresh.preview } : { ...held, ...fresh });
+    }
+    this.render();
+  }
+
+  get(id) {
+    return this.rows.get(id) ?? null;
+  }
+
+  ordered() {
+    return [...this.rows.values()].sort(ORDER[this.view]);
+  }
+
+  select(id) {
+    this.selectedId = id;
+    for (const [itemId, li] of this.items) {
+      const on = itemId === id;
+      li.classList.toggle("is-active", on);
+      li.setAttribute("aria-selected", on ? "true" : "false");
+    }
+    this.items.get(id)?.scrollIntoView({ block: "nearest" });
+  }
+
+  /** The id `step` rows away from the selected one (j/k). */
+  neighbour(step) {
+    const ids = this.ordered().map((r) => r.id);
+    if (!ids.length) return null;
+    const at = ids.indexOf(this.selectedId);
+    if (at < 0) return ids[step > 0 ? 0 : ids.length - 1];
+    return ids[Math.min(ids.length - 1, Math.max(0, at + step))];
+  }
+
+  /** Bring the DOM in line with the rows: update changed items, add, remove and reorder. */
+  render() {
+    const ordered = this.ordered();
+    const keep = new Set(ordered.map((r) => r.id));
+    for (const [id, li] of this.items) {
+      if (!keep.has(id)) {
+        li.remove();
+        this.items.delete(id);
+      }
+    }
+    let previous = null;
+    for (const row of ordered) {
+      let li = this.items.get(row.id);
+      const signature = JSON.stringify([row, this.view, this.site]);
+      if (!li) {
+        li = el("li", { class: "conv", role: "option", dataset: { conversationId: row.id }, tabindex: "-1" });
+        this.items.set(row.id, li);
+      }
+      if (li.dataset.signature !== signature) {
+        li.dataset.signature = signature;
+        this.fill(li, row);
+      }
+      li.classList.toggle("is-active", row.id === this.selectedId);
+      li.setAttribute("aria-selected", row.id === this.selectedId ? "true" : "false");
+      const expected = previous ? previous.nextSibling : this.root.firstChild;
+      if (expected !== li) this.root.insertBefore(li, expected);
+      previous = li;
+    }
+    this.root.dataset.rows = String(ordered.length);
+  }
+
+  fill(li, row) {
+    const name = visitorName(row.visitor);
+    const unread = row.unread > 0 && row.status === "open";
+    li.classList.toggle("has-unread", unread);
+    li.dataset.owner = row.owner;
+    li.dataset.status = row.status;
+    const preview = row.preview;
+    const previewText = preview
+      ? `${preview.internal ? "Note: " : PREVIEW_PREFIX[preview.author] ?? ""}${preview.body || "…"}`
+      : "No messages yet";
+    li.replaceChildren(
+      avatar(name, row.visitor?.id ?? row.id),
+      el("div", { class: "conv-main" },
+        el("div", { class: "conv-top" },
+          el("span", { class: "conv-name" }, name),
+          row.visitor?.verified ? el("span", { class: "verified", title: "Verified by the site" }, "✓") : null,
+          el("time", { class: "conv-time", dataset: { ago: row.last_message_at ?? row.updated_at ?? "" } },
+            ago(row.last_message_at ?? row.updated_at))),
+        el("div", { class: `conv-preview${preview?.internal ? " is-note" : ""}` }, previewText),
+        el("div", { class: "conv-meta" },
+          this.chip(row),
+          this.sites.size > 1 ? el("span", { class: "conv-site" }, this.sites.get(row.site)?.name ?? "") : null,
+          unread ? el("span", { class: "unread", title: `${row.unread} unread` }, String(row.unread)) : null)),
+    );
+  }
+
+  chip(row) {
+    if (row.status === "resolved") return el("span", { class: "chip chip-resolved" }, "Resolved");
+    if (row.owner === "bot") return el("span", { class: "chip chip-bot" }, "Bot");
+    if (row.owner === "queue") {
+      return el("span", { class: "chip chip-queue" }, "Waiting ",
+        el("span", { class: "wait", dataset: { since: row.queued_at ?? "" } }, duration(row.queued_at)));
+    }
+    const mine = row.assignee?.id === this.me;
+    return el("span", { class: `chip chip-agent${mine ? " is-me" : ""}` }, mine ? "You" : row.assignee?.name ?? "Agent");
+  }
+
+  /** Refresh relative times and waiting times without touching anything else. */
+  tick() {
+    const now = Date.now();
+    for (const node of this.root.querySelectorAll("[data-ago]")) node.textContent = ago(node.dataset.ago, now);
+    for (const node of this.root.querySelectorAll("[data-since]")) node.textContent = duration(node.dataset.since, now);
+  }
+}

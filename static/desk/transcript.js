@@ -1,0 +1,145 @@
+/**
+ * One conversation's transcript as the desk holds it, and the cursor "S.I" that describes it
+ * (docs/protocol.md section 2). Events are applied at most once, by seq for messages and by
+ * index for a streaming reply's deltas, so a replay overlapping live events changes nothing.
+ * Agents see every seq (notes included), so a live message that skips a seq means a gap:
+ * the desk then subscribes again from the cursor.
+ */
+
+export const TRACKED = new Set(["message.new", "reply.start", "reply.delta", "reply.snapshot", "reply.end"]);
+
+export function parseCursor(text) {
+  const match = /^(\d{1,10})\.(\d{1,10})$/.exec(typeof text === "string" ? text : "");
+  return match ? { seq: Number(match[1]), index: Number(match[2]) } : { seq: 0, index: 0 };
+}
+
+const isStreaming = (m) => m.status === "streaming";
+
+export class Transcript {
+  constructor(id) {
+    this.id = id;
+    this.messages = new Map(); // seq -> entry
+    this.conversation = null; // the agent payload of the conversation, as last seen
+    this.customerReadSeq = 0;
+    this.started = false; // a `subscribed` replay was applied at least once
+  }
+
+  /** Entries in seq order. */
+  sorted() {
+    return [...this.messages.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  lastSeq() {
+    let last = 0;
+    for (const seq of this.messages.keys()) last = Math.max(last, seq);
+    return last;
+  }
+
+  /** The streaming bot reply, if one is in flight. */
+  activeReply() {
+    for (const m of this.messages.values()) if (m.author?.kind === "bot" && isStreaming(m)) return m;
+    return null;
+  }
+
+  /**
+   * Our cursor. It stops at a reply still streaming, even when later messages arrived, so a
+   * resume also brings that reply's missing deltas or end.
+   */
+  cursor() {
+    let cursor = { seq: 0, index: 0 };
+    for (const m of this.sorted()) {
+      if (isStreaming(m)) {
+        if (m.index >= 0) cursor = { seq: m.seq, index: m.index };
+        break;
+      }
+      cursor = m.pos ?? { seq: m.seq, index: 0 };
+    }
+    return `${cursor.seq}.${cursor.index}`;
+  }
+
+  /** The server's cursor after a replay knows a finished reply's last index; keep it when it is ahead. */
+  notePosition(text) {
+    const cursor = parseCursor(text);
+    const m = this.messages.get(cursor.seq);
+    if (m && !isStreaming(m) && (!m.pos || cursor.index > m.pos.index)) m.pos = cursor;
+  }
+
+  /** Apply the replay of a `subscribed` frame. Returns the entries that changed. */
+  applyReplay(frame) {
+    this.conversation = frame.conversation ?? this.conversation;
+    this.customerReadSeq = Math.max(this.customerReadSeq, frame.conversation?.customer_read_seq ?? 0);
+    const changed = [];
+    for (const event of frame.events ?? []) {
+      const { result, entry } = this.apply(event, { live: false });
+      if (result === "applied") changed.push(entry);
+    }
+    if (frame.cursor) this.notePosition(frame.cursor);
+    this.started = true;
+    return changed;
+  }
+
+  /** Apply one event: {result: "applied" | "duplicate" | "gap" | "ignored", entry}. */
+  apply(event, { live = true } = {}) {
+    if (!TRACKED.has(event.type)) return { result: "ignored", entry: null };
+    const seq = event.type === "message.new" ? event.message?.seq : event.seq;
+    if (!Number.isInteger(seq) || seq < 1) return { result: "ignored", entry: null };
+    const held = this.messages.get(seq);
+    const skipped = live && !held && seq > this.lastSeq() + 1;
+    switch (event.type) {
+      case "message.new": {
+        if (held && !isStreaming(held)) return { result: "duplicate", entry: held };
+        if (skipped) return { result: "gap", entry: null };
+        const m = event.message;
+        const entry = {
+          id: m.id, seq, author: m.author ?? { kind: "system" }, body: m.body ?? "", status: m.status ?? "complete",
+          created_at: m.created_at, internal: Boolean(m.internal), index: held ? held.index : -1,
+          pos: { seq, index: 0 },
+        };
+        this.messages.set(seq, entry);
+        return { result: "applied", entry };
+      }
+      case "reply.start": {
+        if (held) return { result: "duplicate", entry: held };
+        if (skipped) return { result: "gap", entry: null };
+        return { result: "applied", entry: this.newReply(event) };
+      }
+      case "reply.delta": {
+        if (!held) return { result: "gap", entry: null };
+        if (!isStreaming(held) || event.index <= held.index) return { result: "duplicate", entry: held };
+        if (event.index !== held.index + 1) return { result: "gap", entry: null };
+        held.body += event.text ?? "";
+        held.index = event.index;
+        return { result: "applied", entry: held };
+      }
+      case "reply.snapshot": {
+        if (!held && live) return { result: "gap", entry: null };
+        const entry = held ?? this.newReply(event);
+        if (!isStreaming(entry) || event.index <= entry.index) return { result: "duplicate", entry };
+        entry.body = event.text ?? "";
+        entry.index = event.index;
+        return { result: "applied", entry };
+      }
+      default: {
+        // reply.end: its body is final and wins over what the deltas assembled.
+        if (!held && live) return { result: "gap", entry: null };
+        const entry = held ?? this.newReply(event);
+        if (!isStreaming(entry)) return { result: "duplicate", entry };
+        if (typeof event.body === "string") entry.body = event.body;
+        entry.status = event.status ?? "complete";
+        if (Number.isInteger(event.index)) entry.index = event.index;
+        entry.pos = { seq, index: entry.index + 1 };
+        entry.reason = event.reason;
+        return { result: "applied", entry };
+      }
+    }
+  }
+
+  newReply(event) {
+    const entry = {
+      id: event.reply_id, seq: event.seq, author: event.author ?? { kind: "bot", name: "Parley" }, body: "",
+      status: "streaming", created_at: event.created_at ?? null, internal: false, index: -1, pos: null,
+    };
+    this.messages.set(event.seq, entry);
+    return entry;
+  }
+}
