@@ -1,4 +1,4 @@
-"""The widget's HTTP API: starting a visitor session."""
+"""The widget's HTTP API: starting a visitor session, and whether anyone is there to answer."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from chat import events
+from chat.business_hours import site_is_open
 from chat.models import Site
 from chat.origins import origin_allowed
+from chat.selectors import presence_list
 from chat.services.visitors import IdentityRejected, visitor_session_start
 from chat.views.http import BadRequest, error_response, json_body, text_field
 
@@ -19,6 +21,23 @@ def site_public_config(site: Site) -> dict:
     """What the widget may know about its site (never the identity secret)."""
     return {"key": site.key, "name": site.name, "greeting": site.greeting, "away_message": site.away_message,
             "language": site.language, "bot_enabled": site.bot_enabled, "ask_contact": site.ask_contact}
+
+
+def site_availability(site: Site) -> dict:
+    """Whether the site is within business hours and whether any of its agents is online, for the header."""
+    agents_online = any(entry["status"] == "online" for entry in presence_list([site.pk]))
+    return {"open": site_is_open(site), "agents_online": agents_online}
+
+
+@require_GET
+def site_status(request, site_key: str):
+    """GET /api/widget/<site_key>/status: open or away, and whether a human is around (public, no token)."""
+    site = Site.objects.filter(key=site_key).first()
+    if site is None:
+        return error_response("not_found", "No such site.", 404)
+    response = JsonResponse(site_availability(site))
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @csrf_exempt  # no cookie is involved: the Origin check and the signed token are the protection
@@ -47,7 +66,7 @@ def session_start(request, site_key: str):
     except IdentityRejected:
         return error_response("identity_rejected", "user_hash does not match user_id.", 403)
     return JsonResponse({"visitor_token": session.token, "visitor": events.visitor_payload(session.visitor),
-                         "site": site_public_config(site)})
+                         "site": site_public_config(site), "availability": site_availability(site)})
 
 
 def _check_formats(fields: dict) -> None:

@@ -225,6 +225,13 @@ export class Connection extends Emitter {
     this.network?.addEventListener("online", () => {
       if (this.state === "offline") this.open();
     });
+    // A socket can outlive the network for a long while (until TCP gives up, or forever on
+    // emulated offline): when the browser says it is offline, believe it and park the link.
+    this.network?.addEventListener("offline", () => {
+      if (this.stopped || this.state === "offline" || this.state === "closed") return;
+      this.dropLink();
+      this.setState("offline");
+    });
   }
 
   // ---- public API ---------------------------------------------------------------

@@ -379,6 +379,25 @@ describe("reconnect", () => {
     assert.equal(ctx.WS.instances.length, 2);
     assert.equal(ctx.conn.state, "reconnecting");
   });
+  test("the browser reporting offline drops a live link at once; messages wait for the way back", () => {
+    const listeners = {};
+    const network = { onLine: true, addEventListener: (type, fn) => { listeners[type] = fn; } };
+    const ctx = setup({ network });
+    const ws = goLive(ctx);
+    network.onLine = false;
+    listeners.offline();
+    assert.equal(ctx.conn.state, "offline");
+    assert.equal(ws.closedWith, 1000);
+    assert.deepEqual(ctx.clock.pending(), []);
+    ctx.conn.send("still there?");
+    assert.equal(ctx.WS.instances.length, 1);
+    network.onLine = true;
+    listeners.online();
+    const again = ctx.socket();
+    again.open();
+    again.receive(welcome());
+    assert.deepEqual(again.sent.filter((f) => f.type === "message.send").map((f) => f.body), ["still there?"]);
+  });
 });
 
 describe("heartbeat", () => {

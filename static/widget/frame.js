@@ -1,0 +1,506 @@
+/**
+ * The chat UI inside the widget iframe: starts the visitor session, drives the Connection,
+ * and keeps the header, transcript, composer, typing, "Seen", unread count and connection
+ * status in step with it. Talks to the host page's loader only through HostBridge.
+ */
+
+import { HostBridge } from "./bridge.js";
+import { Connection } from "./connection.js";
+import { intlLocale, pickLanguage, translator } from "./i18n.js";
+import { sparkleIcon } from "./icons.js";
+import { SessionError, frameStorage, sessionStart, socketUrl } from "./session.js";
+import { TranscriptView } from "./transcript-view.js";
+
+const INIT_WAIT_MS = 3000; // an embedded frame waits this long for the loader's identity before starting anonymously
+const TYPING_IDLE_MS = 4000; // the customer counts as typing until this long after the last keystroke
+const AGENT_TYPING_TTL_MS = 8000; // hide an agent's typing if its "stopped" never arrives
+const NOTICE_MS = 6000;
+const STATUS_REFRESH_MS = 60000;
+const SESSION_RETRY_BASE_MS = 500;
+const SESSION_RETRY_MAX_MS = 15000;
+const MAX_BODY = 4000;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+const $ = (id) => document.getElementById(id);
+const config = JSON.parse($("parley-config").textContent);
+const language = pickLanguage(config.site_language, navigator.language);
+const t = translator(language);
+const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+class WidgetApp {
+  constructor() {
+    this.store = frameStorage(`parley:${config.key}`);
+    this.bridge = new HostBridge(config.parent_origin);
+    this.view = new TranscriptView({ root: $("transcript"), scroller: $("scroll"), t, locale: intlLocale(language) });
+    this.connection = null;
+    this.visitor = null;
+    this.identity = null;
+    this.token = this.store.get("token") || "";
+    this.open = !this.bridge.active; // a frame opened on its own is always showing
+    this.availability = { open: config.open, agents_online: config.agents_online, at: Date.now() };
+    this.conversation = null;
+    this.readSeq = 0;
+    this.agentReadSeq = 0;
+    this.unread = -1;
+    this.streaming = new Map(); // reply id -> has text yet
+    this.agentTyping = null;
+    this.typingActive = false;
+    this.timers = {};
+    this.announcedConversation = false;
+  }
+
+  async boot() {
+    this.bindUi();
+    this.renderPresence();
+    if (this.bridge.active) {
+      const init = await this.waitForInit();
+      this.identity = validIdentity(init?.identity);
+      this.setOpen(Boolean(init?.open), Boolean(init?.focus));
+    } else {
+      this.setOpen(true, true);
+    }
+    if (await this.startSession()) this.startConnection();
+    document.body.dataset.ready = "true";
+  }
+
+  waitForInit() {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(null), INIT_WAIT_MS);
+      this.bridge.on("init", (data) => {
+        clearTimeout(timer);
+        resolve(data);
+      });
+      this.bridge.on("visibility", (data) => this.setOpen(Boolean(data.open), Boolean(data.focus)));
+      this.bridge.on("identify", (data) => this.identify(data));
+      this.bridge.post("ready", { lang: language, labels: { open: t("launcher.open"), close: t("launcher.close") } });
+    });
+  }
+
+  // ---- session --------------------------------------------------------------------
+
+  /** Start or refresh the visitor; retried with backoff while the network is down. */
+  async startSession({ contact = null } = {}) {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const answer = await sessionStart({
+          url: `/api/widget/${encodeURIComponent(config.key)}/session`,
+          token: this.token, pageUrl: config.page_url, identity: this.identity, contact,
+        });
+        this.adoptSession(answer);
+        return true;
+      } catch (error) {
+        if (error instanceof SessionError && error.code === "identity_rejected" && this.identity) {
+          console.warn("parley: identify() was refused (user hash does not match); continuing anonymously");
+          this.identity = null;
+          continue;
+        }
+        if (error instanceof SessionError && error.status < 500 && error.status !== 429) {
+          if (contact) throw error;
+          this.showStatus("closed", error.code === "origin_not_allowed" ? "forbidden" : null);
+          return false;
+        }
+        // Offline at boot with a stored token: the connection retries on its own.
+        if (this.token && !this.connection) return true;
+        this.showStatus(navigator.onLine === false ? "offline" : "reconnecting");
+        await delay(Math.min(SESSION_RETRY_BASE_MS * 2 ** attempt, SESSION_RETRY_MAX_MS) * (0.5 + Math.random() / 2));
+      }
+    }
+  }
+
+  adoptSession(answer) {
+    const visitorId = String(answer.visitor?.id ?? "");
+    const switched = visitorId !== (this.store.get("visitor") ?? "");
+    if (switched) this.forgetConversation();
+    this.store.set("visitor", visitorId);
+    this.token = answer.visitor_token;
+    this.store.set("token", this.token);
+    this.visitor = answer.visitor;
+    if (answer.availability) this.setAvailability(answer.availability);
+    if (this.connection) {
+      if (switched) this.restartConnection();
+      else this.connection.setToken(this.token);
+    }
+    this.renderPrechat();
+  }
+
+  /** Drop what this frame stored about the previous visitor's conversation. */
+  forgetConversation() {
+    for (const name of ["conn:state", "conn:outbox", "read"]) this.store.remove(name);
+  }
+
+  async identify(data) {
+    this.identity = validIdentity(data);
+    if (this.connection) await this.startSession();
+  }
+
+  async reauthenticate() {
+    this.token = "";
+    this.store.remove("token");
+    await this.startSession();
+  }
+
+  // ---- the connection ----------------------------------------------------------------
+
+  startConnection() {
+    const connection = new Connection({
+      url: socketUrl(), token: this.token, sseBase: location.origin, storage: this.store.raw,
+      storageKey: `parley:${config.key}:conn`, maxBody: MAX_BODY,
+    });
+    this.connection = connection;
+    const mine = (fn) => (payload) => {
+      if (this.connection === connection) fn(payload);
+    };
+    connection.on("state", mine((event) => this.showStatus(event.state, event.reason)));
+    connection.on("conversation", mine((event) => this.onConversation(event.conversation, event.switched)));
+    connection.on("message", mine((event) => this.onMessage(event.message)));
+    connection.on("outbox", mine((event) => this.view.setPending(event.pending)));
+    connection.on("typing", mine((event) => this.onTyping(event)));
+    connection.on("read", mine((event) => this.onRead(event)));
+    connection.on("error", mine((event) => this.onError(event)));
+    connection.on("auth", mine(() => this.reauthenticate()));
+    if (connection.conversation) this.onConversation(connection.conversation, false);
+    for (const message of connection.transcript()) this.onMessage(message);
+    this.view.setPending(connection.pending());
+    connection.connect();
+  }
+
+  restartConnection() {
+    this.connection.close();
+    this.connection = null;
+    this.view.clear();
+    this.streaming.clear();
+    this.conversation = null;
+    this.startConnection();
+  }
+
+  onConversation(conversation, switched) {
+    if (switched) {
+      this.view.clear();
+      this.streaming.clear();
+      this.readSeq = 0;
+      this.agentReadSeq = 0;
+    }
+    this.conversation = conversation;
+    if (conversation) $("transcript").dataset.conversation = String(conversation.id);
+    else delete $("transcript").dataset.conversation;
+    if (!conversation) {
+      this.renderControls();
+      this.renderPresence();
+      return;
+    }
+    const stored = Number(this.store.get(`read:${conversation.id}`)) || 0;
+    this.readSeq = Math.max(this.readSeq, stored, conversation.customer_read_seq ?? 0);
+    this.agentReadSeq = Math.max(this.agentReadSeq, conversation.agent_read_seq ?? 0);
+    this.view.setSeen(this.agentReadSeq);
+    if (!this.announcedConversation) {
+      this.announcedConversation = true;
+      this.bridge.post("conversation", { active: true });
+    }
+    this.renderControls();
+    this.renderPresence();
+    this.refreshUnread();
+  }
+
+  onMessage(message) {
+    this.view.upsert(message);
+    if (message.author?.kind === "bot") {
+      if (message.status === "streaming") this.streaming.set(message.id, Boolean(message.body));
+      else this.streaming.delete(message.id);
+      this.renderControls();
+      this.renderTyping();
+    }
+    if (message.author?.kind === "agent") this.setAgentTyping(null);
+    if (message.author?.kind === "customer") this.view.setSeen(this.agentReadSeq);
+    this.refreshUnread();
+  }
+
+  onTyping({ author, active }) {
+    if (author?.kind !== "agent") return;
+    this.setAgentTyping(active ? author.name || t("typing.someone") : null);
+  }
+
+  setAgentTyping(name) {
+    clearTimeout(this.timers.agentTyping);
+    this.agentTyping = name;
+    if (name) this.timers.agentTyping = setTimeout(() => this.setAgentTyping(null), AGENT_TYPING_TTL_MS);
+    this.renderTyping();
+  }
+
+  onRead({ by, seq }) {
+    if (by !== "agent" || !Number.isInteger(seq)) return;
+    this.agentReadSeq = Math.max(this.agentReadSeq, seq);
+    this.view.setSeen(this.agentReadSeq);
+  }
+
+  onError({ code, detail, ref, retrying }) {
+    if (code === "unsupported" && ref === "handoff.request") {
+      this.postHandoff();
+    } else if (code === "too_long") {
+      this.notice(t("error.too_long", { max: MAX_BODY }));
+    } else if (code === "rate_limited") {
+      this.notice(t("error.rate_limited"));
+    } else if (code === "forbidden") {
+      this.showStatus("closed", "forbidden");
+    } else if (ref && ref !== "hello" && ref !== "resume" && !retrying && code !== "empty") {
+      this.notice(t("message.not_sent", { reason: detail || code }));
+    }
+  }
+
+  /** Over SSE there is no socket frame for a handoff: the same request goes over HTTP. */
+  async postHandoff() {
+    try {
+      const response = await fetch("/api/widget/handoff", {
+        method: "POST", headers: { Authorization: `Bearer ${this.token}`, Accept: "application/json" },
+      });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    } catch {
+      this.notice(t("error.generic"));
+    }
+  }
+
+  // ---- unread and read receipts ----------------------------------------------------
+
+  get visible() {
+    return this.open && document.visibilityState === "visible";
+  }
+
+  /**
+   * Everything the bot or an agent wrote after what the customer has seen. While the frame
+   * shows, what is there counts as seen — except a reply still streaming: if the customer
+   * closes the widget before it ends, it is unread.
+   */
+  refreshUnread() {
+    const messages = this.view.messages();
+    let seen = 0;
+    for (const element of messages) {
+      if (element.dataset.status === "streaming") break;
+      seen = Number(element.dataset.seq);
+    }
+    if (this.visible && seen > this.readSeq && this.conversation) {
+      this.readSeq = seen;
+      this.store.set(`read:${this.conversation.id}`, String(seen));
+      this.connection?.markRead(seen);
+    }
+    const unread = messages.filter((element) => {
+      const author = element.dataset.author;
+      const finished = element.dataset.status !== "streaming";
+      return (author === "bot" || author === "agent") && finished && Number(element.dataset.seq) > this.readSeq;
+    }).length;
+    if (unread !== this.unread) {
+      this.unread = unread;
+      this.bridge.post("unread", { count: unread });
+    }
+  }
+
+  setOpen(open, focus) {
+    this.open = open;
+    document.body.dataset.open = String(open);
+    if (!open) return;
+    this.view.scrollToEnd();
+    this.refreshUnread();
+    if (Date.now() - this.availability.at > STATUS_REFRESH_MS) this.refreshAvailability();
+    if (focus) this.focusInput();
+  }
+
+  focusInput() {
+    const target = $("prechat").hidden ? $("composer") : $("prechat-name");
+    target.focus({ preventScroll: true });
+  }
+
+  // ---- availability and header ------------------------------------------------------
+
+  async refreshAvailability() {
+    try {
+      const response = await fetch(`/api/widget/${encodeURIComponent(config.key)}/status`, { cache: "no-store" });
+      if (response.ok) this.setAvailability(await response.json());
+    } catch {
+      /* keep the last answer */
+    }
+  }
+
+  setAvailability({ open, agents_online: agentsOnline }) {
+    this.availability = { open: Boolean(open), agents_online: Boolean(agentsOnline), at: Date.now() };
+    this.renderPresence();
+  }
+
+  renderPresence() {
+    const { open, agents_online: online } = this.availability;
+    const owner = this.conversation?.owner;
+    let text;
+    if (owner === "agent" && this.conversation.assignee?.name) text = t("presence.agent", { name: this.conversation.assignee.name });
+    else if (owner === "queue") text = online && open ? t("presence.queue") : t("presence.away");
+    else if (!open) text = t("presence.away");
+    else if (online) text = t("presence.online");
+    else text = config.bot_enabled ? t("presence.bot") : t("presence.later");
+    $("presence-text").textContent = text;
+    $("presence").dataset.available = String(open && online);
+    $("away").hidden = open && !(owner === "queue" && !online);
+  }
+
+  // ---- controls ---------------------------------------------------------------------
+
+  renderControls() {
+    $("stop").hidden = this.streaming.size === 0;
+    const owner = this.conversation?.owner ?? (config.bot_enabled ? "bot" : "queue");
+    $("handoff").hidden = !config.bot_enabled || owner !== "bot" || this.conversation?.status === "resolved";
+  }
+
+  renderTyping() {
+    const typing = $("typing");
+    const botThinking = [...this.streaming.values()].some((hasText) => !hasText);
+    const stick = this.view.nearBottom();
+    typing.replaceChildren();
+    if (this.agentTyping) {
+      typing.dataset.kind = "agent";
+      const avatar = element("span", "typing-avatar", this.agentTyping.slice(0, 1).toUpperCase());
+      avatar.setAttribute("aria-hidden", "true");
+      typing.append(avatar, element("span", "typing-text", t("typing.agent", { name: this.agentTyping })), dots());
+    } else if (botThinking) {
+      typing.dataset.kind = "bot";
+      typing.append(sparkleIcon(document, "typing-sparkle"), element("span", "typing-text", t("typing.bot", { name: t("author.bot") })));
+    } else {
+      delete typing.dataset.kind;
+    }
+    typing.hidden = !typing.dataset.kind;
+    if (stick) this.view.scrollToEnd();
+  }
+
+  renderPrechat() {
+    const needed = Boolean(config.ask_contact && this.visitor && !this.visitor.email);
+    $("prechat").hidden = !needed;
+    $("composer-form").hidden = needed;
+    $("actions").hidden = needed;
+  }
+
+  showStatus(state, reason = null) {
+    const status = $("status");
+    status.dataset.state = state;
+    const texts = {
+      idle: "status.connecting", connecting: "status.connecting", reconnecting: "status.reconnecting",
+      offline: "status.offline", closed: reason === "forbidden" ? "status.forbidden" : "status.closed",
+    };
+    status.textContent = texts[state] ? t(texts[state]) : "";
+  }
+
+  notice(text) {
+    const box = $("notice");
+    box.textContent = text;
+    box.hidden = false;
+    clearTimeout(this.timers.notice);
+    this.timers.notice = setTimeout(() => {
+      box.hidden = true;
+    }, NOTICE_MS);
+  }
+
+  // ---- the composer and buttons ----------------------------------------------------
+
+  bindUi() {
+    const composer = $("composer");
+    $("composer-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.send();
+    });
+    composer.addEventListener("keydown", (event) => {
+      // Enter sends; Shift+Enter is a new line; Enter that confirms an IME candidate is not a send.
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+        event.preventDefault();
+        this.send();
+      }
+    });
+    composer.addEventListener("input", () => {
+      this.autosize();
+      this.noteTyping(Boolean(composer.value.trim()));
+    });
+    $("stop").addEventListener("click", () => {
+      for (const replyId of this.streaming.keys()) this.connection?.stop(replyId);
+      composer.focus();
+    });
+    $("handoff").addEventListener("click", () => {
+      this.connection?.requestHuman();
+      $("handoff").hidden = true;
+      composer.focus();
+    });
+    $("prechat").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.submitPrechat();
+    });
+    $("close").hidden = !this.bridge.active;
+    $("close").addEventListener("click", () => this.bridge.post("close"));
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && this.bridge.active) {
+        event.preventDefault();
+        this.bridge.post("close");
+      }
+    });
+    document.addEventListener("visibilitychange", () => this.refreshUnread());
+  }
+
+  send() {
+    const composer = $("composer");
+    const text = composer.value;
+    if (!text.trim() || !this.connection) return;
+    if (this.connection.send(text) == null) return; // refused locally (too long): the error says why
+    composer.value = "";
+    this.autosize();
+    this.noteTyping(false);
+    this.view.scrollToEnd();
+  }
+
+  noteTyping(active) {
+    clearTimeout(this.timers.typing);
+    if (active) this.timers.typing = setTimeout(() => this.noteTyping(false), TYPING_IDLE_MS);
+    if (active !== this.typingActive || active) {
+      this.typingActive = active;
+      this.connection?.typing(active); // the server throttles repeats
+    }
+  }
+
+  autosize() {
+    const composer = $("composer");
+    composer.style.height = "auto";
+    composer.style.height = `${Math.min(composer.scrollHeight, 140)}px`;
+  }
+
+  async submitPrechat() {
+    const name = $("prechat-name").value.trim();
+    const email = $("prechat-email").value.trim();
+    const error = $("prechat-error");
+    if (!EMAIL.test(email)) {
+      error.hidden = false;
+      $("prechat-email").setAttribute("aria-invalid", "true");
+      $("prechat-email").focus();
+      return;
+    }
+    error.hidden = true;
+    $("prechat-email").removeAttribute("aria-invalid");
+    try {
+      await this.startSession({ contact: { name, email } });
+      this.focusInput();
+    } catch {
+      error.hidden = false;
+    }
+  }
+}
+
+function validIdentity(data) {
+  if (!data || typeof data !== "object") return null;
+  const pick = (value) => (typeof value === "string" || typeof value === "number" ? String(value) : "");
+  const identity = { userId: pick(data.userId), hash: pick(data.hash), name: pick(data.name), email: pick(data.email) };
+  return identity.userId || identity.name || identity.email ? identity : null;
+}
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  node.className = className;
+  if (text != null) node.textContent = text;
+  return node;
+}
+
+function dots() {
+  const wrap = element("span", "dots");
+  wrap.setAttribute("aria-hidden", "true");
+  wrap.append(element("i", ""), element("i", ""), element("i", ""));
+  return wrap;
+}
+
+new WidgetApp().boot();

@@ -1,0 +1,16 @@
+/** The few inline SVG icons the frame draws from script (the rest are in the template). */
+
+const SVG = "http://www.w3.org/2000/svg";
+const SPARKLE = "M12 2l1.9 5.6L19.5 9.5l-5.6 1.9L12 17l-1.9-5.6L4.5 9.5l5.6-1.9z";
+
+/** The bot's four-point sparkle, decorative (hidden from assistive tech). */
+export function sparkleIcon(doc = globalThis.document, className = "") {
+  const svg = doc.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  if (className) svg.setAttribute("class", className);
+  const path = doc.createElementNS(SVG, "path");
+  path.setAttribute("d", SPARKLE);
+  svg.appendChild(path);
+  return svg;
+}
