@@ -1,0 +1,1 @@
+"""Benchmarks of Parley, each measured against its baselines in the same run."""

@@ -1,0 +1,1 @@
+"""Baselines the benchmarks measure Parley against, in the same run."""

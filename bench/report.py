@@ -1,0 +1,73 @@
+"""Results: one JSON per scenario, a Markdown table of every scenario's latest result, ratios on stdout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ORDER = ["idle", "relay", "streaming", "stop", "reconnect", "sse", "kb"]
+
+
+def write_json(result: dict, out: Path = RESULTS) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{result['scenario']}.json"
+    path.write_text(json.dumps(result, indent=1, sort_keys=False) + "\n")
+    return path
+
+
+def load_all(out: Path = RESULTS) -> list[dict]:
+    """Every scenario's latest JSON, in the README's order."""
+    found = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    return [found[name] for name in ORDER if name in found]
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    """A Markdown table of the given columns."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row.get(column)) for column in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def comparison_lines(result: dict) -> list[str]:
+    """One line per comparison: what, Parley's value, the baseline's, and their ratio."""
+    lines = []
+    for c in result.get("comparisons", []):
+        ratio = "n/a" if c.get("ratio") is None else f"{c['ratio']:.2f}x"
+        lines.append(f"{result['scenario']:>9} | {c['what']}: Parley {_cell(c['parley'])} vs {c['baseline']} "
+                     f"{_cell(c['baseline_value'])} -> ratio {ratio}")
+    return lines
+
+
+def markdown(results: list[dict]) -> str:
+    """The tables for bench/results/results.md and the README."""
+    parts = []
+    for result in results:
+        parts.append(f"### {result['scenario']}: {result.get('title', '')}\n")
+        run = result.get("run", {})
+        parts.append(f"Run {run.get('started', '?')} ({'smoke' if run.get('smoke') else 'full'} sizes, "
+                     f"{run.get('seconds', '?')} s, database {run.get('database', '?')}). "
+                     f"Sizes: `{json.dumps(result.get('params', {}), separators=(',', ':'))}`\n")
+        if result.get("rows"):
+            parts.append(table(result["rows"], result.get("columns") or list(result["rows"][0])) + "\n")
+        if result.get("comparisons"):
+            comparisons = [{"comparison": c["what"], "Parley": c["parley"], "baseline": c["baseline"],
+                            "baseline value": c["baseline_value"], "ratio": c["ratio"]}
+                           for c in result["comparisons"]]
+            parts.append(table(comparisons, ["comparison", "Parley", "baseline", "baseline value", "ratio"]) + "\n")
+        for note in result.get("notes", []):
+            parts.append(f"- {note}")
+        if result.get("error"):
+            parts.append(f"- **failed**: `{result['error'].strip().splitlines()[-1]}`")
+        parts.append("")
+    return "\n".join(parts)

@@ -1,0 +1,1 @@
+"""One module per scenario: TITLE, FULL and SMOKE sizes, and run(context) -> result."""

@@ -1,0 +1,172 @@
+"""Server processes for one measurement: Parley, the baselines and the fake provider, on free loopback ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from bench.databases import REDIS_URL, Databases, django_env
+from tests.integration.processes import ManagedProcess, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PARLEY_APP = "chatsite.asgi:application"
+BACKLOG = 1024
+# Benchmarks send far more than a person types: the per-visitor send limit must not be what they measure.
+UNLIMITED_SENDS = {"PARLEY_SEND_RATE_COUNT": "1000000", "PARLEY_SEND_RATE_WINDOW": "1"}
+
+
+def wait_listening(process: ManagedProcess, port: int, timeout: float = 60) -> None:
+    """Block until the port accepts connections (servers log their start at levels benchmarks silence)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process.process.poll() is not None or time.monotonic() > deadline:
+                process.stop()
+                raise RuntimeError(f"{process.name} did not start:\n{''.join(process.output[-30:])}") from None
+            time.sleep(0.1)  # polling a port: there is nothing to wait on
+
+
+def _daphne(app: str, env: dict, name: str) -> tuple[ManagedProcess, int]:
+    port = free_port()
+    # A listen backlog like the other servers': Twisted's default of 50 turns a crowd of connects into SYN retries.
+    endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog={BACKLOG}"
+    process = ManagedProcess(name, [str(BIN / "daphne"), "-e", endpoint, app], env)
+    wait_listening(process, port)
+    return process, port
+
+
+def layer_env(layer: str) -> dict:
+    """Settings that select the channel layer: in-memory (none) or Redis with a prefix of its own."""
+    if layer == "memory":
+        return {}
+    return {"REDIS_URL": REDIS_URL, "CHANNEL_LAYER_PREFIX": f"bench{uuid.uuid4().hex[:8]}"}
+
+
+class Server:
+    """Processes started together and stopped together; `pids` are the ones whose CPU and memory count."""
+
+    def __init__(self):
+        self.processes: list[ManagedProcess] = []
+        self.port = 0
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.process.pid for p in self.processes]
+
+    @property
+    def pid(self) -> int:
+        return self.processes[0].process.pid
+
+    def alive(self) -> bool:
+        return all(p.process.poll() is None for p in self.processes)
+
+    def tail(self, lines: int = 20) -> str:
+        """The last lines the processes printed (for a failure report)."""
+        return "".join(line for p in self.processes for line in p.output[-lines:])
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class ParleyServer(Server):
+    """Daphne serving Parley (or a variant app) on a fresh database; with `worker`, replies run in a runworker.
+
+    Without `worker` the AI-reply consumer runs inside Daphne (also on Redis), so a variant app's worker is used.
+    """
+
+    def __init__(self, databases: Databases, *, layer: str = "memory", fixture: dict | None = None,
+                 app: str = PARLEY_APP, worker: bool = False, **settings: str):
+        super().__init__()
+        self.databases = databases
+        self.database_url = databases.fresh()
+        embedded = "0" if worker else "1"
+        self.env = django_env(self.database_url, PARLEY_EMBEDDED_WORKER=embedded, **UNLIMITED_SENDS,
+                              **layer_env(layer), **settings)
+        self.fixture = _build_fixture(self.env, fixture or {})
+        try:
+            process, self.port = _daphne(app, self.env, "parley")
+            self.processes.append(process)
+            if worker:
+                self.processes.append(_runworker(self.env))
+        except Exception:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        super().stop()
+        self.databases.drop(self.database_url)
+
+
+def _runworker(env: dict) -> ManagedProcess:
+    process = ManagedProcess("worker", [sys.executable, "manage.py", "runworker", "ai-reply"], env)
+    process.wait_for_line("Running worker for channels", timeout=60)
+    return process
+
+
+def _build_fixture(env: dict, spec: dict) -> dict:
+    if not spec:
+        return {}
+    result = subprocess.run([sys.executable, "-m", "bench.fixtures", json.dumps(spec)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        raise RuntimeError(f"fixtures failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+class BaselineServer(Server):
+    """Daphne serving a baseline app with the minimal settings module, on the given layer."""
+
+    def __init__(self, app: str, *, layer: str = "memory", **settings: str):
+        super().__init__()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PARLEY_", "AI_", "CHANNEL_LAYER_"))}
+        env.pop("REDIS_URL", None)
+        env.update(DJANGO_SETTINGS_MODULE="bench.baselines.relay_settings", PYTHONUNBUFFERED="1",
+                   **layer_env(layer), **settings)
+        process, self.port = _daphne(app, env, "baseline")
+        self.processes.append(process)
+
+
+class FloorServer(Server):
+    """The raw floor: a bare `websockets` server fanning out from a dict, no Channels, no Django."""
+
+    def __init__(self):
+        super().__init__()
+        self.port = free_port()
+        process = ManagedProcess("floor", [sys.executable, "-m", "bench.baselines.raw_floor", "--port", str(self.port),
+                                           "--backlog", str(BACKLOG)], dict(os.environ, PYTHONUNBUFFERED="1"))
+        wait_listening(process, self.port)
+        self.processes.append(process)
+
+
+class FakeLLM(Server):
+    """The stamping fake provider (bench/fake_llm.py) in a process of its own."""
+
+    def __init__(self, *, tokens: int, rate: float):
+        super().__init__()
+        process = ManagedProcess("fake-llm", [sys.executable, "-m", "bench.fake_llm", "--tokens", str(tokens),
+                                              "--rate", str(rate)], dict(os.environ, PYTHONUNBUFFERED="1"))
+        self.base_url = process.wait_for_line("http://", timeout=30).strip()
+        self.processes.append(process)
+
+    def stats(self) -> dict:
+        """Per question id: arrival, first token, end or close time (wall clock) and tokens sent."""
+        return httpx.get(self.base_url.removesuffix("/v1") + "/stats", timeout=30).json()
