@@ -30,6 +30,50 @@ class Counter:
             return sorted(self._values.items())
 
 
+class Summary:
+    """Observed durations: count, sum, and quantiles over the most recent observations."""
+
+    def __init__(self, name: str, help_text: str, keep: int = 1000):
+        self.name = name
+        self.help_text = help_text
+        self.keep = keep
+        self.count = 0
+        self.total = 0.0
+        self._recent: list[float] = []
+        self._lock = threading.Lock()
+
+    def observe(self, seconds: float) -> None:
+        """Record one duration."""
+        with self._lock:
+            self.count += 1
+            self.total += seconds
+            self._recent.append(seconds)
+            if len(self._recent) > self.keep:
+                del self._recent[: len(self._recent) - self.keep]
+
+    def quantile(self, q: float) -> float | None:
+        """The q-quantile of the recent observations (nearest rank), or None without any."""
+        with self._lock:
+            ordered = sorted(self._recent)
+        if not ordered:
+            return None
+        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
 LAYER_SEND_FAILURES = Counter("parley_layer_send_failures_total", "Channel-layer group sends that raised.")
 MESSAGES_STORED = Counter("parley_messages_total", "Messages stored.")
 REPLIES_ENDED = Counter("parley_replies_total", "Bot replies ended, by final status.", label="status")
+STOP_LATENCY = Summary("parley_stop_latency_seconds", "From a stop reaching the worker to its reply ending.")
+FIRST_TOKEN = Summary("parley_first_token_seconds", "From a worker claiming a reply to its first delta.")
+
+COUNTERS = [MESSAGES_STORED, REPLIES_ENDED, LAYER_SEND_FAILURES]
+SUMMARIES = [STOP_LATENCY, FIRST_TOKEN]
+
+
+def snapshot() -> dict:
+    """This process's numbers, as plain data (workers share theirs through the cache)."""
+    return {
+        "counters": {c.name: c.samples() for c in COUNTERS},
+        "summaries": {s.name: {"count": s.count, "sum": s.total, "0.5": s.quantile(0.5), "0.99": s.quantile(0.99)}
+                      for s in SUMMARIES},
+    }

@@ -21,6 +21,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",  # first, so `runserver` is Daphne
+    "chat",  # before channels, so its `runworker` (graceful SIGTERM) is the one that runs
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -29,7 +30,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
-    "chat",
 ]
 
 MIDDLEWARE = [
@@ -149,6 +149,8 @@ PARLEY_REOPEN_WINDOW = env_int("PARLEY_REOPEN_WINDOW", 60 * 60 * 24, minimum=0)
 PARLEY_PRESENCE_TTL = env_int("PARLEY_PRESENCE_TTL", 90, minimum=5)
 # Typing relays at most this often per socket, unless the state flips.
 PARLEY_TYPING_THROTTLE = env_float("PARLEY_TYPING_THROTTLE", 2.0, minimum=0.0)
+# /metrics answers staff sessions, and scrapers that send `Authorization: Bearer <this>`.
+PARLEY_METRICS_TOKEN = env_str("PARLEY_METRICS_TOKEN")
 PARLEY_REPLAY_LIMIT = env_int("PARLEY_REPLAY_LIMIT", 500, minimum=10)
 
 # --- Parley: the AI reply (docs/deployment.md) ---

@@ -4,9 +4,14 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from chat.views import sse, widget_api
+from chat.views import ops, sse, widget_api
 
 urlpatterns = [
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics_view, name="metrics"),
+    path("selfcheck/", ops.selfcheck, name="selfcheck"),
+    path("selfcheck/stream", ops.selfcheck_stream, name="selfcheck-stream"),
     path("api/widget/events", sse.event_stream, name="widget-events"),
     path("api/widget/ticket", sse.ticket, name="widget-ticket"),
     path("api/widget/messages", sse.send_message, name="widget-messages"),

@@ -129,10 +129,11 @@ async def drain(communicator) -> list[dict]:
 
 
 async def close_code(communicator, *, timeout: float = 5) -> int:
-    """Wait for the server to close the socket and return its code."""
+    """Wait for the server to close the socket, let the consumer finish, and return the close code."""
     while True:
         output = await communicator.receive_output(timeout=timeout)
         if output["type"] == "websocket.close":
+            await communicator.disconnect()  # the client side of the close: the consumer then exits
             return output.get("code", 1000)
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from chat.ai.worker import announce_alive_forever
+from chat.lifecycle import install_daphne_sigterm
 from chat.services.replies import REPLY_CHANNEL, reply_reap_expired
 
 logger = logging.getLogger(__name__)
@@ -53,6 +56,7 @@ def ensure_background_tasks(application) -> None:
     tasks = [loop.create_task(reap_forever())]
     if settings.PARLEY_EMBEDDED_WORKER:
         tasks.append(loop.create_task(feed_reply_channel(application)))
+        tasks.append(loop.create_task(announce_alive_forever(f"embedded:{os.getpid()}")))
     _started[loop] = tasks
 
 
@@ -65,7 +69,7 @@ async def stop_background_tasks() -> None:
 
 
 class BackgroundTasksMiddleware:
-    """Starts the background tasks on the first connection or request the process serves."""
+    """On the first connection or request a process serves: start its background tasks, arm graceful shutdown."""
 
     def __init__(self, app, channel_application):
         self.app = app
@@ -73,4 +77,5 @@ class BackgroundTasksMiddleware:
 
     async def __call__(self, scope, receive, send):
         ensure_background_tasks(self.channel_application)
+        install_daphne_sigterm()
         return await self.app(scope, receive, send)

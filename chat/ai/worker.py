@@ -7,13 +7,15 @@ import logging
 import os
 import socket
 import uuid
-from dataclasses import dataclass
+import weakref
+import time
+from dataclasses import dataclass, field
 
 from channels.consumer import AsyncConsumer
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import events, groups
+from chat import events, groups, metrics
 from chat.ai.base import HANDOFF, ProviderError
 from chat.ai.providers import get_provider
 from chat.ai.stream import DeltaStream
@@ -22,6 +24,14 @@ from chat.models import Message
 from chat.services import conversations, replies
 
 logger = logging.getLogger(__name__)
+
+# Consumers generating replies in this process, so a shutdown can hand their replies back.
+_instances: "weakref.WeakSet[AIReplyConsumer]" = weakref.WeakSet()
+
+# Workers refresh this cache key; /readyz reports "no AI worker" once it expires.
+ALIVE_KEY = "parley:ai-worker-alive"
+ALIVE_TTL = 30
+ALIVE_EVERY = 10
 
 
 def worker_name() -> str:
@@ -38,6 +48,8 @@ class Running:
     task: asyncio.Task | None = None
     stop_requested: bool = False
     shutting_down: bool = False
+    claimed_at: float = field(default_factory=time.monotonic)
+    stop_at: float | None = None
 
 
 class AIReplyConsumer(AsyncConsumer):
@@ -48,6 +60,7 @@ class AIReplyConsumer(AsyncConsumer):
         self.worker = worker_name()
         self.running: dict[int, Running] = {}
         self.heartbeat: asyncio.Task | None = None
+        _instances.add(self)
 
     async def reply_generate(self, message: dict) -> None:
         """A new reply to generate: claim it, then stream it in a task of its own."""
@@ -60,7 +73,8 @@ class AIReplyConsumer(AsyncConsumer):
         if job is None:  # ended already, or another worker has it: one trigger, one reply
             await self.channel_layer.group_discard(groups.reply_group(reply_id), self.channel_name)
             return
-        running = Running(job=job, stream=DeltaStream(self._delta_sender(job), interval=settings.PARLEY_DELTA_INTERVAL))
+        running = Running(job=job, stream=DeltaStream(self._delta_sender(job, time.monotonic()),
+                                                      interval=settings.PARLEY_DELTA_INTERVAL))
         self.running[reply_id] = running
         running.task = asyncio.create_task(self._generate(running))
         if self.heartbeat is None or self.heartbeat.done():
@@ -71,6 +85,7 @@ class AIReplyConsumer(AsyncConsumer):
         running = self.running.get(int(message["reply_id"]))
         if running and running.task:
             running.stop_requested = True
+            running.stop_at = time.monotonic()
             running.task.cancel()
 
     async def reply_snapshot_request(self, message: dict) -> None:
@@ -86,8 +101,10 @@ class AIReplyConsumer(AsyncConsumer):
         except Exception:
             logger.warning("could not answer a snapshot request for reply %s", job.reply_id, exc_info=True)
 
-    def _delta_sender(self, job: replies.ReplyJob):
+    def _delta_sender(self, job: replies.ReplyJob, claimed_at: float):
         async def send_delta(index: int, text: str) -> None:
+            if index == 0:
+                metrics.FIRST_TOKEN.observe(time.monotonic() - claimed_at)
             delta = events.reply_delta(reply_id=job.reply_id, conversation_id=job.conversation_id, seq=job.seq,
                                        index=index, text=text)
             await send_to_groups([(groups.visitor_group(job.visitor_id), delta),
@@ -130,6 +147,8 @@ class AIReplyConsumer(AsyncConsumer):
             # The lease runs out and the reaper ends the reply `interrupted` with its last checkpoint.
             logger.exception("could not finish reply %s", job.reply_id)
         finally:
+            if running.stop_at is not None:
+                metrics.STOP_LATENCY.observe(time.monotonic() - running.stop_at)
             self.running.pop(job.reply_id, None)
             await self.channel_layer.group_discard(groups.reply_group(job.reply_id), self.channel_name)
 
@@ -158,3 +177,32 @@ class AIReplyConsumer(AsyncConsumer):
         tasks = [running.task for running in self.running.values() if running.task]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+WORKER_METRICS_KEY = "parley:ai-worker-metrics"
+
+
+async def announce_alive_forever(name: str) -> None:
+    """Refresh the shared "a worker is alive" mark and this worker's metrics every ALIVE_EVERY seconds."""
+    from django.core.cache import cache
+
+    def announce():
+        cache.set(ALIVE_KEY, name, ALIVE_TTL)
+        # One shared dict of recent workers' snapshots; a lost update costs one refresh period.
+        shared = cache.get(WORKER_METRICS_KEY) or {}
+        now = time.time()
+        shared = {key: value for key, value in shared.items() if now - value["at"] < ALIVE_TTL}
+        shared[name] = {"at": now, "metrics": metrics.snapshot()}
+        cache.set(WORKER_METRICS_KEY, shared, ALIVE_TTL)
+
+    while True:
+        try:
+            await database_sync_to_async(announce)()
+        except Exception:
+            logger.warning("could not announce the worker", exc_info=True)
+        await asyncio.sleep(ALIVE_EVERY)
+
+
+async def shutdown_all() -> None:
+    """Hand back every reply this process generates, as `interrupted` with its text."""
+    await asyncio.gather(*(consumer.shutdown() for consumer in list(_instances)), return_exceptions=True)

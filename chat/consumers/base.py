@@ -10,6 +10,7 @@ from django.db import DatabaseError
 
 from chat import events, frames
 from chat.access import NotFound
+from chat.consumers import registry
 from chat.services.errors import ConversationError
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,10 @@ class ParleyConsumer(AsyncWebsocketConsumer):
 
     #: frame type -> handler method name; each subclass lists what it accepts.
     handlers: dict[str, str] = {}
+    @property
+    def kind(self) -> str:
+        """A label for metrics: "customer" for CustomerConsumer, "agent" for AgentConsumer."""
+        return type(self).__name__.removesuffix("Consumer").lower()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -56,6 +61,20 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.exception("unexpected error while handling a %s frame", _ref(frame))
             await self.send_event(events.error("internal", "Something went wrong on our side.", _ref(frame)))
+
+    async def websocket_connect(self, message):
+        """Called when the socket opens; counted until it closes."""
+        registry.register(self)
+        await super().websocket_connect(message)
+
+    async def websocket_disconnect(self, message):
+        """Called when the socket closes."""
+        registry.unregister(self)
+        await super().websocket_disconnect(message)
+
+    async def close_for_restart(self) -> None:
+        """This process is shutting down: tell the client to reconnect elsewhere and resume."""
+        await self.close_with(CLOSE_RESTARTING)
 
     def check_ready(self, frame_type: str) -> None:
         """Raise ProtocolError when the socket may not take this frame yet."""

@@ -1,5 +1,7 @@
 """Fixtures for the in-process tests of the chat app."""
 
+import asyncio
+
 import pytest
 
 
@@ -21,6 +23,12 @@ async def _quiet_background_tasks():
     from chat.ai.embedded import stop_background_tasks
 
     await stop_background_tasks()
+    # Consumers a test left running (a socket it never closed) end now, while the layer still works.
+    leftovers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in leftovers:
+        task.cancel()
+    if leftovers:
+        await asyncio.wait(leftovers, timeout=5)
     layer = get_channel_layer()
     await layer.flush()
     if hasattr(layer, "close_pools"):

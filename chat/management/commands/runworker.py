@@ -1,0 +1,37 @@
+"""`runworker ai-reply`, as Channels ships it, plus what production needs: liveness and a graceful SIGTERM."""
+
+import asyncio
+import logging
+import signal
+
+from channels.management.commands.runworker import Command as ChannelsRunworker
+from channels.worker import Worker
+
+from chat.ai.embedded import reap_forever
+from chat.ai.worker import announce_alive_forever, shutdown_all, worker_name
+
+logger = logging.getLogger("django.channels.worker")
+
+
+class ParleyWorker(Worker):
+    """Listens like Channels' worker; on SIGTERM stops taking jobs and hands back replies in flight."""
+
+    async def handle(self):
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+        helpers = [loop.create_task(announce_alive_forever(worker_name())), loop.create_task(reap_forever())]
+        serving = loop.create_task(super().handle())
+        stop_wait = loop.create_task(stopping.wait())
+        await asyncio.wait([serving, stop_wait], return_when=asyncio.FIRST_COMPLETED)
+        serving.cancel()
+        await shutdown_all()  # replies in flight end `interrupted` with their text, well within the lease
+        for task in [*helpers, stop_wait]:
+            task.cancel()
+        logger.info("worker stopped")
+
+
+class Command(ChannelsRunworker):
+    help = "Run a Channels worker (use: runworker ai-reply), with a graceful SIGTERM."
+    worker_class = ParleyWorker

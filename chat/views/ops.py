@@ -1,0 +1,133 @@
+"""Operations endpoints: liveness, readiness, metrics and the proxy self-check."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import render
+
+from chat import metrics
+from chat.ai.worker import ALIVE_KEY, WORKER_METRICS_KEY
+from chat.consumers import registry
+
+LAYER_ROUND_TRIP_TIMEOUT = 2.0
+
+
+def healthz(request):
+    """GET /healthz: the process answers."""
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+def _database_ok() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+async def _layer_round_trip() -> None:
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "readyz.ping"})
+    await asyncio.wait_for(layer.receive(channel), LAYER_ROUND_TRIP_TIMEOUT)
+
+
+def _worker_alive() -> None:
+    if cache.get(ALIVE_KEY) is None:
+        raise RuntimeError("no AI worker has announced itself in the last 30 s (is `runworker ai-reply` running?)")
+
+
+async def readyz(request):
+    """GET /readyz: database, channel-layer round trip and a live AI worker; 503 naming what fails."""
+    checks = {
+        "database": database_sync_to_async(_database_ok)(),
+        "channel_layer": _layer_round_trip(),
+        "ai_worker": database_sync_to_async(_worker_alive)(),
+    }
+    results = await asyncio.gather(*checks.values(), return_exceptions=True)
+    report = {}
+    for name, outcome in zip(checks, results):
+        # Name the failure without its details: error text can hold hosts or credentials.
+        report[name] = "ok" if outcome is None else (str(outcome) if name == "ai_worker" else type(outcome).__name__)
+    healthy = all(value == "ok" for value in report.values())
+    return JsonResponse({"ready": healthy, "checks": report}, status=200 if healthy else 503)
+
+
+def _metrics_allowed(request) -> bool:
+    token = settings.PARLEY_METRICS_TOKEN
+    header = request.headers.get("Authorization", "")
+    if token and header.startswith("Bearer ") and hmac.compare_digest(header[7:], token):
+        return True
+    return request.user.is_authenticated and request.user.is_staff
+
+
+def _exposition(process: str, snapshot: dict, lines: list[str]) -> None:
+    for name, samples in snapshot["counters"].items():
+        for label_value, value in samples:
+            label = f',status="{label_value}"' if label_value else ""
+            lines.append(f'{name}{{process="{process}"{label}}} {value}')
+    for name, summary in snapshot["summaries"].items():
+        for quantile in ("0.5", "0.99"):
+            if summary[quantile] is not None:
+                lines.append(f'{name}{{process="{process}",quantile="{quantile}"}} {summary[quantile]:.6f}')
+        lines.append(f'{name}_count{{process="{process}"}} {summary["count"]}')
+        lines.append(f'{name}_sum{{process="{process}"}} {summary["sum"]:.6f}')
+
+
+def metrics_view(request):
+    """GET /metrics: Prometheus text format; staff session or `Authorization: Bearer $PARLEY_METRICS_TOKEN`."""
+    if not _metrics_allowed(request):
+        return HttpResponse("forbidden\n", status=403, content_type="text/plain")
+    lines = ["# HELP parley_open_sockets Open WebSockets in this process, by kind.",
+             "# TYPE parley_open_sockets gauge"]
+    for kind, count in sorted(registry.count_by_kind().items()):
+        lines.append(f'parley_open_sockets{{process="web",kind="{kind}"}} {count}')
+    for counter in metrics.COUNTERS:
+        lines += [f"# HELP {counter.name} {counter.help_text}", f"# TYPE {counter.name} counter"]
+    for summary in metrics.SUMMARIES:
+        lines += [f"# HELP {summary.name} {summary.help_text}", f"# TYPE {summary.name} summary"]
+    _exposition("web", metrics.snapshot(), lines)
+    for worker, shared in sorted((cache.get(WORKER_METRICS_KEY) or {}).items()):
+        _exposition(worker, shared["metrics"], lines)
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4")
+
+
+@staff_member_required
+def selfcheck(request):
+    """GET /selfcheck/: opens a WebSocket and an SSE stream through whatever proxy the browser used."""
+    seen = {
+        "scheme": request.scheme,
+        "host": request.get_host(),
+        "client_ip": request.META.get("REMOTE_ADDR", ""),
+        "forwarded_for": request.headers.get("X-Forwarded-For", ""),
+        "forwarded_proto": request.headers.get("X-Forwarded-Proto", ""),
+        "behind_proxy_setting": bool(getattr(settings, "SECURE_PROXY_SSL_HEADER", None)),
+    }
+    return render(request, "ops/selfcheck.html", {"seen": json.dumps(seen)})
+
+
+SELFCHECK_EVENTS = 5
+SELFCHECK_GAP = 0.4  # seconds between events: a buffering proxy delivers them all at once at the end
+
+
+@staff_member_required
+def selfcheck_stream(request):
+    """GET /selfcheck/stream: a few SSE events spaced in time, to see whether a proxy buffers them."""
+    async def events():
+        yield "retry: 2000\n\n"
+        for number in range(SELFCHECK_EVENTS):
+            yield f"event: tick\ndata: {number}\n\n"
+            await asyncio.sleep(SELFCHECK_GAP)
+        yield "event: done\ndata: {}\n\n"
+
+    response = StreamingHttpResponse(events(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
