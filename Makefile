@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test venv migrate seed clean
+.PHONY: run test venv migrate seed cluster clean
 
 venv: $(VENV)/.installed
 
@@ -27,6 +27,9 @@ run: seed
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+cluster: venv
+	$(BIN)/python deploy/cluster.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .test-db-*.sqlite3
