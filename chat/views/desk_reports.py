@@ -16,8 +16,8 @@ from chat.views.desk import agent_required
 DEFAULT_DAYS = 14
 
 # Chart canvas (SVG user units; the SVG scales to its container).
-WIDTH, HEIGHT = 760, 240
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 44, 12, 14, 30
+WIDTH, HEIGHT = 760, 200
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 44, 12, 10, 28
 
 
 def human_duration(seconds: float | None) -> str:
@@ -110,7 +110,10 @@ def response_chart(report: reports.Report) -> dict:
         points.append({"x": x, "y": y, "title": f"{day.day:%a %b %-d}: median {human_duration(value)}"})
     if current:
         segments.append(current)
-    return {"points": points, "paths": ["M" + " L".join(s) for s in segments],
+    baseline = top + height
+    areas = [f"M{s[0].split(',')[0]},{baseline} L" + " L".join(s) + f" L{s[-1].split(',')[0]},{baseline} Z"
+             for s in segments]
+    return {"points": points, "paths": ["M" + " L".join(s) for s in segments], "areas": areas,
             "y_axis": _y_axis(ticks, top, height, lambda t: f"{t:g}m"),
             "x_labels": _x_labels([d.day for d in days], slot, left), "left": left, "right": left + width,
             "baseline": top + height, "width": WIDTH, "height": HEIGHT}
@@ -159,6 +162,7 @@ def reports_page(request):
         "start": report.start, "end": report.end, "site_id": site_id,
         "sites": desk_selectors.desk_sites(user=request.user),
         "agent_name": request.user.first_name or request.user.get_username(),
+        "with_humans": report.conversations - report.bot_alone,
         "bot_share": None if report.bot_alone_share is None else round(report.bot_alone_share * 100),
         "median_first_response": human_duration(report.median_first_response),
         "median_resolution": human_duration(report.median_resolution),

@@ -4,7 +4,7 @@
  * It renders incrementally: a delta touches only its message's `.body`.
  */
 
-import { avatar, clock, dayLabel, duration, el, uuid, visitorName } from "./util.js";
+import { avatar, clock, dayLabel, duration, el, uuid, visitorAvatar, visitorName } from "./util.js";
 
 const STATUS_LABEL = { stopped: "Stopped", interrupted: "Interrupted", failed: "Failed", streaming: "" };
 const STICK_PX = 80; // closer than this to the bottom: new messages keep the view pinned there
@@ -81,7 +81,7 @@ export class ConversationView {
     const row = this.row;
     if (!row) return;
     const name = visitorName(row.visitor);
-    $("conv-avatar").replaceChildren(avatar(name, row.visitor?.id ?? row.id, "avatar-md"));
+    $("conv-avatar").replaceChildren(visitorAvatar(row.visitor ?? { id: row.id }, "avatar-md"));
     $("conv-name").textContent = name;
     const site = this.sites.get(row.site);
     $("conv-sub").replaceChildren(
@@ -106,10 +106,10 @@ export class ConversationView {
     $("take-over").hidden = !open || row.owner === "agent";
     $("hand-back").hidden = !open || row.owner === "bot" || !site?.bot_enabled;
     $("assign-group").hidden = !open;
-    const assignMe = $("assign-me");
+    // Already mine: "Assign to me" has nothing to do; the menu (to a colleague, or back to the queue) stays.
     const mine = row.assignee?.id === this.me && row.owner === "agent";
-    assignMe.disabled = mine;
-    assignMe.textContent = mine ? "Assigned to you" : "Assign to me";
+    $("assign-me").hidden = mine;
+    $("assign-group").classList.toggle("is-mine", mine);
     $("resolve").hidden = !open;
     $("reopen").hidden = open;
     this.renderStop();
@@ -156,7 +156,7 @@ export class ConversationView {
   handBack() { if (!$("hand-back").hidden) $("hand-back").click(); }
   resolve() { if (!$("resolve").hidden) $("resolve").click(); }
   reopen() { if (!$("reopen").hidden) $("reopen").click(); }
-  assignToMe() { if (!$("assign-group").hidden && !$("assign-me").disabled) $("assign-me").click(); }
+  assignToMe() { if (!$("assign-group").hidden && !$("assign-me").hidden) $("assign-me").click(); }
 
   stopBot() {
     const reply = this.transcript?.activeReply();
@@ -278,10 +278,10 @@ export class ConversationView {
     }
     const who = kind === "customer" ? visitorName(this.row?.visitor)
       : kind === "bot" ? (entry.author?.name || "Bot") : (entry.author?.id === this.me ? "You" : entry.author?.name || "Agent");
-    const face = kind === "bot"
-      ? el("span", { class: "avatar avatar-sm avatar-bot", "aria-hidden": "true" }, botIcon())
-      : avatar(kind === "agent" ? entry.author?.name || "Agent" : who,
-        kind === "customer" ? this.row?.visitor?.id : `agent-${entry.author?.id}`, "avatar-sm");
+    let face;
+    if (kind === "bot") face = el("span", { class: "avatar avatar-sm avatar-bot", "aria-hidden": "true" }, botIcon());
+    else if (kind === "customer") face = visitorAvatar(this.row?.visitor, "avatar-sm");
+    else face = avatar(entry.author?.name || "Agent", `agent-${entry.author?.id}`, "avatar-sm");
     const node = el("div", attrs,
       face,
       el("div", { class: "bubble" },

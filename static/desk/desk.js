@@ -12,7 +12,7 @@ import {
 import { bindShortcuts } from "./shortcuts.js";
 import { DeskSocket } from "./socket.js";
 import { TRACKED, Transcript } from "./transcript.js";
-import { debounce, el, getJSON, visitorName } from "./util.js";
+import { avatar, debounce, el, getJSON, visitorName } from "./util.js";
 
 const $ = (id) => document.getElementById(id);
 const boot = JSON.parse($("desk-boot").textContent);
@@ -251,6 +251,7 @@ socket.on("subscribed", (frame) => {
   transcript.resyncing = false;
   if (transcript.id === state.selected) {
     view.update(frame.conversation);
+    details.update(frame.conversation);
     view.renderAll();
     markRead();
   }
@@ -451,6 +452,8 @@ setInterval(() => {
   list.tick();
   if (view.row?.owner === "queue") view.renderHeader();
 }, 30000);
+
+$("presence").querySelector(".avatar").replaceWith(avatar(boot.agent.name, `agent-${me}`, "avatar-sm"));
 
 const linked = /conversation=(\d+)/.exec(location.hash);
 setView("queue");

@@ -3,7 +3,7 @@
  * first and last seen) and their earlier conversations.
  */
 
-import { ago, avatar, el, longTime, visitorName } from "./util.js";
+import { ago, el, longTime, visitorAvatar, visitorName } from "./util.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -57,7 +57,7 @@ export class DetailsPane {
     $("details-empty").hidden = true;
     box.hidden = false;
     const dl = (...pairs) => el("dl", { class: "facts" }, ...pairs.filter(Boolean).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
-    const page = visitor.page_url
+    const page = safeUrl(visitor.page_url)
       ? el("a", { href: visitor.page_url, target: "_blank", rel: "noopener noreferrer", title: visitor.page_url },
         prettyUrl(visitor.page_url))
       : el("span", { class: "muted" }, "Unknown");
@@ -65,7 +65,7 @@ export class DetailsPane {
     const earlier = this.data?.earlier ?? [];
     box.replaceChildren(
       el("div", { class: "profile" },
-        avatar(name, visitor.id ?? row.id, "avatar-lg"),
+        visitorAvatar({ ...visitor, id: visitor.id ?? row.id }, "avatar-lg"),
         el("h2", { class: "profile-name", id: "details-name" }, name),
         visitor.email ? el("a", { class: "profile-email", href: `mailto:${visitor.email}` }, visitor.email)
           : el("span", { class: "profile-email muted" }, "No email given"),
@@ -99,6 +99,15 @@ export class DetailsPane {
     );
     if (visitor.user_agent) box.querySelector(".facts dd:nth-of-type(2)")?.setAttribute("title", visitor.user_agent);
     return undefined;
+  }
+}
+
+/** Only http(s) pages become links: a stored URL must never run script when an agent clicks it. */
+function safeUrl(url) {
+  try {
+    return ["http:", "https:"].includes(new URL(url).protocol);
+  } catch {
+    return false;
   }
 }
 

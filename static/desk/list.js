@@ -4,7 +4,7 @@
  * the server's list endpoint decides them, so a live update lands where a reload would put it.
  */
 
-import { ago, avatar, duration, el, visitorName } from "./util.js";
+import { ago, duration, el, visitorAvatar, visitorName } from "./util.js";
 
 const PREVIEW_PREFIX = { agent: "Agent: ", bot: "Bot: ", system: "", customer: "" };
 
@@ -162,7 +162,7 @@ export class ConversationList {
       ? `${preview.internal ? "Note: " : PREVIEW_PREFIX[preview.author] ?? ""}${preview.body || "…"}`
       : "No messages yet";
     li.replaceChildren(
-      avatar(name, row.visitor?.id ?? row.id),
+      visitorAvatar(row.visitor ?? { id: row.id }),
       el("div", { class: "conv-main" },
         el("div", { class: "conv-top" },
           el("span", { class: "conv-name" }, name),

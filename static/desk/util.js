@@ -49,6 +49,22 @@ export function avatar(name, seed, size = "") {
     initials(name));
 }
 
+/** A visitor's avatar: initials when we know a name or email, a person glyph for anonymous visitors. */
+export function visitorAvatar(visitor, size = "") {
+  if (visitor?.name || visitor?.email) return avatar(visitorName(visitor), visitor.id, size);
+  const node = el("span", { class: `avatar avatar-anon ${size}`.trim(), style: `--hue:${hue(visitor?.id ?? 0)}`, "aria-hidden": "true" });
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  for (const d of ["M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8z", "M4.5 20a7.5 7.5 0 0 1 15 0"]) {
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", d);
+    svg.append(path);
+  }
+  node.append(svg);
+  return node;
+}
+
 /** "now", "4m", "3h", "2d", or a date for older times. */
 export function ago(iso, now = Date.now()) {
   if (!iso) return "";

@@ -1,0 +1,139 @@
+"""Driving the agent desk and the customer widget side by side in real Chromium; every wait is on DOM state."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+TIMEOUT_MS = 20_000
+DESK_VIEWPORT = {"width": 1440, "height": 900}
+
+# The transcript as a page shows it: seq, author, status, internal flag and text of every stored item.
+ITEMS_JS = """(root) => [...document.querySelectorAll(root + ' [data-seq]')].map(e => ({
+    seq: Number(e.dataset.seq), author: e.dataset.author, status: e.dataset.status,
+    internal: e.dataset.internal === 'true', text: e.querySelector('.body').textContent }))"""
+
+
+class Customer:
+    """A shopper on the demo page, talking through the real widget (launcher, iframe, composer)."""
+
+    def __init__(self, browser, base_url: str):
+        self.context = browser.new_context(viewport={"width": 1280, "height": 800})
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(TIMEOUT_MS)
+        self.page.goto(base_url + "/")
+        self.page.click("#parley-launcher")
+        self.page.wait_for_selector("iframe#parley-frame", state="attached")
+        self.frame = self.page.locator("iframe#parley-frame").element_handle().content_frame()
+        self.frame.wait_for_selector("textarea#composer")
+        # The frame marks its body once its script has bound the controls; a click before that is lost.
+        self.frame.wait_for_selector("body[data-ready=true]", state="attached")
+
+    def stored(self, author: str, text: str):
+        """The stored (seq-bearing) transcript item of `author` whose text contains `text`."""
+        return self.frame.locator(f"#transcript [data-seq][data-author={author}]").filter(has_text=text)
+
+    def say(self, text: str) -> int:
+        """Type a message, press Enter, and return its seq once the server stored it."""
+        self.frame.fill("textarea#composer", text)
+        self.frame.press("textarea#composer", "Enter")
+        item = self.stored("customer", text)
+        item.wait_for()
+        return int(item.get_attribute("data-seq"))
+
+    def ask_for_human(self) -> None:
+        """Press the widget's "talk to a person" button and wait for the desk's system line."""
+        before = self.frame.locator("#transcript [data-seq][data-author=system]").count()
+        self.frame.click("#handoff")
+        self.frame.wait_for_function(
+            "n => document.querySelectorAll('#transcript [data-seq][data-author=system]').length > n", arg=before)
+
+    def wait_for(self, author: str, text: str) -> int:
+        """Wait until an item of `author` containing `text` is shown; return its seq."""
+        item = self.stored(author, text)
+        item.wait_for()
+        return int(item.get_attribute("data-seq"))
+
+    def conversation_id(self) -> int:
+        """The conversation the widget shows (it names it on the transcript)."""
+        self.frame.wait_for_selector("#transcript[data-conversation]", state="attached")
+        return int(self.frame.get_attribute("#transcript", "data-conversation"))
+
+    def items(self) -> list[dict]:
+        return self.frame.evaluate(ITEMS_JS, "#transcript")
+
+    def reload(self) -> None:
+        """Reload the shop page and reopen the widget (the transcript comes back from the server)."""
+        self.page.reload()
+        if not self.page.locator("iframe#parley-frame").is_visible():
+            self.page.click("#parley-launcher")
+        self.page.wait_for_selector("iframe#parley-frame", state="attached")
+        self.frame = self.page.locator("iframe#parley-frame").element_handle().content_frame()
+        self.frame.wait_for_selector("textarea#composer")
+        # The frame marks its body once its script has bound the controls; a click before that is lost.
+        self.frame.wait_for_selector("body[data-ready=true]", state="attached")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+class Desk:
+    """An agent signed in at /accounts/login/ with the desk open."""
+
+    def __init__(self, browser, base_url: str, username: str = "agent", password: str = "parley-agent"):
+        self.context = browser.new_context(viewport=DESK_VIEWPORT)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(TIMEOUT_MS)
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.goto(base_url + "/accounts/login/?next=/agent/")
+        self.page.fill("#id_username", username)
+        self.page.fill("#id_password", password)
+        self.page.click("button[type=submit]")
+        self.page.wait_for_url("**/agent/")
+        self.page.wait_for_selector("#presence[data-status=online]")  # the socket said welcome
+
+    def view(self, name: str) -> None:
+        self.page.click(f"[data-view={name}]")
+        self.page.wait_for_selector(f"[data-view={name}][aria-selected=true]")
+        self.page.wait_for_selector("#conversation-list:not([aria-busy])", state="attached")
+
+    def row(self, conversation_id: int):
+        return self.page.locator(f"#conversation-list [data-conversation-id='{conversation_id}']")
+
+    def open(self, conversation_id: int) -> None:
+        """Click a conversation in the list and wait for its transcript."""
+        self.row(conversation_id).click()
+        self.page.wait_for_selector(f"#conversation-list [data-conversation-id='{conversation_id}'].is-active")
+        self.page.wait_for_selector("#desk-transcript [data-seq]")
+
+    def item(self, author: str, text: str = ""):
+        items = self.page.locator(f"#desk-transcript [data-seq][data-author={author}]")
+        return items.filter(has_text=text) if text else items
+
+    def send(self, text: str, *, note: bool = False) -> int:
+        """Write in the composer (as a private note or a reply), press Enter, and return the stored seq."""
+        pressed = self.page.get_attribute("#note-toggle", "aria-pressed") == "true"
+        if pressed != note:
+            self.page.click("#note-toggle")
+        self.page.fill("textarea#desk-composer", text)
+        self.page.press("textarea#desk-composer", "Enter")
+        item = self.item("agent", text)
+        item.wait_for()
+        return int(item.get_attribute("data-seq"))
+
+    def items(self) -> list[dict]:
+        return self.page.evaluate(ITEMS_JS, "#desk-transcript")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def save_screenshot(page, artifacts: Path, name: str, *, full_page: bool = False) -> Path:
+    """Save a screenshot into tests/artifacts and copy it to docs/img."""
+    path = artifacts / name
+    page.screenshot(path=str(path), full_page=full_page)
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, DOCS_IMG / name)
+    return path
