@@ -47,6 +47,7 @@ class WidgetApp {
     this.typingActive = false;
     this.timers = {};
     this.announcedConversation = false;
+    this.identifyLater = false;
   }
 
   async boot() {
@@ -60,6 +61,7 @@ class WidgetApp {
       this.setOpen(true, true);
     }
     if (await this.startSession()) this.startConnection();
+    if (this.identifyLater && this.connection) await this.startSession();
     document.body.dataset.ready = "true";
   }
 
@@ -72,7 +74,9 @@ class WidgetApp {
       });
       this.bridge.on("visibility", (data) => this.setOpen(Boolean(data.open), Boolean(data.focus)));
       this.bridge.on("identify", (data) => this.identify(data));
-      this.bridge.post("ready", { lang: language, labels: { open: t("launcher.open"), close: t("launcher.close") } });
+      this.bridge.post("ready", {
+        lang: language, title: document.title, labels: { open: t("launcher.open"), close: t("launcher.close") },
+      });
     });
   }
 
@@ -125,12 +129,14 @@ class WidgetApp {
 
   /** Drop what this frame stored about the previous visitor's conversation. */
   forgetConversation() {
-    for (const name of ["conn:state", "conn:outbox", "read"]) this.store.remove(name);
+    for (const name of ["conn:state", "conn:outbox"]) this.store.remove(name);
   }
 
+  /** The host page named (or forgot) its signed-in user: a session for that identity, maybe another visitor. */
   async identify(data) {
     this.identity = validIdentity(data);
     if (this.connection) await this.startSession();
+    else this.identifyLater = true; // boot's session may already be under way with the old identity
   }
 
   async reauthenticate() {

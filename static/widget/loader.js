@@ -90,7 +90,7 @@ transform-origin:bottom right;visibility:hidden;pointer-events:none;transition:o
     const page = location.href.length <= 1000 ? location.href : location.origin + location.pathname.slice(0, 900);
     frame = d.createElement("iframe");
     frame.id = "parley-frame";
-    frame.title = labels.open;
+    frame.title = "Chat";
     frame.src = `${parley}/widget/${encodeURIComponent(site)}/?origin=${encodeURIComponent(location.origin)}&page=${encodeURIComponent(page)}`;
     frame.setAttribute("allow", "clipboard-write");
     d.body.appendChild(frame);
@@ -120,7 +120,7 @@ transform-origin:bottom right;visibility:hidden;pointer-events:none;transition:o
     if (data.type === "ready") {
       ready = true;
       if (data.labels) Object.assign(labels, data.labels);
-      frame.title = labels.open;
+      if (typeof data.title === "string") frame.title = data.title.slice(0, 200);
       post("init", { open, focus: focusOnReady, identity });
       focusOnReady = false;
       setUnread(unread);

@@ -90,8 +90,12 @@ const BARE_URL = /^(?:https?:\/\/|mailto:)[^\s<>"'\u3000-\u303f\uff00-\uffef]+/i
 const TRAILING = /[.,;:!?'"*_]$/;
 const WORD = /[\p{L}\p{N}]/u;
 
-/** Inline nodes: {type: "text", text} | {type: "br"} | {type: "code", text} | {type: "strong"|"em", children} | {type: "link", href, children}. */
-export function parseInline(text, { links = true } = {}) {
+/**
+ * Inline nodes: {type: "text", text} | {type: "br"} | {type: "code", text} | {type: "strong"|"em", children} |
+ * {type: "link", href, children}. With `partial` (a reply still streaming, or cut short) an emphasis that
+ * is opened but not yet closed runs to the end, so "**Ship" shows as bold rather than as asterisks.
+ */
+export function parseInline(text, { links = true, partial = false } = {}) {
   const src = String(text ?? "");
   const out = [];
   let buffer = "";
@@ -124,10 +128,11 @@ export function parseInline(text, { links = true } = {}) {
     }
     if (ch === "*" || ch === "_") {
       const delimiter = src[i + 1] === ch ? ch + ch : ch;
-      const end = closingDelimiter(src, i, delimiter);
+      let end = closingDelimiter(src, i, delimiter);
+      if (end < 0 && partial && opensAt(src, i, delimiter)) end = src.length;
       if (end > 0) {
         flush();
-        const inner = parseInline(src.slice(i + delimiter.length, end), { links });
+        const inner = parseInline(src.slice(i + delimiter.length, end), { links, partial });
         out.push({ type: delimiter.length === 2 ? "strong" : "em", children: inner });
         i = end + delimiter.length;
       } else {
@@ -140,7 +145,7 @@ export function parseInline(text, { links = true } = {}) {
       const link = bracketLink(src, i);
       if (link) {
         flush();
-        const children = parseInline(link.label, { links: false });
+        const children = parseInline(link.label, { links: false, partial });
         const href = links ? safeHref(link.target) : null;
         if (href) out.push({ type: "link", href, children });
         else out.push(...children); // an unsafe or nested link keeps only its words, inert
@@ -175,12 +180,17 @@ export function parseInline(text, { links = true } = {}) {
   return out;
 }
 
+/** True when the delimiter at `start` can open emphasis: text follows at once, and "_" is not inside a word. */
+function opensAt(src, start, delimiter) {
+  const from = start + delimiter.length;
+  if (from >= src.length || /\s/.test(src[from])) return false;
+  return !(delimiter[0] === "_" && WORD.test(src[start - 1] ?? "")); // snake_case is a name, not emphasis
+}
+
 /** Where the emphasis opened at `start` closes, or -1 when it does not (then it is plain text). */
 function closingDelimiter(src, start, delimiter) {
   const from = start + delimiter.length;
-  if (from >= src.length || /\s/.test(src[from])) return -1;
-  // An underscore inside a word (snake_case) is a letter, not emphasis.
-  if (delimiter[0] === "_" && WORD.test(src[start - 1] ?? "")) return -1;
+  if (!opensAt(src, start, delimiter)) return -1;
   for (let j = src.indexOf(delimiter, from + 1); j > 0; j = src.indexOf(delimiter, j + 1)) {
     if (delimiter.length === 1 && (src[j + 1] === delimiter || src[j - 1] === delimiter)) {
       j += src[j + 1] === delimiter ? 1 : 0; // part of a double delimiter: step over it
@@ -237,14 +247,17 @@ function count(text, ch) {
 
 // ---- DOM ------------------------------------------------------------------------
 
-/** `text` as a DocumentFragment of safe nodes, built with `doc` (the page's document by default). */
-export function renderMarkdown(text, doc = globalThis.document) {
+/**
+ * `text` as a DocumentFragment of safe nodes, built with `doc` (the page's document by default);
+ * `partial` for a reply that is still streaming or was cut short (see parseInline).
+ */
+export function renderMarkdown(text, doc = globalThis.document, { partial = false } = {}) {
   const fragment = doc.createDocumentFragment();
-  for (const block of parseBlocks(text)) fragment.appendChild(renderBlock(block, doc));
+  for (const block of parseBlocks(text)) fragment.appendChild(renderBlock(block, doc, partial));
   return fragment;
 }
 
-function renderBlock(block, doc) {
+function renderBlock(block, doc, partial) {
   if (block.type === "code") {
     const pre = doc.createElement("pre");
     const code = doc.createElement("code");
@@ -255,20 +268,20 @@ function renderBlock(block, doc) {
   if (block.type === "list") {
     const list = doc.createElement(block.ordered ? "ol" : "ul");
     if (block.ordered && block.start !== 1) list.setAttribute("start", String(block.start));
-    for (const item of block.items) list.appendChild(withInlines(doc.createElement("li"), item, doc));
+    for (const item of block.items) list.appendChild(withInlines(doc.createElement("li"), item, doc, partial));
     return list;
   }
   const paragraph = doc.createElement("p");
   if (block.type === "heading") {
     paragraph.setAttribute("class", "md-heading");
-    paragraph.appendChild(withInlines(doc.createElement("strong"), block.text, doc));
+    paragraph.appendChild(withInlines(doc.createElement("strong"), block.text, doc, partial));
     return paragraph;
   }
-  return withInlines(paragraph, block.text, doc);
+  return withInlines(paragraph, block.text, doc, partial);
 }
 
-function withInlines(parent, text, doc) {
-  appendInlines(parent, parseInline(text), doc);
+function withInlines(parent, text, doc, partial) {
+  appendInlines(parent, parseInline(text, { partial }), doc);
   return parent;
 }
 

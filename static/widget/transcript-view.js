@@ -20,7 +20,7 @@ export class TranscriptView {
     this.doc = doc;
     this.bySeq = new Map();
     this.pending = new Map(); // client_id -> element
-    this.rendered = new WeakMap(); // .body -> the text it shows, so unchanged text is not rebuilt
+    this.rendered = new WeakMap(); // .body -> the status and text it shows, so nothing unchanged is rebuilt
     this.clock = new Intl.DateTimeFormat(locale, { hour: "numeric", minute: "2-digit" });
     this.dated = new Intl.DateTimeFormat(locale, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
   }
@@ -139,10 +139,12 @@ export class TranscriptView {
     element.setAttribute("aria-busy", status === "streaming" ? "true" : "false");
 
     const body = element.querySelector(".body");
-    if (this.rendered.get(body) !== text) {
-      if (kind === "bot") body.replaceChildren(renderMarkdown(text, this.doc));
+    const shown = `${status}:${text}`;
+    if (this.rendered.get(body) !== shown) {
+      const partial = status !== "complete";
+      if (kind === "bot") body.replaceChildren(renderMarkdown(text, this.doc, { partial }));
       else body.textContent = text;
-      this.rendered.set(body, text);
+      this.rendered.set(body, shown);
     }
     element.querySelector(".name").textContent = this.authorName(message.author ?? { kind });
     const avatar = element.querySelector(".avatar");

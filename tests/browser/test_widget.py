@@ -122,7 +122,7 @@ def test_message_sent_offline_is_delivered_once_when_back_online(parley_server, 
 
     context.set_offline(True)
     frame.wait_for_selector("#status[data-state=offline]")
-    assert "Reconnecting" in frame.text_content("#status")
+    assert "reconnecting" in frame.text_content("#status").lower()
     ask(frame, PAYMENT)
     frame.wait_for_selector("#transcript .msg.pending[data-status=pending]")
     assert frame.text_content("#transcript .msg.pending .body") == PAYMENT
@@ -303,3 +303,26 @@ def test_an_agent_joins_types_reads_and_answers(parley_server, context, browser)
     assert frame.is_hidden("#handoff")
     assert_matches_database(frame, parley_server)
     desk.close()
+
+
+def test_identify_switches_to_the_users_conversation_and_logout_forgets_it(parley_server, context):
+    page = context.new_page()
+    frame = open_widget(page, parley_server.url + "/")
+    ask(frame, DELIVERY)
+    wait_for_bot(frame, status="complete")
+    empty = "() => !document.querySelector('#transcript [data-seq]')"
+    user = {"userId": "u-77", "name": "Ada", "email": "ada@example.com",
+            "hash": hmac.new(b"demo-identity-secret", b"u-77", hashlib.sha256).hexdigest()}
+
+    page.evaluate("u => Parley.identify(u)", user)
+    frame.wait_for_function(empty)  # the signed-in user has no conversation yet: the anonymous one is not theirs
+    ask(frame, PAYMENT)
+    wait_for_bot(frame, status="complete")
+    theirs = dom_transcript(frame)
+
+    page.evaluate("Parley.identify(null)")  # signed out: nothing of theirs stays on screen
+    frame.wait_for_function(empty)
+    page.evaluate("u => Parley.identify(u)", user)
+    frame.wait_for_function("n => document.querySelectorAll('#transcript [data-seq]').length === n", arg=len(theirs))
+    assert dom_transcript(frame) == theirs
+    assert [row["text"] for row in theirs if row["author"] == "customer"] == [PAYMENT]

@@ -100,18 +100,23 @@ def db_transcript(server, conversation: int) -> list[dict]:
     return data["messages"]
 
 
-def shown_text(author: str, body: str) -> str:
-    """What the widget shows for a stored body: bot Markdown loses its markers, the rest is verbatim."""
+def shown_text(author: str, body: str, status: str = "complete") -> str:
+    """What the widget shows for a stored body: bot Markdown loses its markers, the rest is verbatim.
+
+    A reply cut short shows an emphasis it opened but never closed as emphasis, without the marker.
+    """
     if author != "bot":
         return body
     text = re.sub(r"\*\*(.+?)\*\*", r"\1", body)
+    if status != "complete":
+        text = re.sub(r"\*\*(?=\S)", "", text)
     return re.sub(r"\n\s*\n", "", text)
 
 
 def as_shown(rows: list[dict]) -> list[dict]:
     """Database rows in the shape of dom_transcript()."""
-    return [{"seq": r["seq"], "author": r["author"], "status": r["status"], "text": shown_text(r["author"], r["body"])}
-            for r in rows]
+    return [{"seq": r["seq"], "author": r["author"], "status": r["status"],
+             "text": shown_text(r["author"], r["body"], r["status"])} for r in rows]
 
 
 def save_screenshot(page, artifacts: Path, name: str) -> Path:

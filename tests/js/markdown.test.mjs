@@ -144,3 +144,14 @@ describe("hostile input renders inert", () => {
     assert.ok(Date.now() - started < 1000);
   });
 });
+
+describe("a reply still streaming, or cut short", () => {
+  test("an emphasis opened but not closed yet runs to the end instead of showing its markers", () => {
+    const partial = (text) => renderMarkdown(text, fakeDocument, { partial: true }).outerHTML;
+    assert.equal(partial("Here's what our **Returns"), "<p>Here's what our <strong>Returns</strong></p>");
+    assert.equal(partial("- *one\n- two"), "<ul><li><em>one</em></li><li>two</li></ul>");
+    assert.equal(partial("2 * 3 and snake_case and **"), "<p>2 * 3 and snake_case and **</p>");
+    assert.equal(partial("**done** now"), "<p><strong>done</strong> now</p>");
+    assert.equal(html("Here's what our **Returns"), "<p>Here's what our **Returns</p>"); // complete: literal
+  });
+});
