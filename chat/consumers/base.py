@@ -88,6 +88,7 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         """Close once with a protocol close code."""
         if not self.closed:
             self.closed = True
+            registry.unregister(self)
             await self.close(code=code)
 
     async def parley_event(self, message: dict) -> None:
