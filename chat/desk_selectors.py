@@ -84,7 +84,7 @@ def conversation_row(conversation: Conversation) -> dict:
         resolved_at=events.iso(conversation.resolved_at),
         preview=None if body is None else {
             "author": conversation.preview_author,
-            "body": _squash(body)[:PREVIEW_CHARS],
+            "body": _squash(_plain(body) if conversation.preview_author == Message.AuthorKind.BOT else body)[:PREVIEW_CHARS],
             "internal": bool(conversation.preview_internal),
         },
     )
@@ -93,6 +93,13 @@ def conversation_row(conversation: Conversation) -> dict:
 
 def _squash(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
+
+
+def _plain(text: str) -> str:
+    """The bot's Markdown as plain words for a one-line preview: links keep their text, markers go."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"(?m)^\s{0,3}(#{1,6}|[-*+]|\d+[.)])\s+", "", text)
+    return re.sub(r"\*\*|__|`+|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)", "", text)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@
  * It renders incrementally: a delta touches only its message's `.body`.
  */
 
+import { renderMarkdown } from "../widget/markdown.js";
 import { avatar, clock, dayLabel, duration, el, uuid, visitorAvatar, visitorName } from "./util.js";
 
 const STATUS_LABEL = { stopped: "Stopped", interrupted: "Interrupted", failed: "Failed", streaming: "" };
@@ -243,24 +244,29 @@ export class ConversationView {
     const stick = this.nearBottom();
     const existing = this.items.get(entry.seq);
     if (existing) {
+      // A delta: touch only this message (this runs for every coalesced slice of a streaming reply).
+      const statusChanged = existing.dataset.status !== entry.status;
       this.patch(existing, entry);
-    } else {
-      this.log.querySelector(".transcript-empty")?.remove();
-      const node = this.build(entry);
-      this.items.set(entry.seq, node);
-      const later = [...this.items.entries()].filter(([seq]) => seq > entry.seq).sort((a, b) => a[0] - b[0])[0];
-      const before = later ? later[1] : this.log.querySelector(".msg.is-pending");
-      const previous = [...this.items.entries()].filter(([seq]) => seq < entry.seq).sort((a, b) => b[0] - a[0])[0];
-      const prevDay = previous && this.transcript.messages.get(previous[0])?.created_at;
-      if (entry.created_at && (!prevDay || new Date(prevDay).toDateString() !== new Date(entry.created_at).toDateString())) {
-        this.log.insertBefore(el("div", { class: "day-sep" }, el("span", {}, dayLabel(entry.created_at))), before ?? null);
-      }
-      this.log.insertBefore(node, before ?? null);
-      for (const [clientId, pending] of this.pending) {
-        if (pending.seq === entry.seq) {
-          pending.el.remove();
-          this.pending.delete(clientId);
-        }
+      if (statusChanged) this.renderStop();
+      if (stick) this.scrollToBottom();
+      return;
+    }
+    this.log.querySelector(".transcript-empty")?.remove();
+    const node = this.build(entry);
+    const seqs = [...this.items.keys()];
+    const laterSeq = Math.min(...seqs.filter((seq) => seq > entry.seq));
+    const previousSeq = Math.max(...seqs.filter((seq) => seq < entry.seq));
+    this.items.set(entry.seq, node);
+    const before = this.items.get(laterSeq) ?? this.log.querySelector(".msg.is-pending");
+    const prevDay = this.transcript.messages.get(previousSeq)?.created_at;
+    if (entry.created_at && (!prevDay || new Date(prevDay).toDateString() !== new Date(entry.created_at).toDateString())) {
+      this.log.insertBefore(el("div", { class: "day-sep" }, el("span", {}, dayLabel(entry.created_at))), before ?? null);
+    }
+    this.log.insertBefore(node, before ?? null);
+    for (const [clientId, pending] of this.pending) {
+      if (pending.seq === entry.seq) {
+        pending.el.remove();
+        this.pending.delete(clientId);
       }
     }
     this.renderSeen();
@@ -286,7 +292,7 @@ export class ConversationView {
       face,
       el("div", { class: "bubble" },
         entry.internal ? el("div", { class: "note-label" }, lockIcon(), "Private note · only agents see this") : null,
-        el("div", { class: "body" }, entry.body),
+        el("div", { class: `body${kind === "bot" ? " md" : ""}` }),
         el("div", { class: "msg-meta" },
           el("span", { class: "who" }, who),
           el("time", { datetime: entry.created_at ?? "" }, clock(entry.created_at)),
@@ -299,7 +305,15 @@ export class ConversationView {
   patch(node, entry) {
     node.dataset.status = entry.status;
     const body = node.querySelector(".body");
-    if (body.textContent !== entry.body) body.textContent = entry.body;
+    if (body.raw !== entry.body) {
+      body.raw = entry.body;
+      // The bot writes Markdown: show it exactly as the customer's widget renders it (same safe renderer).
+      if (entry.author?.kind === "bot") {
+        body.replaceChildren(renderMarkdown(entry.body, document, { partial: entry.status !== "complete" }));
+      } else {
+        body.textContent = entry.body;
+      }
+    }
     const state = node.querySelector(".msg-state");
     if (state) {
       let label = STATUS_LABEL[entry.status] ?? "";
@@ -380,6 +394,7 @@ export class ConversationView {
     $("note-toggle").classList.toggle("is-active", on);
     $("reply-mode").classList.toggle("is-active", !on);
     $("composer-form").classList.toggle("is-note", on);
+    $("send").textContent = on ? "Add note" : "Send";
     this.composer.placeholder = on
       ? "Write a private note — the customer never sees it"
       : "Reply to the customer…  Type / for canned responses";

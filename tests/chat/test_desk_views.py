@@ -183,6 +183,12 @@ def test_rows_carry_the_visitor_unread_count_and_last_message(sam, shop):
     assert row["preview"] == {"author": "agent", "body": "checking", "internal": True}
 
 
+def test_a_bot_preview_drops_its_markdown(sam, shop):
+    conversation(shop, said=[("customer", "shipping?"), ("bot", "Our **Shipping times** article: [read it](https://x.example)")])
+    row = api(sam, "conversations?view=queue").json()["conversations"][0]
+    assert row["preview"]["body"] == "Our Shipping times article: read it"
+
+
 def test_counts_per_view(sam, shop):
     conversation(shop)
     conversation(shop, owner="agent", assignee=sam, unread_by_agent=2)
