@@ -47,11 +47,17 @@ def reply_of(conversation_id):
 async def collect_reply(communicator, *, timeout=15):
     """Receive one reply from start to end; return (start, deltas, end)."""
     start, _ = await receive_until(communicator, "reply.start", timeout=timeout)
+    deltas, end = await collect_rest_of_reply(communicator, timeout=timeout)
+    return start, deltas, end
+
+
+async def collect_rest_of_reply(communicator, *, timeout=15):
+    """Receive a started reply's deltas up to its end; return (deltas, end)."""
     deltas = []
     while True:
         frame, _ = await receive_until(communicator, lambda f: f["type"] in ("reply.delta", "reply.end"), timeout=timeout)
         if frame["type"] == "reply.end":
-            return start, deltas, frame
+            return deltas, frame
         deltas.append(frame)
 
 
@@ -115,18 +121,9 @@ async def test_a_duplicated_job_generates_once(bot_visitor, settings):
     await send_message(customer, "Do you take PayPal?")
     start, _ = await receive_until(customer, "reply.start")
     await get_channel_layer().send("ai-reply", {"type": "reply.generate", "reply_id": start["reply_id"]})
-    _, deltas, end = await collect_reply_after_start(customer)
+    deltas, end = await collect_rest_of_reply(customer)
     assert end["body"] == "".join(d["text"] for d in deltas)  # no index twice, no text twice
     await customer.disconnect()
-
-
-async def collect_reply_after_start(communicator, timeout=15):
-    deltas = []
-    while True:
-        frame, _ = await receive_until(communicator, lambda f: f["type"] in ("reply.delta", "reply.end"), timeout=timeout)
-        if frame["type"] == "reply.end":
-            return None, deltas, frame
-        deltas.append(frame)
 
 
 async def test_stop_closes_the_provider_stream_and_keeps_the_partial_text(bot_visitor, openai_server):
