@@ -209,3 +209,18 @@ async def test_cannot_assign_to_an_agent_of_another_site(visitor, agent):
     assert error["code"] == "not_found"
     await customer.disconnect()
     await desk.disconnect()
+
+
+async def test_agent_of_another_site_cannot_stop_a_reply(agent):
+    site_b = await database_sync_to_async(make_site)("Site B")
+    visitor_b = await database_sync_to_async(make_visitor)(site_b)
+    customer, _ = await open_customer(token_for(visitor_b))
+    ack = await send_message(customer, "hello from B")
+    reply = await database_sync_to_async(_bot_message)(ack["conversation"])
+    desk, _ = await open_agent(agent)
+    await desk.send_json_to({"type": "reply.stop", "reply_id": reply.pk})
+    error, _ = await receive_until(desk, "error")
+    assert error["code"] == "not_found"
+    assert (await database_sync_to_async(Message.objects.get)(pk=reply.pk)).status == "streaming"
+    await customer.disconnect()
+    await desk.disconnect()
