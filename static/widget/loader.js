@@ -14,7 +14,10 @@
 
   const script = d.currentScript || d.querySelector('script[data-site][src*="widget/loader.js"]');
   const site = script && script.getAttribute("data-site");
-  if (!site) return;
+  if (!site) {
+    console.warn("parley: the loader script needs a data-site attribute");
+    return;
+  }
   const parley = new URL(script.src, location.href).origin;
   const key = `parley:${site}:`;
   const zh = /^zh/i.test(navigator.language || "");
@@ -26,6 +29,8 @@
   let focusOnReady = false;
   let identity = null;
   let unread = 0;
+  let mounted = false;
+  const later = []; // API calls made before the page had a body to draw in
 
   const store = (area, name, value) => {
     try {
@@ -166,6 +171,7 @@ transform-origin:bottom right;visibility:hidden;pointer-events:none;transition:o
   launcher.addEventListener("click", () => show(!open, true));
 
   const mount = () => {
+    mounted = true;
     const style = d.createElement("style");
     style.id = "parley-style";
     style.textContent = css;
@@ -175,13 +181,15 @@ transform-origin:bottom right;visibility:hidden;pointer-events:none;transition:o
     // Open again after a reload if it was open; load it hidden if there is a conversation to watch for replies.
     if (store("sessionStorage", "open")) show(true, false);
     else if (store("localStorage", "active")) makeFrame();
+    later.splice(0).forEach((fn) => fn());
   };
+  const whenMounted = (fn) => (mounted ? fn() : later.push(fn));
 
   w.Parley = {
     version: 1,
-    open: () => show(true, true),
-    close: () => show(false, true),
-    toggle: () => show(!open, true),
+    open: () => whenMounted(() => show(true, true)),
+    close: () => whenMounted(() => show(false, true)),
+    toggle: () => whenMounted(() => show(!open, true)),
     identify: (user) => {
       identity = user && typeof user === "object"
         ? { userId: user.userId, name: user.name, email: user.email, hash: user.hash } : null;

@@ -326,3 +326,65 @@ def test_identify_switches_to_the_users_conversation_and_logout_forgets_it(parle
     frame.wait_for_function("n => document.querySelectorAll('#transcript [data-seq]').length === n", arg=len(theirs))
     assert dom_transcript(frame) == theirs
     assert [row["text"] for row in theirs if row["author"] == "customer"] == [PAYMENT]
+
+
+def test_talk_to_a_human_hands_off_and_says_nobody_is_around(parley_server, context):
+    page = context.new_page()
+    frame = open_widget(page, parley_server.url + "/")
+    ask(frame, DELIVERY)
+    wait_for_bot(frame, status="complete")
+    frame.click("#handoff")
+    frame.wait_for_selector("#transcript [data-author=system][data-seq='3']")
+    frame.wait_for_selector("#handoff", state="hidden")
+    frame.wait_for_selector("#away", state="visible")  # no agent is online in this test
+    assert "away" in frame.text_content("#presence-text").lower()
+    rows = assert_matches_database(frame, parley_server)
+    assert rows[-1]["author"] == "system"
+
+
+def test_without_websockets_the_widget_falls_back_to_server_sent_events(parley_server, context):
+    context.route_web_socket("**/ws/widget/", lambda ws: ws.close(code=1011))
+    page = context.new_page()
+    event_streams = []
+    page.on("request", lambda r: event_streams.append(r.url) if "/api/widget/events" in r.url else None)
+    frame = open_widget(page, parley_server.url + "/")
+    frame.wait_for_selector("#status[data-state=open]", state="attached")
+    assert event_streams
+    frame.evaluate(RECORDER_JS)
+    ask(frame, DELIVERY)
+    wait_for_bot(frame, status="complete")
+    assert len({p["length"] for p in frame.evaluate("window.__paints") if p["status"] == "streaming"}) > 3
+    frame.click("#handoff")  # over HTTP, since there is no socket to send it on
+    frame.wait_for_selector("#transcript [data-author=system]")
+    assert_matches_database(frame, parley_server)
+
+
+def test_pre_chat_form_and_away_message_outside_business_hours(parley_server, browser):
+    parley_server.manage("shell", "-c", (
+        "from chat.models import Site; Site.objects.update_or_create(key='quiet-shop', defaults=dict("
+        "name='Quiet Shop', ask_contact=True, away_message='We are closed for the holidays.', "
+        "business_hours={str(d): [] for d in range(7)}))"))
+    context = browser.new_context(viewport={"width": 420, "height": 720})
+    page = context.new_page()
+    page.goto(parley_server.url + "/widget/quiet-shop/")  # the frame on its own, as a full page
+    page.wait_for_selector("body[data-ready=true]", state="attached")
+    assert page.is_visible("#away") and "closed for the holidays" in page.text_content("#away")
+    assert "away" in page.text_content("#presence-text").lower()
+    page.wait_for_selector("#prechat", state="visible")
+    assert page.is_hidden("#composer") and page.is_hidden("#close")
+
+    page.fill("#prechat-name", "Cleo")
+    page.fill("#prechat-email", "not-an-email")
+    page.click("#prechat button[type=submit]")
+    page.wait_for_selector("#prechat-error", state="visible")
+    assert page.get_attribute("#prechat-email", "aria-invalid") == "true"
+    page.fill("#prechat-email", "cleo@example.com")
+    page.click("#prechat button[type=submit]")
+    page.wait_for_selector("#prechat", state="hidden")
+    page.wait_for_function("() => document.activeElement.id === 'composer'")
+    ask(page, "Are you open tomorrow?")
+    page.wait_for_selector("#transcript [data-author=customer][data-seq]")
+    visitor = parley_server.manage("shell", "-c", "from chat.models import Visitor; v = Visitor.objects.filter("
+                                   "site__key='quiet-shop').latest('pk'); print(v.name, v.email)")
+    assert visitor.strip().splitlines()[-1] == "Cleo cleo@example.com"
+    context.close()
