@@ -81,8 +81,11 @@ class Customer:
 class Desk:
     """An agent signed in at /accounts/login/ with the desk open."""
 
-    def __init__(self, browser, base_url: str, username: str = "agent", password: str = "parley-agent"):
+    def __init__(self, browser, base_url: str, username: str = "agent", password: str = "parley-agent",
+                 init_script: str | None = None):
         self.context = browser.new_context(viewport=DESK_VIEWPORT)
+        if init_script:
+            self.context.add_init_script(init_script)
         self.page = self.context.new_page()
         self.page.set_default_timeout(TIMEOUT_MS)
         self.errors: list[str] = []
@@ -128,6 +131,31 @@ class Desk:
 
     def close(self) -> None:
         self.context.close()
+
+
+# A desk tab the agent is not looking at, with the browser's Notification and WebAudio recorded.
+BACKGROUND_TAB_JS = """
+    Document.prototype.hasFocus = () => false;
+    window.__notes = [];
+    window.__beeps = 0;
+    window.Notification = class {
+        static permission = "granted";
+        static requestPermission() { return Promise.resolve("granted"); }
+        constructor(title, options) { window.__notes.push({title, body: options && options.body}); }
+        close() {}
+    };
+    window.AudioContext = class {
+        constructor() { this.state = "running"; this.currentTime = 0; this.destination = {}; }
+        resume() { return Promise.resolve(); }
+        createOscillator() {
+            return {frequency: {}, connect: (node) => node, start: () => { window.__beeps += 1; }, stop() {}};
+        }
+        createGain() {
+            const gain = {setValueAtTime() {}, exponentialRampToValueAtTime() {}};
+            return {gain, connect: (node) => node};
+        }
+    };
+"""
 
 
 def save_screenshot(page, artifacts: Path, name: str, *, full_page: bool = False) -> Path:

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from tests.browser.desk_drivers import Customer, Desk, save_screenshot
+from tests.browser.desk_drivers import BACKGROUND_TAB_JS, Customer, Desk, save_screenshot
 from tests.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.browser
@@ -156,6 +156,50 @@ def test_resolve_then_the_customer_writes_again_and_it_comes_back_to_the_agent(d
     desk.page.wait_for_selector("#resolve", state="visible")
     assert desk.page.text_content("#conv-chip") == "Assigned to you"
     assert customer.conversation_id() == conversation
+
+
+def test_a_desk_in_the_background_beeps_and_notifies(parley_server, browser, desk, customer):
+    background = Desk(browser, parley_server.url, init_script=BACKGROUND_TAB_JS)  # a second tab of the same agent
+    try:
+        background.page.keyboard.press("Shift")  # the user gesture that lets a page make sound
+        customer.ask_for_human()
+        notes = background.page.wait_for_function("() => window.__notes.length > 0 && window.__notes").json_value()
+        assert notes[0]["title"].endswith("is waiting")
+        assert background.page.evaluate("window.__beeps") > 0
+
+        conversation = customer.conversation_id()
+        desk.view("queue")
+        desk.row(conversation).wait_for()
+        desk.open(conversation)
+        desk.page.click("#assign-me")  # assigned to this agent: the background tab now watches it for them
+        desk.page.wait_for_selector("#assign-me", state="hidden")
+        customer.say("Hello? Anyone?")
+        background.page.wait_for_function(
+            "() => window.__notes.some(n => n.title.startsWith('New message from'))")
+        background.page.wait_for_function("() => /^\\(\\d+\\) Parley desk$/.test(document.title)")
+    finally:
+        background.close()
+    desk.page.wait_for_selector("#presence[data-status=online]")  # closing one of two tabs keeps the agent online
+
+
+def test_search_by_message_text(desk, customer):
+    phrase = token("Umbrella")
+    customer.ask_for_human()
+    customer.say(f"Is the {phrase} waterproof?")
+    conversation = customer.conversation_id()
+    desk.view("open")
+    desk.row(conversation).wait_for()
+    desk.page.locator("body").click(position={"x": 700, "y": 400})
+    desk.page.keyboard.press("/")
+    desk.page.wait_for_function("() => document.activeElement.id === 'search'")
+    desk.page.keyboard.type(phrase)
+    desk.page.wait_for_function(
+        "id => { const rows = document.querySelectorAll('#conversation-list [data-conversation-id]');"
+        " return rows.length === 1 && rows[0].dataset.conversationId === String(id); }", arg=conversation)
+    desk.page.fill("#search", "no-such-words-anywhere")
+    desk.page.wait_for_selector("#list-empty", state="visible")
+    desk.page.fill("#search", "")
+    desk.page.wait_for_function("() => document.querySelectorAll('#conversation-list [data-conversation-id]').length > 1")
 
 
 def test_keyboard_shortcuts_and_presence(desk, customer):
