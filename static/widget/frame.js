@@ -186,7 +186,9 @@ class WidgetApp {
       this.readSeq = 0;
       this.agentReadSeq = 0;
     }
+    const ownerChanged = conversation?.owner !== this.conversation?.owner;
     this.conversation = conversation;
+    if (ownerChanged && conversation && !switched) this.refreshAvailability(); // an agent may have come online
     if (conversation) $("transcript").dataset.conversation = String(conversation.id);
     else delete $("transcript").dataset.conversation;
     if (!conversation) {
@@ -339,7 +341,7 @@ class WidgetApp {
     else if (online) text = t("presence.online");
     else text = config.bot_enabled ? t("presence.bot") : t("presence.later");
     $("presence-text").textContent = text;
-    $("presence").dataset.available = String(open && online);
+    $("presence").dataset.available = String((open && online) || owner === "agent");
     $("away").hidden = open && !(owner === "queue" && !online);
   }
 

@@ -280,10 +280,15 @@ def test_an_agent_joins_types_reads_and_answers(parley_server, context, browser)
     agent.evaluate("""conversation => new Promise((resolve, reject) => {
         const ws = new WebSocket(`ws://${location.host}/ws/agent/`);
         window.agentSend = frame => ws.send(JSON.stringify(frame));
-        ws.onmessage = event => { const frame = JSON.parse(event.data);
+        window.agentHeard = [];
+        ws.onmessage = event => { const frame = JSON.parse(event.data); agentHeard.push(frame);
             if (frame.type === 'welcome') ws.send(JSON.stringify({type: 'subscribe', conversation, cursor: '0.0'}));
             if (frame.type === 'subscribed') resolve(); };
         ws.onclose = event => reject(new Error('agent socket closed ' + event.code)); })""", conversation)
+
+    frame.fill("#composer", "Actually, one more")  # the customer typing reaches the desk
+    agent.wait_for_function("() => agentHeard.some(f => f.type === 'typing' && f.author.kind === 'customer' && f.active)")
+    frame.fill("#composer", "")
 
     agent.evaluate("c => agentSend({type: 'typing', conversation: c, active: true})", conversation)
     frame.wait_for_selector("#typing[data-kind=agent]")
