@@ -102,7 +102,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL = "/agent/"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
@@ -114,8 +114,13 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# WhiteNoise serves files straight from the finders when DEBUG, so `make run` needs no collectstatic.
+# WhiteNoise serves files straight from the finders, so `make run` needs no collectstatic;
+# `collectstatic` also writes gzipped copies, which WhiteNoise (or nginx with gzip_static) serves.
 WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -147,6 +152,8 @@ PARLEY_VISITOR_TOKEN_MAX_AGE = env_int("PARLEY_VISITOR_TOKEN_MAX_AGE", 60 * 60 *
 PARLEY_REOPEN_WINDOW = env_int("PARLEY_REOPEN_WINDOW", 60 * 60 * 24, minimum=0)
 # An agent socket that has not pinged for this long no longer counts as present (a killed process).
 PARLEY_PRESENCE_TTL = env_int("PARLEY_PRESENCE_TTL", 90, minimum=5)
+# An agent offline this long (not just reloading the desk) gives their unattended conversations back.
+PARLEY_RELEASE_GRACE = env_float("PARLEY_RELEASE_GRACE", 30.0, minimum=0.0)
 # Typing relays at most this often per socket, unless the state flips.
 PARLEY_TYPING_THROTTLE = env_float("PARLEY_TYPING_THROTTLE", 2.0, minimum=0.0)
 # /metrics answers staff sessions, and scrapers that send `Authorization: Bearer <this>`.

@@ -19,3 +19,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # In-process tests have no `runworker`: the consumer under test runs the AI worker itself,
 # whichever channel layer is configured.
 PARLEY_EMBEDDED_WORKER = True
+
+# Tests of releasing conversations watch the last tab close; the grace is tested on its own.
+PARLEY_RELEASE_GRACE = 0

@@ -12,6 +12,7 @@ from django.conf import settings
 
 from chat.ai.worker import announce_alive_forever
 from chat.lifecycle import install_daphne_sigterm
+from chat.services.presence import presence_sweep
 from chat.services.replies import REPLY_CHANNEL, reply_reap_expired
 
 logger = logging.getLogger(__name__)
@@ -21,14 +22,17 @@ _started: dict[asyncio.AbstractEventLoop, list[asyncio.Task]] = {}
 
 
 async def reap_forever() -> None:
-    """End replies whose worker died, every PARLEY_REAPER_INTERVAL seconds."""
+    """Every PARLEY_REAPER_INTERVAL seconds: end replies whose worker died, release absent agents' conversations."""
     while True:
         try:
             reaped = await database_sync_to_async(reply_reap_expired)()
             if reaped:
                 logger.info("marked %d orphaned replies interrupted", reaped)
+            released = await database_sync_to_async(presence_sweep)()
+            if released:
+                logger.info("returned %d conversations of absent agents to the queue", released)
         except Exception:
-            logger.warning("reply reaper pass failed", exc_info=True)
+            logger.warning("reaper pass failed", exc_info=True)
         await asyncio.sleep(settings.PARLEY_REAPER_INTERVAL)
 
 

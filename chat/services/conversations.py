@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from chat import broadcast, events, groups
@@ -153,8 +153,9 @@ def conversation_handoff(*, conversation: Conversation, reason: str = "") -> Con
         conversation.owner = Conversation.Owner.QUEUE
         conversation.queued_at = timezone.now()
         _save(conversation, "status", "owner", "queued_at")
-        message_insert(conversation=conversation, author=SYSTEM,
-                       body=reason or _("Connecting you with a member of our team. They'll reply here."))
+        with translation.override(conversation.site.language or settings.LANGUAGE_CODE):
+            line = reason or _("Connecting you with a member of our team. They'll reply here.")
+        message_insert(conversation=conversation, author=SYSTEM, body=line)
         publish_conversation(conversation)
         assignment.assignment_fill_later(site_ids=[conversation.site_id])
     return conversation

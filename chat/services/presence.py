@@ -6,10 +6,13 @@ offline (their last dashboard closed) gives their unattended conversations back 
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,6 +22,11 @@ from chat.selectors import agent_site_ids
 from chat.services import assignment
 
 OFFLINE = "offline"
+OFFLINE_MEMORY = 24 * 60 * 60  # seconds the cache remembers when an agent went offline
+
+
+def _offline_key(user_id: int) -> str:
+    return f"parley:offline-since:{user_id}"
 
 
 def _fresh_connections(user_id: int):
@@ -50,7 +58,10 @@ def _changed(user: AbstractBaseUser, before: str, after: str) -> None:
     if after == AgentProfile.Status.ONLINE:
         assignment.assignment_agent_available(user=user)
     elif after == OFFLINE:
-        assignment.assignment_release(user=user)
+        cache.set(_offline_key(user.pk), time.time(), OFFLINE_MEMORY)
+        if settings.PARLEY_RELEASE_GRACE <= 0:
+            assignment.assignment_release(user=user)
+        # else presence_sweep releases them once the grace has passed: a reload is not leaving.
 
 
 def presence_connect(*, user: AbstractBaseUser, channel_name: str) -> str:
@@ -86,3 +97,27 @@ def presence_set(*, user: AbstractBaseUser, status: str) -> str:
         after = presence_of(user)
         _changed(user, before, after)
     return after
+
+
+def _offline_since(user: AbstractBaseUser) -> float | None:
+    """When the agent's last dashboard went away: a clean close is remembered; a killed process's rows age out."""
+    remembered = cache.get(_offline_key(user.pk))
+    if remembered is not None:
+        return remembered
+    last_seen = AgentConnection.objects.filter(user=user).order_by("-last_seen").values_list("last_seen", flat=True).first()
+    return last_seen.timestamp() + settings.PARLEY_PRESENCE_TTL if last_seen else None
+
+
+def presence_sweep() -> int:
+    """Return to the queue the unattended conversations of agents offline for longer than PARLEY_RELEASE_GRACE."""
+    released = 0
+    candidates = get_user_model().objects.filter(assigned_conversations__status="open").distinct()
+    for user in candidates:
+        if presence_of(user) != OFFLINE:
+            continue
+        since = _offline_since(user)
+        if since is not None and time.time() - since < settings.PARLEY_RELEASE_GRACE:
+            continue
+        released += len(assignment.assignment_release(user=user))
+        AgentConnection.objects.filter(user=user).delete()  # rows of a killed process: counted, now done
+    return released

@@ -10,8 +10,9 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from chat import broadcast, events, groups, metrics
 from chat.ai.base import Passage, ReplyRequest, Turn
@@ -127,7 +128,7 @@ def reply_checkpoint(*, reply_id: int, worker: str, text: str, index: int, ends:
         body=text, stream_index=index, delta_ends=ends, lease_until=_lease(), updated_at=timezone.now()))
 
 
-FAILED_LINE = "Sorry, I couldn't finish this answer. I've asked a member of our team to help."
+FAILED_LINE = gettext_noop("Sorry, I couldn't finish this answer. I've asked a member of our team to help.")
 
 
 def _finish(reply_id: int, *, status: str, text: str, index: int, ends: list[int] | None = None, reason: str = "",
@@ -151,7 +152,10 @@ def reply_finish(*, reply_id: int, status: str, text: str, index: int, ends: lis
                  reason: str = "") -> Message | None:
     """The worker ends its reply: complete, stopped, interrupted or failed (with a line for the customer)."""
     if status == Message.Status.FAILED:
-        text = f"{text}\n\n{_(FAILED_LINE)}" if text else _(FAILED_LINE)
+        language = Message.objects.filter(pk=reply_id).values_list("conversation__site__language", flat=True).first()
+        with translation.override(language or settings.LANGUAGE_CODE):
+            line = _(FAILED_LINE)
+        text = f"{text}\n\n{line}" if text else line
     with transaction.atomic():
         return _finish(reply_id, status=status, text=text, index=index, ends=ends, reason=reason)
 

@@ -35,9 +35,10 @@ class LiveServer:
 @pytest.fixture(scope="module")
 def parley_server(tmp_path_factory, request):
     """Daphne serving the demo shop; AI settings may be overridden by a module's `parley_server_env` fixture."""
-    extra = request.getfixturevalue("parley_server_env") if "parley_server_env" in request.fixturenames else {}
+    # A module may define a module-scoped `parley_server_env` fixture returning extra environment.
+    extra = request.getfixturevalue("parley_server_env") if hasattr(request.module, "parley_server_env") else {}
     tmp_dir = tmp_path_factory.mktemp(f"live-{uuid.uuid4().hex[:6]}")
-    env = embedded_env(tmp_dir, AI_TYPING_CPS="80", **extra)
+    env = embedded_env(tmp_dir, **{"AI_TYPING_CPS": "80", **extra})
     manage(env, "migrate", "--noinput")
     process, port = start_daphne(env, "daphne-live")
     env["PORT"] = str(port)

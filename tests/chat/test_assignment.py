@@ -231,3 +231,29 @@ async def test_the_desk_socket_sees_auto_assignment_and_the_release_on_its_last_
     assert queue["count"] == 1
     await customer.disconnect()
     await watcher.disconnect()
+
+
+async def test_a_reload_within_the_grace_keeps_conversations_then_the_sweep_releases_them(settings):
+    """Closing the last tab starts a grace period; only the sweep, after it, returns conversations to the queue."""
+    from chat.models import Conversation
+    from chat.services.presence import presence_sweep
+    from tests.conftest import make_agent, make_site, make_visitor, open_agent, open_customer, send_message, token_for
+
+    settings.PARLEY_RELEASE_GRACE = 3600
+    site = await database_sync_to_async(make_site)("Grace shop")
+    agent = await database_sync_to_async(make_agent)("grace", site)
+    visitor = await database_sync_to_async(make_visitor)(site)
+    customer, _ = await open_customer(token_for(visitor))
+    ack = await send_message(customer, "help please")
+    desk, _ = await open_agent(agent)
+    await desk.send_json_to({"type": "conversation.assign", "conversation": ack["conversation"], "agent": agent.pk})
+    await send_message(customer, "are you there?")  # after the assignment: the customer now waits on the agent
+    await desk.disconnect()
+    assert await database_sync_to_async(presence_sweep)() == 0  # within the grace: a reload, not leaving
+    conversation = await database_sync_to_async(Conversation.objects.get)(pk=ack["conversation"])
+    assert conversation.assignee_id == agent.pk
+    settings.PARLEY_RELEASE_GRACE = 0
+    assert await database_sync_to_async(presence_sweep)() == 1
+    conversation = await database_sync_to_async(Conversation.objects.get)(pk=ack["conversation"])
+    assert conversation.owner == "queue" and conversation.assignee_id is None
+    await customer.disconnect()
