@@ -24,17 +24,21 @@ class Context:
     engine: str = ""
     redis: bool = False
     fd_limit: int = 0
+    overrides: dict = field(default_factory=dict)
     _databases: Databases | None = field(default=None, repr=False)
 
     @classmethod
-    def create(cls, *, smoke: bool, engine: str | None = None) -> "Context":
+    def create(cls, *, smoke: bool, engine: str | None = None, overrides: dict | None = None) -> "Context":
         """Detect PostgreSQL and Redis; without PostgreSQL, Parley runs on SQLite files."""
         engine = engine or ("postgres" if postgres_available() else "sqlite")
-        return cls(smoke=smoke, engine=engine, redis=redis_available(), fd_limit=raise_fd_limit())
+        return cls(smoke=smoke, engine=engine, redis=redis_available(), fd_limit=raise_fd_limit(),
+                   overrides=overrides or {})
 
     def params(self, scenario) -> dict:
-        """The scenario module's SMOKE or FULL sizes."""
-        return dict(scenario.SMOKE if self.smoke else scenario.FULL)
+        """The scenario module's SMOKE or FULL sizes, with any --set overrides it knows."""
+        params = dict(scenario.SMOKE if self.smoke else scenario.FULL)
+        params.update({k: v for k, v in self.overrides.items() if k in params or k in ("layers", "systems")})
+        return params
 
     @property
     def databases(self) -> Databases:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -74,40 +75,57 @@ def manage(env: dict, *args: str, timeout: float = 300) -> str:
 
 
 class Databases:
-    """Hands out fresh copies of one migrated, seeded database (PostgreSQL, or SQLite files)."""
+    """Fresh copies of a migrated, seeded database, with fixture data (bench/fixtures.py) made once per spec.
+
+    A scenario starts many servers on the same data; copying a template is much cheaper than building it.
+    """
 
     def __init__(self, engine: str):
         self.engine = engine
         self.tag = uuid.uuid4().hex[:8]
-        self.template: str | None = None
-        self.copies: list[str] = []
+        self.base: str | None = None
+        self.templates: dict[str, tuple[str, dict]] = {}  # fixture spec -> (database name, fixture output)
+        self.names: list[str] = []
         self.tmp = Path(tempfile.mkdtemp(prefix="parley-bench-"))
 
-    def _url(self, name: str) -> str:
+    def url(self, name: str) -> str:
         if self.engine == "postgres":
             return _with_database(POSTGRES_URL, name)
         return f"sqlite:///{self.tmp / (name + '.sqlite3')}"
 
-    def _build_template(self) -> None:
-        name = f"parley_bench_tmpl_{self.tag}"
-        if self.engine == "postgres":
-            _postgres_admin(f'CREATE DATABASE "{name}"')
-        env = django_env(self._url(name))
-        manage(env, "migrate", "--noinput")
-        manage(env, "seed_demo", "--origin", BENCH_ORIGIN)
-        self.template = name
+    def _new_name(self) -> str:
+        name = f"parley_bench_{self.tag}_{len(self.names)}"
+        self.names.append(name)
+        return name
 
-    def fresh(self) -> str:
-        """The URL of a new database equal to the template."""
-        if self.template is None:
-            self._build_template()
-        name = f"parley_bench_{self.tag}_{len(self.copies)}"
+    def _copy(self, template: str) -> str:
+        name = self._new_name()
         if self.engine == "postgres":
-            _postgres_admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+            _postgres_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         else:
-            shutil.copy(self.tmp / f"{self.template}.sqlite3", self.tmp / f"{name}.sqlite3")
-        self.copies.append(name)
-        return self._url(name)
+            shutil.copy(self.tmp / f"{template}.sqlite3", self.tmp / f"{name}.sqlite3")
+        return name
+
+    def _base(self) -> str:
+        if self.base is None:
+            name = self._new_name()
+            if self.engine == "postgres":
+                _postgres_admin(f'CREATE DATABASE "{name}"')
+            env = django_env(self.url(name))
+            manage(env, "migrate", "--noinput")
+            manage(env, "seed_demo", "--origin", BENCH_ORIGIN)
+            self.base = name
+        return self.base
+
+    def fresh(self, fixture: dict | None = None) -> tuple[str, dict]:
+        """A new database with the fixture's data: its URL and the fixture's output (tokens, cookies, ids)."""
+        key = json.dumps(fixture or {}, sort_keys=True)
+        if key not in self.templates:
+            name = self._copy(self._base())
+            output = run_fixture(django_env(self.url(name)), fixture) if fixture else {}
+            self.templates[key] = (name, output)
+        template, output = self.templates[key]
+        return self.url(self._copy(template)), output
 
     def drop(self, url: str) -> None:
         """Remove one copy (its server has stopped)."""
@@ -115,13 +133,20 @@ class Databases:
         if self.engine == "postgres":
             _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         else:
-            for suffix in ("", "-wal", "-shm"):
+            for suffix in ("", "-wal", "-shm", "-journal"):
                 (self.tmp / f"{name}.sqlite3{suffix}").unlink(missing_ok=True)
 
     def close(self) -> None:
         """Drop everything this run created."""
-        for name in self.copies:
-            self.drop(self._url(name))
-        if self.template and self.engine == "postgres":
-            _postgres_admin(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
+        for name in reversed(self.names):
+            self.drop(self.url(name))
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def run_fixture(env: dict, spec: dict) -> dict:
+    """Make bench/fixtures.py's data in the database `env` names; its JSON output."""
+    result = subprocess.run([sys.executable, "-m", "bench.fixtures", json.dumps(spec)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        raise RuntimeError(f"fixtures failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])

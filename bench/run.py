@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 import time
 import traceback
@@ -42,12 +43,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the machinery in seconds")
     parser.add_argument("--out", type=Path, default=report.RESULTS, help="where JSON, Markdown and PNGs go")
     parser.add_argument("--database", choices=["postgres", "sqlite"], help="default: postgres when it answers")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                        help='override a size, e.g. --set sizes=[2000] --set rates=[100,200] --set layers=["memory"]')
     args = parser.parse_args(argv)
+    try:
+        overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
+    except ValueError:
+        parser.error("--set takes KEY=JSON, e.g. --set concurrency=[100]")
     names = args.scenarios or SCENARIOS
     unknown = sorted(set(names) - set(SCENARIOS))
     if unknown:
         parser.error(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
-    context = Context.create(smoke=args.smoke, engine=args.database)
+    context = Context.create(smoke=args.smoke, engine=args.database, overrides=overrides)
     print(f"database {context.engine}, redis {'yes' if context.redis else 'no'}, open files {context.fd_limit}",
           flush=True)
     failed = []

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
+import signal
 import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -16,7 +15,6 @@ import httpx
 from bench.databases import REDIS_URL, Databases, django_env
 from tests.integration.processes import ManagedProcess, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PARLEY_APP = "chatsite.asgi:application"
 BACKLOG = 1024
@@ -54,12 +52,25 @@ def layer_env(layer: str) -> dict:
     return {"REDIS_URL": REDIS_URL, "CHANNEL_LAYER_PREFIX": f"bench{uuid.uuid4().hex[:8]}"}
 
 
+def forget_layer(prefix: str) -> None:
+    """Delete a killed server's channel-layer keys (groups live a day otherwise); only this run's prefix."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            client.delete(key)
+    finally:
+        client.close()
+
+
 class Server:
     """Processes started together and stopped together; `pids` are the ones whose CPU and memory count."""
 
     def __init__(self):
         self.processes: list[ManagedProcess] = []
         self.port = 0
+        self.layer_prefix = ""
 
     @property
     def pids(self) -> list[int]:
@@ -77,8 +88,13 @@ class Server:
         return "".join(line for p in self.processes for line in p.output[-lines:])
 
     def stop(self) -> None:
+        """Kill at once: nothing a benchmark server holds is worth a graceful shutdown, and it costs seconds."""
         for process in reversed(self.processes):
-            process.stop()
+            if process.process.poll() is None:
+                os.killpg(process.process.pid, signal.SIGKILL)
+                process.process.wait(timeout=10)
+        if self.layer_prefix:
+            forget_layer(self.layer_prefix)
 
     def __enter__(self):
         return self
@@ -97,11 +113,11 @@ class ParleyServer(Server):
                  app: str = PARLEY_APP, worker: bool = False, **settings: str):
         super().__init__()
         self.databases = databases
-        self.database_url = databases.fresh()
+        self.database_url, self.fixture = databases.fresh(fixture)
         embedded = "0" if worker else "1"
         self.env = django_env(self.database_url, PARLEY_EMBEDDED_WORKER=embedded, **UNLIMITED_SENDS,
                               **layer_env(layer), **settings)
-        self.fixture = _build_fixture(self.env, fixture or {})
+        self.layer_prefix = self.env.get("CHANNEL_LAYER_PREFIX", "")
         try:
             process, self.port = _daphne(app, self.env, "parley")
             self.processes.append(process)
@@ -122,16 +138,6 @@ def _runworker(env: dict) -> ManagedProcess:
     return process
 
 
-def _build_fixture(env: dict, spec: dict) -> dict:
-    if not spec:
-        return {}
-    result = subprocess.run([sys.executable, "-m", "bench.fixtures", json.dumps(spec)], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
-    if result.returncode != 0:
-        raise RuntimeError(f"fixtures failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 class BaselineServer(Server):
     """Daphne serving a baseline app with the minimal settings module, on the given layer."""
 
@@ -141,6 +147,7 @@ class BaselineServer(Server):
         env.pop("REDIS_URL", None)
         env.update(DJANGO_SETTINGS_MODULE="bench.baselines.relay_settings", PYTHONUNBUFFERED="1",
                    **layer_env(layer), **settings)
+        self.layer_prefix = env.get("CHANNEL_LAYER_PREFIX", "")
         process, self.port = _daphne(app, env, "baseline")
         self.processes.append(process)
 

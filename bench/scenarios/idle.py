@@ -15,7 +15,7 @@ from bench.wire import bounded, ws_open
 TITLE = "Idle connections"
 FULL = {"sizes": [2000, 5000, 10000], "warm": 20, "settle_s": 2.0, "idle_window_s": 10.0, "clients": 2,
         "connect_limit": 200, "step_timeout_s": 300}
-SMOKE = {"sizes": [20], "warm": 2, "settle_s": 0.3, "idle_window_s": 1.0, "clients": 1, "connect_limit": 20,
+SMOKE = {"sizes": [20], "warm": 2, "settle_s": 0.2, "idle_window_s": 0.5, "clients": 1, "connect_limit": 20,
          "step_timeout_s": 60}
 SYSTEMS = ["Parley", "minimal relay", "raw floor"]
 FD_RESERVE = 300  # descriptors a process needs besides the sockets (files, pipes, database, layer)

@@ -1,0 +1,49 @@
+"""Opening Parley's sockets the way the widget and the dashboard do, for load."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from bench.wire import send_json, ws_open
+
+WAIT = 60.0
+
+
+async def until(connection, kind: str, timeout: float = WAIT) -> dict:
+    """Read frames until one of type `kind`; RuntimeError on an error frame."""
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = json.loads(await connection.recv())
+            if frame.get("type") == kind:
+                return frame
+            if frame.get("type") == "error":
+                raise RuntimeError(f"server error while waiting for {kind}: {frame}")
+
+
+async def customer(port: int, token: str, cursor: str = "0.0", conversation: int | None = None):
+    """A widget socket after hello: (connection, welcome)."""
+    connection = await ws_open(f"ws://127.0.0.1:{port}/ws/widget/")
+    hello = {"type": "hello", "token": token, "cursor": cursor}
+    if conversation:
+        hello["conversation"] = conversation
+    await send_json(connection, hello)
+    return connection, await until(connection, "welcome")
+
+
+async def agent(port: int, cookie: str, conversations: list[int]):
+    """A dashboard socket subscribed to the given conversations."""
+    connection = await ws_open(f"ws://127.0.0.1:{port}/ws/agent/", origin=f"http://127.0.0.1:{port}", cookie=cookie)
+    await until(connection, "welcome")
+    for conversation in conversations:
+        await send_json(connection, {"type": "subscribe", "conversation": conversation, "cursor": "0.0"})
+        await until(connection, "subscribed")
+    return connection
+
+
+def by_site(conversations: list[dict]) -> dict[int, list[dict]]:
+    """Fixture conversations grouped by their site index."""
+    grouped: dict[int, list[dict]] = {}
+    for conversation in conversations:
+        grouped.setdefault(conversation["site"], []).append(conversation)
+    return grouped

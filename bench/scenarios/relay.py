@@ -1,0 +1,240 @@
+"""Scenario 2: customer and agent chatting in many conversations at a rising message rate; p50/p99 latency."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import uuid
+
+from bench import parley_client, stats
+from bench.pool import ClientPool, split
+from bench.servers import BaselineServer, FloorServer, ParleyServer
+from bench.wire import bounded, send_json, ws_open
+
+TITLE = "Chat relay"
+FULL = {"conversations": 500, "per_site": 10, "rates": [100, 200, 400, 800, 1600, 3200], "step_s": 4.0,
+        "drain_s": 1.5, "clients": 2, "p99_budget_ms": 50}
+SMOKE = {"conversations": 20, "per_site": 10, "rates": [20], "step_s": 1.0, "drain_s": 0.3, "clients": 1,
+         "p99_budget_ms": 50, "layers": ["memory"]}
+GIVE_UP_P99_MS = 1000  # past this a step is saturated beyond doubt: higher rates only queue more
+
+
+def _stamp(k: int) -> str:
+    return f"{time.time():.6f} m{k}"
+
+
+class Meter:
+    """Latencies of messages received by the other side, and frames received overall."""
+
+    def __init__(self):
+        self.latencies: list[float] = []
+        self.frames = 0
+        self.errors = 0
+
+    def reset(self) -> None:
+        self.latencies, self.frames, self.errors = [], 0, 0
+
+    async def read(self, connection, body_of) -> None:
+        """Count each frame; time the ones `body_of` recognises as the other side's messages."""
+        try:
+            async for text in connection:
+                now = time.time()
+                self.frames += 1
+                frame = json.loads(text)
+                if frame.get("type") == "error":
+                    self.errors += 1
+                body = body_of(frame)
+                if body:
+                    self.latencies.append(now - float(body.split(" ", 1)[0]))
+        except Exception:
+            self.errors += 1  # a socket closed by a saturated server: its messages count as lost
+
+
+def _from_customer(frame: dict) -> str | None:
+    if frame.get("type") == "message.new" and frame["message"]["author"]["kind"] == "customer":
+        return frame["message"]["body"]
+    return None
+
+
+def _from_agent(frame: dict) -> str | None:
+    if frame.get("type") == "message.new" and frame["message"]["author"]["kind"] == "agent":
+        return frame["message"]["body"]
+    return None
+
+
+async def _parley_pairs(share: dict, meter: Meter, tasks: list) -> list:
+    port = share["port"]
+
+    async def site_pairs(site: dict) -> list:
+        desk = await parley_client.agent(port, site["cookie"], [c["id"] for c in site["conversations"]])
+        tasks.append(asyncio.create_task(meter.read(desk, _from_customer)))
+        pairs = []
+        for conversation in site["conversations"]:
+            widget, _ = await parley_client.customer(port, conversation["token"])
+            tasks.append(asyncio.create_task(meter.read(widget, _from_agent)))
+
+            def by_customer(body, widget=widget):
+                return send_json(widget, {"type": "message.send", "client_id": str(uuid.uuid4()), "body": body})
+
+            def by_agent(body, cid=conversation["id"]):
+                return send_json(desk, {"type": "message.send", "conversation": cid, "client_id": str(uuid.uuid4()),
+                                        "body": body})
+            pairs.append((by_customer, by_agent))
+        return pairs
+
+    results = await bounded([site_pairs(site) for site in share["sites"]], 20)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    if failures:
+        raise failures[0]
+    return [pair for r in results for pair in r]
+
+
+async def _room_pairs(share: dict, meter: Meter, tasks: list) -> list:
+    async def room(url: str):
+        customer, agent = await ws_open(url, origin=None), await ws_open(url, origin=None)
+        tasks.append(asyncio.create_task(meter.read(customer, lambda f: f["body"] if f.get("from") == "a" else None)))
+        tasks.append(asyncio.create_task(meter.read(agent, lambda f: f["body"] if f.get("from") == "c" else None)))
+        return (lambda body: send_json(customer, {"from": "c", "body": body}),
+                lambda body: send_json(agent, {"from": "a", "body": body}))
+
+    results = await bounded([room(url) for url in share["urls"]], 50)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    if failures:
+        raise failures[0]
+    return results
+
+
+async def converse(share: dict, link) -> dict:
+    """Client process: open the conversations, then send at each rate the coordinator names."""
+    meter, tasks = Meter(), []
+    pairs = await (_parley_pairs if share["kind"] == "parley" else _room_pairs)(share, meter, tasks)
+    link.report({"ready": len(pairs)})
+    loop = asyncio.get_running_loop()
+    while True:
+        command = await link.wait(600)
+        if command["op"] == "close":
+            break
+        meter.reset()
+        sent, started = 0, loop.time()
+        rate, seconds = command["rate"], command["seconds"]
+        while (elapsed := loop.time() - started) < seconds:
+            due = int(elapsed * rate)
+            while sent < due:
+                customer_side, agent_side = pairs[sent % len(pairs)]
+                side = customer_side if (sent // len(pairs)) % 2 == 0 else agent_side
+                try:
+                    await side(_stamp(sent))
+                except Exception:
+                    meter.errors += 1
+                sent += 1
+            await asyncio.sleep(0.002)
+        await asyncio.sleep(command["drain"])
+        link.report({"sent": sent, "latencies": meter.latencies, "frames": meter.frames, "errors": meter.errors})
+    for task in tasks:
+        task.cancel()
+    return {}
+
+
+def _shares(system: str, server, p: dict) -> list[dict]:
+    if system == "Parley":
+        sites = [{"cookie": server.fixture["sites"][index]["cookie"], "conversations": conversations}
+                 for index, conversations in sorted(parley_client.by_site(server.fixture["conversations"]).items())]
+        return [{"kind": "parley", "port": server.port, "sites": part} for part in split(sites, p["clients"])]
+    if system == "minimal relay":
+        urls = [f"ws://127.0.0.1:{server.port}/ws/room/c{i}/" for i in range(p["conversations"])]
+    else:
+        urls = [f"ws://127.0.0.1:{server.port}/c{i}" for i in range(p["conversations"])]
+    return [{"kind": "room", "urls": part} for part in split(urls, p["clients"])]
+
+
+def _server(system: str, layer: str, context, p: dict):
+    if system == "Parley":
+        return ParleyServer(context.databases, layer=layer,
+                            fixture={"conversations": p["conversations"], "per_site": p["per_site"], "owner": "agent"})
+    if system == "minimal relay":
+        return BaselineServer("bench.baselines.relay_asgi:application", layer=layer)
+    return FloorServer()
+
+
+def _ladder(system: str, layer: str, context, p: dict) -> list[dict]:
+    rows, misses = [], 0
+    with _server(system, layer, context, p) as server:
+        with ClientPool(converse, _shares(system, server, p)) as pool:
+            pool.gather(300)
+            for rate in p["rates"]:
+                pool.tell({"op": "step", "rate": rate / p["clients"], "seconds": p["step_s"], "drain": p["drain_s"]})
+                reports = pool.gather(p["step_s"] + p["drain_s"] + 120)
+                latencies = [x for r in reports for x in r["latencies"]]
+                sent = sum(r["sent"] for r in reports)
+                summary = stats.summary_ms(latencies)
+                lost = max(0, sent - len(latencies))
+                ok = summary["p99_ms"] is not None and summary["p99_ms"] <= p["p99_budget_ms"] and lost <= sent * 0.01
+                rows.append({"system": system, "layer": layer, "rate_msgs_s": rate,
+                             "deliveries_s": round(sum(r["frames"] for r in reports) / p["step_s"]),
+                             "sent": sent, "lost": lost, "errors": sum(r["errors"] for r in reports),
+                             "p50_ms": summary["p50_ms"], "p99_ms": summary["p99_ms"],
+                             "within_budget": "yes" if ok else "no", "alive": server.alive()})
+                print(f"   {system}/{layer} {rate} msg/s: p50 {summary['p50_ms']} p99 {summary['p99_ms']} ms, "
+                      f"lost {lost}", flush=True)
+                misses = 0 if ok else misses + 1
+                if misses >= 2 or (summary["p99_ms"] or 1e9) > GIVE_UP_P99_MS or lost > sent * 0.1 \
+                        or not server.alive():
+                    rows[-1]["within_budget"] = "saturated"
+                    break
+            pool.tell({"op": "close"})
+            pool.results(60)
+    return rows
+
+
+def _best(rows: list[dict], system: str, layer: str) -> int | None:
+    good = [r["rate_msgs_s"] for r in rows if r["system"] == system and r["layer"] == layer
+            and r["within_budget"] == "yes"]
+    return max(good) if good else None
+
+
+def run(context) -> dict:
+    p = context.params(sys.modules[__name__])
+    layers = [layer for layer in context.layers() if layer in p.get("layers", context.layers())]
+    runs = [(s, layer) for layer in layers for s in ("Parley", "minimal relay")] + [("raw floor", "none")]
+    rows = []
+    for system, layer in runs:
+        try:
+            rows += _ladder(system, layer, context, p)
+        except Exception as exc:  # one system failing to start must not hide the others' numbers
+            rows.append({"system": system, "layer": layer, "within_budget": f"failed: {exc!r}"[:200]})
+    comparisons = []
+    floor_best = _best(rows, "raw floor", "none")
+    for layer in layers:
+        best = _best(rows, "Parley", layer)
+        for baseline, value in ((f"minimal relay ({layer})", _best(rows, "minimal relay", layer)),
+                                ("raw floor", floor_best)):
+            comparisons.append({"what": f"highest msgs/s with p99 <= {p['p99_budget_ms']} ms, {layer} layer",
+                                "parley": best, "baseline": baseline, "baseline_value": value,
+                                "ratio": stats.ratio(best, value)})
+        first = p["rates"][0]
+        mine = next((r for r in rows if r["system"] == "Parley" and r["layer"] == layer
+                     and r.get("rate_msgs_s") == first), {})
+        for baseline, b_layer in (("minimal relay", layer), ("raw floor", "none")):
+            other = next((r for r in rows if r["system"] == baseline and r["layer"] == b_layer
+                          and r.get("rate_msgs_s") == first), {})
+            comparisons.append({"what": f"p99 ms at {first} msgs/s, {layer} layer", "parley": mine.get("p99_ms"),
+                                "baseline": f"{baseline} ({b_layer})", "baseline_value": other.get("p99_ms"),
+                                "ratio": stats.ratio(mine.get("p99_ms"), other.get("p99_ms"))})
+    notes = [f"{p['conversations']} conversations; Parley: one widget socket each and one desk socket per site of "
+             f"{p['per_site']} conversations (subscribed to them); baselines: two sockets per room. Messages alternate "
+             "customer/agent; latency is send → the other side's receipt (wall clock in the body).",
+             "Parley stores every message (PostgreSQL unless stated) and sends it to the visitor, the conversation "
+             "and the site inbox; the baselines store nothing.",
+             "A step is within budget when p99 <= budget and under 1% is lost; two misses in a row, or p99 over "
+             f"{GIVE_UP_P99_MS} ms, end the ladder (saturated)."]
+    series = {f"{r['system']} ({r['layer']})": [] for r in rows}
+    for r in rows:
+        if r.get("rate_msgs_s"):
+            series[f"{r['system']} ({r['layer']})"].append([r["rate_msgs_s"], r["p99_ms"]])
+    plots = [{"title": "Chat relay: p99 latency by message rate", "xlabel": "messages per second",
+              "ylabel": "p99 ms (log)", "logx": True, "logy": True, "hline": p["p99_budget_ms"], "series": series}]
+    columns = ["system", "layer", "rate_msgs_s", "deliveries_s", "sent", "lost", "errors", "p50_ms", "p99_ms",
+               "within_budget"]
+    return {"rows": rows, "columns": columns, "comparisons": comparisons, "notes": notes, "plots": plots}
