@@ -49,8 +49,9 @@ def wait_until_listening(port: int, process: subprocess.Popen, timeout: float = 
 
 def ensure_database(database_url: str) -> None:
     """Create the PostgreSQL database if it does not exist yet."""
-    import psycopg
     from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
 
     parts = urlsplit(database_url)
     name = parts.path.lstrip("/")

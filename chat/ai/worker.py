@@ -6,9 +6,9 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 import weakref
-import time
 from dataclasses import dataclass, field
 
 from channels.consumer import AsyncConsumer

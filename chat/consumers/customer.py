@@ -10,12 +10,12 @@ from django.conf import settings
 
 from chat import events, frames, groups, tokens
 from chat.access import access_conversation_for_visitor, access_reply_for_visitor, visitor_from_claim
-from chat.replays import customer_replay
 from chat.consumers.base import CLOSE_FORBIDDEN, CLOSE_HELLO_TIMEOUT, CLOSE_UNAUTHORIZED, ParleyConsumer
 from chat.cursors import Cursor
 from chat.feeds import Feed
 from chat.origins import origin_allowed, scope_header
 from chat.ratelimit import rate_allow
+from chat.replays import customer_replay
 from chat.services import conversations, replies
 
 
