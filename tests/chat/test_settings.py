@@ -35,3 +35,10 @@ def test_bad_setting_stops_start_up_naming_it(env, named):
 def test_defaults_need_no_services():
     result = manage_check(DEBUG="1")
     assert result.returncode == 0, result.stderr
+
+
+def test_models_and_migrations_agree():
+    result = subprocess.run([sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"], cwd=ROOT,
+                            env={**os.environ, "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "chatsite.settings"},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
