@@ -41,7 +41,7 @@ def too_deep(text: str, limit: int = MAX_NESTING) -> bool:
 
 
 class FrameTooLarge(Exception):
-    """A frame over PARLEY_MAX_FRAME_BYTES; the socket closes with 1009."""
+    """A frame over PARLEY_MAX_FRAME_BYTES; the socket closes with 4009 (too large)."""
 
 
 def decode(text_data: str | None, bytes_data: bytes | None) -> dict:

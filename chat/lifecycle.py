@@ -1,4 +1,4 @@
-"""Graceful shutdown: sockets close with 1012 so clients resume elsewhere; workers hand back their replies."""
+"""Graceful shutdown: sockets close with 4012 (restarting) so clients resume elsewhere; workers hand back their replies."""
 
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ _installed = False
 
 
 async def close_local_sockets() -> int:
-    """Close every socket of this process with 1012 (server restarting)."""
+    """Close every socket of this process with 4012 (server restarting)."""
     consumers = registry.live()
     await asyncio.gather(*(consumer.close_for_restart() for consumer in consumers), return_exceptions=True)
     return len(consumers)
 
 
 def install_daphne_sigterm() -> None:
-    """Wrap the server's SIGTERM handler: first close our sockets with 1012, then let the server stop.
+    """Wrap the server's SIGTERM handler: first close our sockets with 4012, then let the server stop.
 
     Daphne (Twisted) stops its reactor on SIGTERM and drops connections without a close
     code; clients would then treat it as a network error instead of a planned restart.
@@ -40,7 +40,7 @@ def install_daphne_sigterm() -> None:
 
     async def shut_down(signum, frame):
         closed = await close_local_sockets()
-        logger.info("SIGTERM: closed %d sockets with 1012", closed)
+        logger.info("SIGTERM: closed %d sockets with 4012", closed)
         await asyncio.sleep(CLOSE_GRACE_SECONDS if closed else 0)  # let the close frames reach the clients
         previous(signum, frame)
 

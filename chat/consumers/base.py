@@ -15,9 +15,11 @@ from chat.services.errors import ConversationError
 
 logger = logging.getLogger(__name__)
 
-# Close codes (docs/protocol.md, "Close codes").
-CLOSE_TOO_LARGE = 1009
-CLOSE_RESTARTING = 1012
+# Close codes (docs/protocol.md, "Close codes"). Daphne's WebSocket library (autobahn) lets an
+# application close only with 1000 or 3000-4999, so the standard 1009 (too big) and 1012
+# (service restart) go out as 4009 and 4012.
+CLOSE_TOO_LARGE = 4009
+CLOSE_RESTARTING = 4012
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_HELLO_TIMEOUT = 4408

@@ -1,4 +1,4 @@
-"""The sockets open in this process, so a shutdown can close each with 1012 and metrics can count them.
+"""The sockets open in this process, so a shutdown can close each with 4012 (restarting) and metrics can count them.
 
 Deliberately process-local: fan-out between processes goes through channel-layer groups;
 this only answers "what must this process close before it exits?".

@@ -9,8 +9,10 @@
 
 /** Close codes the server uses (protocol section 7) and one of our own. */
 export const CLOSE = Object.freeze({
-  TOO_LARGE: 1009,
-  RESTARTING: 1012,
+  // Daphne may only send 1000 or 3000-4999, so the server says 4009/4012 for the standard
+  // 1009 (too big) and 1012 (restarting); any code but auth/forbidden means "reconnect".
+  TOO_LARGE: 4009,
+  RESTARTING: 4012,
   UNAUTHORIZED: 4401,
   FORBIDDEN: 4403,
   HELLO_TIMEOUT: 4408,

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ALLOWED_REPLIES = {"error", "pong", "message.ack", "message.new", "conversation.updated", "queue", "typing", "read",
                    "presence", "reply.start", "reply.delta", "reply.end", "reply.snapshot", "subscribed",
                    "unsubscribed", "replay"}
-LISTED_CLOSE_CODES = {1009, 4401, 4403, 4408}
+LISTED_CLOSE_CODES = {4009, 4401, 4403, 4408}
 TYPES = ["hello", "resume", "message.send", "reply.stop", "handoff.request", "typing", "read", "ping", "subscribe",
          "unsubscribe", "conversation.assign", "conversation.resolve", "conversation.reopen", "bot.pause",
          "bot.resume", "presence"]

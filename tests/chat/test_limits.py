@@ -29,17 +29,17 @@ async def assert_still_usable(communicator):
     await receive_until(communicator, "pong")
 
 
-async def test_frame_over_the_limit_closes_with_1009(visitor):
+async def test_frame_over_the_limit_closes_with_4009(visitor):
     communicator, _ = await open_customer(token_for(visitor))
     await communicator.send_to(text_data='{"type":"message.send","body":"' + "x" * (64 * 1024) + '"}')
-    assert await close_code(communicator) == 1009
+    assert await close_code(communicator) == 4009
     assert await message_count() == 0
 
 
-async def test_binary_frame_over_the_limit_closes_with_1009(visitor):
+async def test_binary_frame_over_the_limit_closes_with_4009(visitor):
     communicator, _ = await open_customer(token_for(visitor))
     await communicator.send_to(bytes_data=b"x" * (64 * 1024 + 1))
-    assert await close_code(communicator) == 1009
+    assert await close_code(communicator) == 4009
 
 
 async def test_body_over_4000_characters_is_too_long_and_not_stored(visitor):
