@@ -25,6 +25,7 @@ class Context:
     redis: bool = False
     fd_limit: int = 0
     overrides: dict = field(default_factory=dict)
+    shared: dict = field(default_factory=dict)  # measurements one scenario lends a later one in the same run
     _databases: Databases | None = field(default=None, repr=False)
 
     @classmethod

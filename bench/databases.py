@@ -61,7 +61,8 @@ def django_env(database_url: str, **extra: str) -> dict:
            if not k.startswith(("PARLEY_", "AI_", "CHANNEL_LAYER_")) and k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(DATABASE_URL=database_url, SECRET_KEY="bench-secret-not-for-production", DEBUG="0",
                ALLOWED_HOSTS="127.0.0.1,localhost", DJANGO_SETTINGS_MODULE="chatsite.settings",
-               PYTHONUNBUFFERED="1", SECURE_COOKIES="0", LOG_LEVEL="WARNING", PORT="8000", **extra)
+               PYTHONUNBUFFERED="1", SECURE_COOKIES="0", LOG_LEVEL="WARNING", PORT="8000")
+    env.update(extra)
     return env
 
 

@@ -32,7 +32,8 @@ def draw(result: dict, out: Path) -> list[Path]:
         axes.set_xlabel(chart["xlabel"])
         axes.set_ylabel(chart["ylabel"])
         axes.grid(True, alpha=0.3)
-        axes.legend(fontsize=8)
+        if axes.get_lines():
+            axes.legend(fontsize=8)
         figure.tight_layout()
         suffix = f"-{index + 1}" if len(result["plots"]) > 1 else ""
         path = out / f"{result['scenario']}{suffix}.png"

@@ -40,7 +40,8 @@ def _daphne(app: str, env: dict, name: str) -> tuple[ManagedProcess, int]:
     port = free_port()
     # A listen backlog like the other servers': Twisted's default of 50 turns a crowd of connects into SYN retries.
     endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog={BACKLOG}"
-    process = ManagedProcess(name, [str(BIN / "daphne"), "-e", endpoint, app], env)
+    # -v 0: no access log; at Daphne's default verbosity every connection writes a line to stdout.
+    process = ManagedProcess(name, [str(BIN / "daphne"), "-v", "0", "-e", endpoint, app], env)
     wait_listening(process, port)
     return process, port
 

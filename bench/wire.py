@@ -7,20 +7,21 @@ import json
 import random
 
 from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
 
 BENCH_ORIGIN = "http://bench.test"
 
 
 async def ws_open(url: str, *, origin: str | None = BENCH_ORIGIN, cookie: str | None = None, attempts: int = 5,
                   timeout: float = 30.0):
-    """Open a WebSocket, retrying a refused or timed-out handshake with jittered backoff."""
+    """Open a WebSocket, retrying a refused, dropped or timed-out handshake with jittered backoff."""
     headers = {"Cookie": cookie} if cookie else None
     for attempt in range(attempts):
         try:
             # The server pings (Daphne every 20 s) and the client answers; client pings would only add load.
             return await connect(url, origin=origin, additional_headers=headers, compression=None,
                                  ping_interval=None, open_timeout=timeout, max_size=2 ** 22, max_queue=None)
-        except (OSError, TimeoutError, asyncio.TimeoutError):
+        except (OSError, TimeoutError, WebSocketException):
             if attempt == attempts - 1:
                 raise
             await asyncio.sleep(random.uniform(0, 0.5 * 2 ** attempt))

@@ -21,6 +21,11 @@ def run(context) -> dict:
     rows = []
     for concurrency in p["concurrency"]:
         for transport in ("sse", "ws"):
+            # Scenario 3 in the same run has measured WebSocket at this size already: no need to repeat it.
+            earlier = context.shared.get(("parley-ws", concurrency, p["tokens"], p["rate"]))
+            if transport == "ws" and earlier:
+                rows.append(dict(earlier, reused="from scenario 3"))
+                continue
             try:
                 rows.append(measure("Parley", context, p, concurrency, mode=transport))
             except Exception as exc:

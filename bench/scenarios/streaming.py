@@ -39,6 +39,8 @@ def run(context) -> dict:
         for system in SYSTEMS:
             try:
                 rows.append(measure(system, context, p, concurrency))
+                if system == "Parley":
+                    context.shared[("parley-ws", concurrency, p["tokens"], p["rate"])] = rows[-1]
             except Exception as exc:
                 rows.append({"system": system, "replies": concurrency, "saturated": f"failed: {exc!r}"[:200]})
             print(f"   {system} x{concurrency}: " + ", ".join(f"{k} {rows[-1].get(k)}" for k in COLUMNS[5:]),
