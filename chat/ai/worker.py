@@ -20,6 +20,7 @@ from chat.ai.base import HANDOFF, ProviderError
 from chat.ai.providers import get_provider
 from chat.ai.stream import DeltaStream
 from chat.broadcast import send_to_groups
+from chat.layer_errors import LAYER_ERRORS, LAYER_RETRY_SECONDS
 from chat.models import Message
 from chat.services import conversations, replies
 
@@ -60,7 +61,26 @@ class AIReplyConsumer(AsyncConsumer):
         self.worker = worker_name()
         self.running: dict[int, Running] = {}
         self.heartbeat: asyncio.Task | None = None
+        self._layer_receive = None
         _instances.add(self)
+
+    # Channels assigns `channel_receive` in __call__; wrapping it keeps this consumer (and the
+    # replies it generates) alive through a channel-layer restart instead of crashing it.
+    @property
+    def channel_receive(self):
+        return self._receive_from_layer
+
+    @channel_receive.setter
+    def channel_receive(self, receive):
+        self._layer_receive = receive
+
+    async def _receive_from_layer(self):
+        while True:
+            try:
+                return await self._layer_receive()
+            except LAYER_ERRORS:
+                logger.warning("channel layer lost; retrying in %s s", LAYER_RETRY_SECONDS)
+                await asyncio.sleep(LAYER_RETRY_SECONDS)
 
     async def reply_generate(self, message: dict) -> None:
         """A new reply to generate: claim it, then stream it in a task of its own."""
@@ -153,11 +173,15 @@ class AIReplyConsumer(AsyncConsumer):
             await self.channel_layer.group_discard(groups.reply_group(job.reply_id), self.channel_name)
 
     async def _checkpoint_forever(self) -> None:
-        """Save every running reply's text about once a second; this also renews their leases."""
+        """About once a second: save every running reply's text (renewing its lease) and keep its stop group."""
         while self.running:
             await asyncio.sleep(settings.PARLEY_CHECKPOINT_INTERVAL)
             for running in list(self.running.values()):
                 stream = running.stream
+                try:  # a restarted layer forgot the group: without it a stop would not reach us
+                    await self.channel_layer.group_add(groups.reply_group(running.job.reply_id), self.channel_name)
+                except LAYER_ERRORS:
+                    pass
                 try:
                     alive = await database_sync_to_async(replies.reply_checkpoint)(
                         reply_id=running.job.reply_id, worker=self.worker, text=stream.text, index=stream.index,

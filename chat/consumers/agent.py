@@ -166,6 +166,13 @@ class AgentConsumer(ParleyConsumer):
         status = frames.choice(frame, "status", ("online", "away"))
         await database_sync_to_async(presence.presence_set)(user=self.user, status=status)
 
+    def groups_to_keep(self) -> list[str]:
+        """The agent's sites and the conversations it follows."""
+        if self.user is None:
+            return []
+        return [*(groups.site_group(site_id) for site_id in self.site_ids),
+                *(groups.conversation_group(conversation_id) for conversation_id in self.subscribed)]
+
     async def handle_ping(self, frame: dict) -> None:
         """Keep-alive; also proves the tab is still there for presence."""
         await database_sync_to_async(presence.presence_touch)(channel_name=self.channel_name)

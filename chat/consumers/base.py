@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -11,6 +12,7 @@ from django.db import DatabaseError
 from chat import events, frames
 from chat.access import NotFound
 from chat.consumers import registry
+from chat.layer_errors import LAYER_ERRORS, LAYER_RETRY_SECONDS
 from chat.services.errors import ConversationError
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,37 @@ class ParleyConsumer(AsyncWebsocketConsumer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.closed = False
+        self._layer_receive = None
+
+    # Channels assigns `channel_receive` in __call__; wrapping it lets a lost layer close the
+    # socket with 4012 (the client reconnects, re-joins its groups and resumes) instead of
+    # crashing the consumer with 1011.
+    @property
+    def channel_receive(self):
+        return self._receive_from_layer
+
+    @channel_receive.setter
+    def channel_receive(self, receive):
+        self._layer_receive = receive
+
+    async def _receive_from_layer(self):
+        while True:
+            try:
+                return await self._layer_receive()
+            except LAYER_ERRORS:
+                if not self.closed:
+                    logger.warning("channel layer lost; asking the client to reconnect")
+                    await self.close_with(CLOSE_RESTARTING)
+                await asyncio.sleep(LAYER_RETRY_SECONDS)  # until the server's disconnect ends this consumer
+
+    def groups_to_keep(self) -> list[str]:
+        """The groups this socket belongs to (re-joined on every ping)."""
+        return []
+
+    async def rejoin_groups(self) -> None:
+        """Join our groups again: idempotent, renews their expiry, and restores them after a layer restart."""
+        for group in self.groups_to_keep():
+            await self.channel_layer.group_add(group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
         """Called with each frame; never lets an exception reach the server."""
@@ -57,6 +90,9 @@ class ParleyConsumer(AsyncWebsocketConsumer):
             await self.send_event(events.error("not_found", "No such conversation or message.", _ref(frame)))
         except ConversationError as exc:
             await self.send_event(events.error(exc.code, exc.detail, _ref(frame)))
+        except LAYER_ERRORS:
+            logger.warning("channel layer lost while handling a %s frame", _ref(frame), exc_info=True)
+            await self.close_with(CLOSE_RESTARTING)
         except DatabaseError:
             logger.warning("database error while handling a %s frame", _ref(frame), exc_info=True)
             await self.send_event(events.error("unavailable", "Could not save right now; retry with the same client_id.", _ref(frame)))
@@ -106,7 +142,8 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         await self.send_event(event)
 
     async def handle_ping(self, frame: dict) -> None:
-        """Answer a keep-alive."""
+        """Answer a keep-alive, and re-join our groups (a restarted layer forgot them)."""
+        await self.rejoin_groups()
         await self.send_event({"type": "pong"})
 
 

@@ -59,6 +59,10 @@ class CustomerConsumer(ParleyConsumer):
         if self.visitor is None:
             await self.close_with(CLOSE_HELLO_TIMEOUT)
 
+    def groups_to_keep(self) -> list[str]:
+        """The visitor's group, once hello was said."""
+        return [groups.visitor_group(self.visitor.pk)] if self.visitor is not None else []
+
     def check_ready(self, frame_type: str) -> None:
         """Only `hello` and `ping` are heard before hello."""
         if self.visitor is None and frame_type not in ("hello", "ping"):

@@ -9,6 +9,7 @@ from channels.worker import Worker
 
 from chat.ai.embedded import reap_forever
 from chat.ai.worker import announce_alive_forever, shutdown_all, worker_name
+from chat.layer_errors import LAYER_RETRY_SECONDS
 
 logger = logging.getLogger("django.channels.worker")
 
@@ -22,10 +23,16 @@ class ParleyWorker(Worker):
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
         helpers = [loop.create_task(announce_alive_forever(worker_name())), loop.create_task(reap_forever())]
-        serving = loop.create_task(super().handle())
         stop_wait = loop.create_task(stopping.wait())
-        await asyncio.wait([serving, stop_wait], return_when=asyncio.FIRST_COMPLETED)
-        serving.cancel()
+        while not stopping.is_set():
+            serving = loop.create_task(super().handle())
+            await asyncio.wait([serving, stop_wait], return_when=asyncio.FIRST_COMPLETED)
+            if stopping.is_set():
+                serving.cancel()
+                break
+            # The listener died (the channel layer went away): listen again once it is back.
+            logger.warning("worker listener stopped (%r); listening again", serving.exception())
+            await asyncio.wait([stop_wait], timeout=LAYER_RETRY_SECONDS)
         await shutdown_all()  # replies in flight end `interrupted` with their text, well within the lease
         for task in [*helpers, stop_wait]:
             task.cancel()
