@@ -11,8 +11,8 @@ from chat.consumers import registry
 
 logger = logging.getLogger(__name__)
 
-# How long a closing process waits for its close frames to be written before it stops.
-CLOSE_GRACE_SECONDS = 1.0
+# How long a stopping process waits for its sockets' disconnect work (presence, groups) to finish.
+CLOSE_GRACE_SECONDS = 5.0
 
 _installed = False
 
@@ -41,7 +41,11 @@ def install_daphne_sigterm() -> None:
     async def shut_down(signum, frame):
         closed = await close_local_sockets()
         logger.info("SIGTERM: closed %d sockets with 4012", closed)
-        await asyncio.sleep(CLOSE_GRACE_SECONDS if closed else 0)  # let the close frames reach the clients
+        # Stopping the loop under a consumer still in its disconnect handler would hang the
+        # process (its on-commit broadcast waits on the loop): wait, bounded, for all to finish.
+        deadline = loop.time() + CLOSE_GRACE_SECONDS
+        while registry.live() and loop.time() < deadline:
+            await asyncio.sleep(0.05)
         previous(signum, frame)
 
     def on_sigterm(signum, frame):

@@ -112,6 +112,18 @@ def _reply_catch_up(message: Message, index: int, *, for_agents: bool) -> list[d
     return []
 
 
+def conversation_head(*, conversation_id: int, audience: str) -> Cursor:
+    """The cursor of a client that holds everything of the conversation that exists now."""
+    query = Message.objects.filter(conversation_id=conversation_id)
+    if audience == CUSTOMER:
+        query = query.filter(internal=False)
+    # At most one reply streams at a time, so the last two messages settle the head.
+    head = Cursor()
+    for message in reversed(list(query.order_by("-seq")[:2])):
+        head = cursor_after(message, previous=head)
+    return head
+
+
 def cursor_after(message: Message, *, previous: Cursor) -> Cursor:
     """The cursor of a client that has everything of this message that exists now.
 

@@ -174,9 +174,19 @@ class AgentConsumer(ParleyConsumer):
                 *(groups.conversation_group(conversation_id) for conversation_id in self.subscribed)]
 
     async def handle_ping(self, frame: dict) -> None:
-        """Keep-alive; also proves the tab is still there for presence."""
+        """Keep-alive that proves the tab is there; the pong names each followed conversation's head cursor."""
         await database_sync_to_async(presence.presence_touch)(channel_name=self.channel_name)
-        await super().handle_ping(frame)
+        await self.rejoin_groups()
+
+        def heads():
+            return {str(conversation_id): str(selectors.conversation_head(conversation_id=conversation_id,
+                                                                         audience=selectors.AGENTS))
+                    for conversation_id in sorted(self.subscribed)}
+
+        pong = {"type": "pong"}
+        if self.subscribed:
+            pong["heads"] = await database_sync_to_async(heads)()
+        await self.send_event(pong)
 
     async def handle_typing(self, frame: dict) -> None:
         """Relay typing to the customer (not for notes) and to other agents, throttled."""

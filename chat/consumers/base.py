@@ -106,9 +106,11 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         await super().websocket_connect(message)
 
     async def websocket_disconnect(self, message):
-        """Called when the socket closes."""
-        registry.unregister(self)
-        await super().websocket_disconnect(message)
+        """Called when the socket closes; the registry lets go once our disconnect work is done."""
+        try:
+            await super().websocket_disconnect(message)
+        finally:
+            registry.unregister(self)
 
     async def close_for_restart(self) -> None:
         """This process is shutting down: tell the client to reconnect elsewhere and resume."""
@@ -126,7 +128,6 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         """Close once with a protocol close code."""
         if not self.closed:
             self.closed = True
-            registry.unregister(self)
             await self.close(code=code)
 
     async def parley_event(self, message: dict) -> None:

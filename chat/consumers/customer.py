@@ -8,7 +8,7 @@ import time
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import events, frames, groups, tokens
+from chat import events, frames, groups, selectors, tokens
 from chat.access import access_conversation_for_visitor, access_reply_for_visitor, visitor_from_claim
 from chat.consumers.base import CLOSE_FORBIDDEN, CLOSE_HELLO_TIMEOUT, CLOSE_UNAUTHORIZED, ParleyConsumer
 from chat.cursors import Cursor
@@ -62,6 +62,16 @@ class CustomerConsumer(ParleyConsumer):
     def groups_to_keep(self) -> list[str]:
         """The visitor's group, once hello was said."""
         return [groups.visitor_group(self.visitor.pk)] if self.visitor is not None else []
+
+    async def handle_ping(self, frame: dict) -> None:
+        """Answer with the conversation's head cursor, so a client that silently missed events resumes."""
+        await self.rejoin_groups()
+        pong = {"type": "pong"}
+        if self.conversation_id is not None:
+            head = await database_sync_to_async(selectors.conversation_head)(
+                conversation_id=self.conversation_id, audience=selectors.CUSTOMER)
+            pong.update(conversation=self.conversation_id, cursor=str(head))
+        await self.send_event(pong)
 
     def check_ready(self, frame_type: str) -> None:
         """Only `hello` and `ping` are heard before hello."""

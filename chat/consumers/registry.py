@@ -30,5 +30,6 @@ def count_by_kind() -> dict[str, int]:
     """Open sockets per consumer kind (customer, agent)."""
     counts: dict[str, int] = {}
     for consumer in list(_live):
-        counts[consumer.kind] = counts.get(consumer.kind, 0) + 1
+        if not consumer.closed:  # closing sockets wait for the client's close handshake
+            counts[consumer.kind] = counts.get(consumer.kind, 0) + 1
     return counts

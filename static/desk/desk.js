@@ -257,6 +257,20 @@ socket.on("subscribed", (frame) => {
   }
 });
 
+// A pong names the server's head cursor of each conversation we follow; behind it, events were
+// lost without a visible gap (the channel layer restarted and forgot our groups): subscribe again.
+socket.on("pong", (frame) => {
+  for (const [id, head] of Object.entries(frame.heads ?? {})) {
+    const transcript = state.transcripts.get(Number(id));
+    if (transcript?.started && !transcript.resyncing && cursorBefore(transcript.cursor(), head)) subscribe(transcript);
+  }
+});
+
+function cursorBefore(mine, theirs) {
+  const [a, b] = [mine, theirs].map((text) => text.split(".").map(Number));
+  return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+}
+
 socket.on("*", (frame) => {
   if (!TRACKED.has(frame.type)) return;
   const transcript = state.transcripts.get(frame.conversation);

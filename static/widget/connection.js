@@ -33,6 +33,11 @@ export function parseCursor(text) {
   return match ? { seq: Number(match[1]), index: Number(match[2]) } : { seq: 0, index: 0 };
 }
 
+/** True when cursor `mine` is before cursor `theirs`. */
+export function isBehind(mine, theirs) {
+  return mine.seq < theirs.seq || (mine.seq === theirs.seq && mine.index < theirs.index);
+}
+
 /** Write a cursor back as "S.I". */
 export function formatCursor(cursor) {
   return `${cursor.seq}.${cursor.index}`;
@@ -519,6 +524,11 @@ export class Connection extends Emitter {
       case "read":
         return this.emit("read", { by: frame.by, seq: frame.seq, conversation: frame.conversation });
       case "pong":
+        // The server's head cursor: behind it means events were lost without a visible gap
+        // (e.g. the channel layer restarted and forgot our groups), so ask for them.
+        if (frame.cursor && frame.conversation === this.conversationId && isBehind(this.position(), parseCursor(frame.cursor))) {
+          this.requestResume();
+        }
         return undefined;
       default:
         if (TRACKED.has(frame.type)) this.onLive(frame);

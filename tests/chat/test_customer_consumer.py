@@ -92,7 +92,7 @@ async def test_second_tab_receives_the_first_tabs_message(visitor):
 async def test_ping_is_answered_with_pong(visitor):
     communicator, _ = await open_customer(token_for(visitor))
     await communicator.send_json_to({"type": "ping"})
-    assert (await communicator.receive_json_from())["type"] == "pong"
+    assert (await communicator.receive_json_from()) == {"type": "pong"}  # no conversation yet: no head
     await communicator.disconnect()
 
 
@@ -175,4 +175,14 @@ async def test_visitor_cannot_resume_another_visitors_conversation(visitor, site
     communicator, _ = await open_customer(token_for(stranger), conversation=ack["conversation"], expect_welcome=False)
     error = await communicator.receive_json_from()
     assert error["type"] == "error" and error["code"] == "not_found"
+    await communicator.disconnect()
+
+
+async def test_pong_carries_the_conversation_head_so_silent_losses_are_noticed(visitor):
+    communicator, _ = await open_customer(token_for(visitor))
+    ack = await send_message(communicator, "hi")
+    await send_message(communicator, "again")
+    await communicator.send_json_to({"type": "ping"})
+    pong, _ = await receive_until(communicator, "pong")
+    assert pong == {"type": "pong", "conversation": ack["conversation"], "cursor": "2.0"}
     await communicator.disconnect()

@@ -350,6 +350,8 @@ class TranscriptClient:
                     frame = json.loads(raw)
                     if frame.get("type") == "pong":
                         self.pongs += 1
+                        self._on_pong(frame)
+                        await self._flush(connection)
                         continue
                     self.frames.append(frame)
                     self._dispatch(frame)
@@ -507,6 +509,15 @@ class TranscriptClient:
         held, self.held = self.held, []
         for event in held:
             self._on_live(event)
+
+    def _on_pong(self, frame: dict) -> None:
+        """As the widget does: a server head cursor ahead of ours means events were lost silently."""
+        if frame.get("conversation") != self.conversation_id or "cursor" not in frame:
+            return
+        mine = tuple(int(part) for part in self.cursor.split("."))
+        head = tuple(int(part) for part in frame["cursor"].split("."))
+        if mine < head:
+            self._request_resume()
 
     def _request_resume(self) -> None:
         if self.resume_in_flight or not self.welcomed:

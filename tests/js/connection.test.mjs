@@ -177,6 +177,17 @@ describe("dedupe and gaps", () => {
     assert.equal(ctx.conn.cursor, "5.0");
   });
 
+  test("a pong whose head cursor is ahead of ours (events lost silently) triggers one resume", () => {
+    const ctx = setup();
+    const ws = goLive(ctx, welcome([ev.message(1, 0, "a")], { cursor: "1.0" }));
+    ws.receive({ type: "pong", conversation: 7, cursor: "1.0" });
+    assert.equal(ws.frames("resume").length, 0, "level with the server: nothing to ask");
+    ws.receive({ type: "pong", conversation: 7, cursor: "3.0" });
+    assert.deepEqual(ws.frames("resume"), [{ type: "resume", cursor: "1.0", conversation: 7 }]);
+    ws.receive({ type: "pong", conversation: 99, cursor: "9.0" });
+    assert.equal(ws.frames("resume").length, 1, "another conversation's head is not ours");
+  });
+
   test("seqs the customer never sees (internal notes) are not gaps", () => {
     const ctx = setup();
     const ws = goLive(ctx, welcome([ev.message(1, 0, "a")], { cursor: "1.0" }));
