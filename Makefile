@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test venv migrate seed cluster clean
+.PHONY: run test venv migrate seed cluster bench clean
 
 venv: $(VENV)/.installed
 
@@ -27,6 +27,11 @@ run: seed
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks against baselines (bench/README.md): `make bench`, or one scenario: `make bench SCENARIO=stop`.
+bench: venv
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	$(BIN)/python -m bench.run $(SCENARIO) --readme
 
 cluster: venv
 	$(BIN)/python deploy/cluster.py
