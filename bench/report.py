@@ -71,3 +71,28 @@ def markdown(results: list[dict]) -> str:
             parts.append(f"- **failed**: `{result['error'].strip().splitlines()[-1]}`")
         parts.append("")
     return "\n".join(parts)
+
+
+README = Path(__file__).resolve().parent / "README.md"
+README_MARK = "## Latest results"
+
+
+def machine_line(results: list[dict]) -> str:
+    """Where and when the tables were measured."""
+    if not results:
+        return "No results yet."
+    run = results[0].get("run", {})
+    m = run.get("machine", {})
+    sizes = {"smoke" if r.get("run", {}).get("smoke") else "full" for r in results}
+    return (f"Measured on {m.get('cpus', '?')} cores ({m.get('cpu_model') or 'unknown CPU'}), "
+            f"{m.get('memory_gib', '?')} GiB, Linux {m.get('kernel', '?')}; load average at the start "
+            f"{m.get('load_at_start')}; {' and '.join(sorted(sizes))} sizes; database {run.get('database')}, "
+            f"Redis {'yes' if run.get('redis') else 'no'}; clients on the same machine.")
+
+
+def update_readme(results: list[dict], preface: str = "") -> None:
+    """Replace everything after README's "Latest results" heading with these tables."""
+    text = README.read_text()
+    head = text.split(README_MARK, 1)[0]
+    body = "\n\n".join(part for part in (preface.strip(), machine_line(results), markdown(results)) if part)
+    README.write_text(f"{head}{README_MARK}\n\n{body.rstrip()}\n")

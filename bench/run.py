@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the machinery in seconds")
     parser.add_argument("--out", type=Path, default=report.RESULTS, help="where JSON, Markdown and PNGs go")
     parser.add_argument("--database", choices=["postgres", "sqlite"], help="default: postgres when it answers")
+    parser.add_argument("--readme", action="store_true", help="also put the tables into bench/README.md")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                         help='override a size, e.g. --set sizes=[2000] --set rates=[100,200] --set layers=["memory"]')
     args = parser.parse_args(argv)
@@ -64,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
                 failed.append(name)
     finally:
         context.close()
-    (args.out / "results.md").write_text(report.markdown(report.load_all(args.out)))
+    latest = report.load_all(args.out)
+    (args.out / "results.md").write_text(report.machine_line(latest) + "\n\n" + report.markdown(latest))
+    if args.readme:
+        report.update_readme(latest)
     print(f"results in {args.out}/ (results.md, <scenario>.json, <scenario>.png)")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)

@@ -21,7 +21,8 @@ from bench.wire import bounded, send_json, sse_post, ws_open
 STAMP = re.compile(r"t(\d+\.\d+)")
 ARRIVAL = re.compile(r"r(\d+\.\d+) t(\d+\.\d+)")
 SYSTEMS = {"Parley": "chatsite.asgi:application", "per-token stream": "bench.baselines.per_token_asgi:application",
-           "ack per token": "bench.baselines.ack_asgi:application"}
+           "ack per token": "bench.baselines.ack_asgi:application",
+           "Parley, persistent DB connections": "chatsite.asgi:application"}
 
 
 class Reply:
@@ -214,9 +215,11 @@ def start(system: str, context, *, concurrency: int, per_site: int, llm: FakeLLM
     """The server for one run: Parley or the per-token variant (on a fresh database), or the ack baseline."""
     if system == "ack per token":
         return BaselineServer(SYSTEMS[system], layer=layer, BENCH_AI_BASE_URL=llm.base_url)
+    variant = {"DJANGO_SETTINGS_MODULE": "bench.baselines.persistent_db_settings"} if "persistent" in system else {}
     return ParleyServer(context.databases, layer=layer, app=SYSTEMS[system],
                         fixture={"conversations": concurrency, "per_site": per_site, "owner": "bot"},
-                        AI_PROVIDER="openai", AI_BASE_URL=llm.base_url, AI_API_KEY="bench", AI_MAX_TOKENS="100000")
+                        AI_PROVIDER="openai", AI_BASE_URL=llm.base_url, AI_API_KEY="bench", AI_MAX_TOKENS="100000",
+                        **variant)
 
 
 def measure(system: str, context, p: dict, concurrency: int, *, mode: str = "ws", stops: int = 0,
@@ -269,9 +272,11 @@ def _row(system: str, mode: str, layer: str, concurrency: int, results: list[dic
                 if x["qid"] in provider and provider[x["qid"]]["closed"]]
     sent = sum(v["sent"] for v in provider.values())
     delay, ttft = stats.summary_ms(delays), stats.summary_ms(ttft_added)
-    complete = len(ended) >= 0.99 * len(replies)
+    wanted = 2 * sent  # every token the provider wrote should reach the customer and the agent
+    complete = len(ended) >= 0.99 * len(replies) and tokens >= 0.99 * wanted
     return {"system": system, "transport": mode if system != "ack per token" else "ws", "layer": layer,
             "replies": concurrency, "ended": len(ended), "provider_tokens": sent, "delivered_tokens": tokens,
+            "delivered_pct": round(100 * tokens / wanted, 1) if wanted else None,
             "delay_p50_ms": delay["p50_ms"], "delay_p99_ms": delay["p99_ms"],
             "ttft_added_p50_ms": ttft["p50_ms"], "ttft_added_p99_ms": ttft["p99_ms"],
             "cpu_s": round(cpu, 2), "cpu_us_per_token": round(cpu / tokens * 1e6, 1) if tokens else None,

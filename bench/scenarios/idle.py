@@ -86,8 +86,9 @@ def _server(system: str, context, count: int):
 
 def _measure(system: str, context, p: dict, sizes: list[int]) -> list[dict]:
     rows = []
-    with _server(system, context, sizes[-1] + p["warm"]) as server:
-        targets = _targets(system, server, sizes[-1] + p["warm"])
+    total = sum(sizes) + p["warm"]  # sizes are increments: each step adds sockets to those already held
+    with _server(system, context, total) as server:
+        targets = _targets(system, server, total)
         shares = [{"timeout": p["step_timeout_s"] + 60, "limit": p["connect_limit"]} for _ in range(p["clients"])]
         with ClientPool(hold, shares) as pool:
             def grow(items) -> dict:

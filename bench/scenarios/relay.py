@@ -14,7 +14,7 @@ from bench.servers import BaselineServer, FloorServer, ParleyServer
 from bench.wire import bounded, send_json, ws_open
 
 TITLE = "Chat relay"
-FULL = {"conversations": 500, "per_site": 10, "rates": [25, 50, 100, 200, 400, 800, 1600, 3200], "step_s": 3.0,
+FULL = {"conversations": 500, "per_site": 10, "rates": [10, 25, 50, 100, 200, 400, 800, 1600, 3200], "step_s": 3.0,
         "drain_s": 1.5, "clients": 2, "p99_budget_ms": 50}
 SMOKE = {"conversations": 20, "per_site": 10, "rates": [20], "step_s": 1.0, "drain_s": 0.3, "clients": 1,
          "p99_budget_ms": 50, "layers": ["memory"], "what_if": False}

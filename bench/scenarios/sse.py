@@ -12,8 +12,8 @@ FULL = {"concurrency": [100, 300, 1000], "tokens": 150, "rate": 50.0, "per_site"
         "slack_s": 30.0, "clients": 2, "connect_timeout_s": 300}
 SMOKE = {"concurrency": [10], "tokens": 10, "rate": 50.0, "per_site": 5, "spread_s": 0.2, "slack_s": 8.0,
          "clients": 1, "connect_timeout_s": 60}
-COLUMNS = ["system", "transport", "replies", "ended", "delivered_tokens", "delay_p50_ms", "delay_p99_ms",
-           "ttft_added_p50_ms", "ttft_added_p99_ms", "cpu_us_per_token", "saturated"]
+COLUMNS = ["system", "transport", "replies", "ended", "delivered_tokens", "delivered_pct", "delay_p50_ms",
+           "delay_p99_ms", "ttft_added_p50_ms", "ttft_added_p99_ms", "cpu_us_per_token", "saturated"]
 
 
 def run(context) -> dict:
