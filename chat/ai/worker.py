@@ -20,7 +20,7 @@ from chat.ai.base import HANDOFF, ProviderError
 from chat.ai.providers import get_provider
 from chat.ai.stream import DeltaStream
 from chat.broadcast import send_to_groups
-from chat.layer_errors import LAYER_ERRORS, LAYER_RETRY_SECONDS
+from chat.layer_errors import LAYER_ERRORS, LAYER_RETRY_SECONDS, ResilientLayerReceive
 from chat.models import Message
 from chat.services import conversations, replies
 
@@ -53,7 +53,7 @@ class Running:
     stop_at: float | None = None
 
 
-class AIReplyConsumer(AsyncConsumer):
+class AIReplyConsumer(ResilientLayerReceive, AsyncConsumer):
     """Listens on the `ai-reply` channel; each reply runs as its own task, stoppable via group `reply.<id>`."""
 
     def __init__(self, *args, **kwargs):
@@ -61,26 +61,11 @@ class AIReplyConsumer(AsyncConsumer):
         self.worker = worker_name()
         self.running: dict[int, Running] = {}
         self.heartbeat: asyncio.Task | None = None
-        self._layer_receive = None
         _instances.add(self)
 
-    # Channels assigns `channel_receive` in __call__; wrapping it keeps this consumer (and the
-    # replies it generates) alive through a channel-layer restart instead of crashing it.
-    @property
-    def channel_receive(self):
-        return self._receive_from_layer
-
-    @channel_receive.setter
-    def channel_receive(self, receive):
-        self._layer_receive = receive
-
-    async def _receive_from_layer(self):
-        while True:
-            try:
-                return await self._layer_receive()
-            except LAYER_ERRORS:
-                logger.warning("channel layer lost; retrying in %s s", LAYER_RETRY_SECONDS)
-                await asyncio.sleep(LAYER_RETRY_SECONDS)
+    async def on_layer_lost(self) -> None:
+        """Keep generating through a layer restart; the checkpoint loop re-joins the stop groups."""
+        logger.warning("channel layer lost; retrying in %s s", LAYER_RETRY_SECONDS)
 
     async def reply_generate(self, message: dict) -> None:
         """A new reply to generate: claim it, then stream it in a task of its own."""

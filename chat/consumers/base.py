@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 
@@ -12,7 +11,7 @@ from django.db import DatabaseError
 from chat import events, frames
 from chat.access import NotFound
 from chat.consumers import registry
-from chat.layer_errors import LAYER_ERRORS, LAYER_RETRY_SECONDS
+from chat.layer_errors import LAYER_ERRORS, ResilientLayerReceive
 from chat.services.errors import ConversationError
 
 logger = logging.getLogger(__name__)
@@ -27,7 +26,7 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_HELLO_TIMEOUT = 4408
 
 
-class ParleyConsumer(AsyncWebsocketConsumer):
+class ParleyConsumer(ResilientLayerReceive, AsyncWebsocketConsumer):
     """Decodes JSON frames, dispatches them by `type`, and turns refusals into `error` frames."""
 
     #: frame type -> handler method name; each subclass lists what it accepts.
@@ -40,28 +39,12 @@ class ParleyConsumer(AsyncWebsocketConsumer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.closed = False
-        self._layer_receive = None
 
-    # Channels assigns `channel_receive` in __call__; wrapping it lets a lost layer close the
-    # socket with 4012 (the client reconnects, re-joins its groups and resumes) instead of
-    # crashing the consumer with 1011.
-    @property
-    def channel_receive(self):
-        return self._receive_from_layer
-
-    @channel_receive.setter
-    def channel_receive(self, receive):
-        self._layer_receive = receive
-
-    async def _receive_from_layer(self):
-        while True:
-            try:
-                return await self._layer_receive()
-            except LAYER_ERRORS:
-                if not self.closed:
-                    logger.warning("channel layer lost; asking the client to reconnect")
-                    await self.close_with(CLOSE_RESTARTING)
-                await asyncio.sleep(LAYER_RETRY_SECONDS)  # until the server's disconnect ends this consumer
+    async def on_layer_lost(self) -> None:
+        """The layer is gone (and with it our groups): the client reconnects, re-joins and resumes."""
+        if not self.closed:
+            logger.warning("channel layer lost; asking the client to reconnect")
+            await self.close_with(CLOSE_RESTARTING)
 
     def groups_to_keep(self) -> list[str]:
         """The groups this socket belongs to (re-joined on every ping)."""
