@@ -41,6 +41,7 @@ class Customer:
         self.reader: asyncio.Task | None = None
         self.repairing = False
         self.repairs = 0
+        self.last_error = ""
 
     @property
     def last(self) -> int:
@@ -90,8 +91,9 @@ async def _connect(customer: Customer, parley: bool, deadline: float) -> None:
             async with asyncio.timeout(max(0.1, deadline - time.time())):
                 customer.connection = await customer.open_socket(customer)
             break
-        except Exception:
+        except Exception as exc:
             attempt += 1
+            customer.last_error = repr(exc)[:160]
             if time.time() >= deadline:
                 return  # not back in time: counted as not back, its messages as lost
             await asyncio.sleep(random.uniform(0, min(5.0, FIRST_DELAY_S * 2 ** attempt)))
@@ -99,15 +101,17 @@ async def _connect(customer: Customer, parley: bool, deadline: float) -> None:
     customer.reader = asyncio.create_task(_read(customer, customer.connection, parley))
 
 
-async def storm(share: dict, link) -> dict:
-    """Client process: customers and senders; traffic, drop, resume, report."""
-    parley = share["kind"] == "parley"
-    customers, senders, expected = [], [], {}
-    if parley:
+async def _agents(share: dict, expected: dict, tasks: list) -> tuple[list, list]:
+    """Open the senders (a desk socket per site, or an agent socket per room); (customers, senders)."""
+    customers, senders = [], []
+    if share["kind"] == "parley":
         port = share["port"]
-        for site in share["sites"]:
+
+        async def site_desk(site):
             desk = await parley_client.agent(port, site["cookie"], [])
-            acks = asyncio.create_task(_acks(desk, expected))
+            tasks.append(asyncio.create_task(_acks(desk, expected)))
+            return site, desk
+        for site, desk in await _all(bounded([site_desk(site) for site in share["sites"]], 10)):
             for c in site["conversations"]:
                 async def open_widget(customer, token=c["token"]):
                     connection, welcome = await parley_client.customer(port, token, f"{customer.last}.0", customer.key)
@@ -116,21 +120,36 @@ async def storm(share: dict, link) -> dict:
                 customers.append(Customer(c["id"], open_widget))
                 senders.append((c["id"], lambda cid, desk=desk: send_json(desk, {
                     "type": "message.send", "conversation": cid, "client_id": str(uuid.uuid4()), "body": "hello"})))
-            del acks
-    else:
-        for url in share["urls"]:
-            async def open_room(customer, url=url):
-                connection = await ws_open(url, origin=None)
-                return connection
-            agent = await ws_open(url, origin=None)
-            customers.append(Customer(url, open_room))
-            counter = {"n": 0}
+        return customers, senders
+    for url, agent in zip(share["urls"], await _all(bounded([ws_open(u, origin=None) for u in share["urls"]], 50))):
+        async def open_room(customer, url=url):
+            return await ws_open(url, origin=None)
+        customers.append(Customer(url, open_room))
+        counter = {"n": 0}
 
-            async def send(key, agent=agent, counter=counter):
-                counter["n"] += 1
-                expected.setdefault(key, set()).add(counter["n"])
-                await send_json(agent, {"from": "a", "n": counter["n"]})
-            senders.append((url, send))
+        async def send(key, agent=agent, counter=counter):
+            counter["n"] += 1
+            expected.setdefault(key, set()).add(counter["n"])
+            await send_json(agent, {"from": "a", "n": counter["n"]})
+        senders.append((url, send))
+    return customers, senders
+
+
+async def _all(gathered) -> list:
+    results = await gathered
+    failed = [r for r in results if isinstance(r, BaseException)]
+    if failed:
+        raise failed[0]
+    return results
+
+
+async def storm(share: dict, link) -> dict:
+    """Client process: senders first (on the coordinator's word, customers), traffic, drop, resume, report."""
+    parley = share["kind"] == "parley"
+    expected, tasks = {}, []
+    customers, senders = await _agents(share, expected, tasks)
+    link.report({"agents": len(senders)})
+    await link.wait(600)  # every process's senders are in: a crowd of widgets would starve their handshakes
     await bounded([_connect(c, parley, time.time() + share["timeout"]) for c in customers], 100)
     link.report({"ready": sum(1 for c in customers if c.back)})
 
@@ -148,6 +167,8 @@ async def storm(share: dict, link) -> dict:
     await link.wait(600)  # "quiet": stop sending, let the last messages land
     traffic.cancel()
     await asyncio.sleep(share["settle_s"])
+    for task in tasks:
+        task.cancel()
     lost = dupes = 0
     examples = []
     for customer in customers:
@@ -158,7 +179,8 @@ async def storm(share: dict, link) -> dict:
             examples.append({"key": customer.key, "missing": sorted(missing), "received": customer.received[-12:]})
     return {"dropped": min(c.dropped for c in customers), "back": [c.back for c in customers],
             "sent": sum(len(v) for v in expected.values()), "lost": lost, "duplicates": dupes, "examples": examples[:5],
-            "repairs": sum(c.repairs for c in customers)}
+            "repairs": sum(c.repairs for c in customers),
+            "connect_errors": sorted({c.last_error for c in customers if c.last_error})[:3]}
 
 
 async def _reconnect_later(customer: Customer, parley: bool, deadline: float) -> None:
@@ -214,6 +236,8 @@ def _server(system: str, context, p: dict):
 
 def _measure(system: str, context, p: dict) -> dict:
     with _server(system, context, p) as server, ClientPool(storm, _shares(system, server, p)) as pool:
+        pool.gather(300)
+        pool.tell("customers")
         ready = sum(r["ready"] for r in pool.gather(p["storm_timeout_s"] + 120))
         time.sleep(p["warm_s"])
         pool.tell("drop")
@@ -227,7 +251,8 @@ def _measure(system: str, context, p: dict) -> dict:
     return {"system": system, "clients": ready, "back": back, "all_back_s": all_back,
             "messages": sum(r["sent"] for r in results), "lost": sum(r["lost"] for r in results),
             "duplicates": sum(r["duplicates"] for r in results), "gap_repairs": sum(r["repairs"] for r in results),
-            "examples": [e for r in results for e in r["examples"]][:5]}
+            "examples": [e for r in results for e in r["examples"]][:5],
+            "connect_errors": "; ".join(e for r in results for e in r["connect_errors"])[:300] or None}
 
 
 def run(context) -> dict:
