@@ -29,7 +29,7 @@ class Context:
     _databases: Databases | None = field(default=None, repr=False)
 
     @classmethod
-    def create(cls, *, smoke: bool, engine: str | None = None, overrides: dict | None = None) -> "Context":
+    def create(cls, *, smoke: bool, engine: str | None = None, overrides: dict | None = None) -> Context:
         """Detect PostgreSQL and Redis; without PostgreSQL, Parley runs on SQLite files."""
         engine = engine or ("postgres" if postgres_available() else "sqlite")
         return cls(smoke=smoke, engine=engine, redis=redis_available(), fd_limit=raise_fd_limit(),

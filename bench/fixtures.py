@@ -17,10 +17,9 @@ def build(spec: dict) -> dict:
     from django.contrib.sessions.backends.db import SessionStore
     from django.db import transaction
 
+    from bench.databases import BENCH_ORIGIN
     from chat import tokens
     from chat.models import AgentProfile, Conversation, Site, Visitor
-
-    from bench.databases import BENCH_ORIGIN
 
     count, per_site = spec.get("conversations", 0), max(1, spec.get("per_site", 10))
     owner = spec.get("owner", "agent")

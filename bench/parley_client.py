@@ -10,13 +10,15 @@ from bench.wire import send_json, ws_open
 WAIT = 60.0
 
 
-async def until(connection, kind: str, timeout: float = WAIT) -> dict:
-    """Read frames until one of type `kind`; RuntimeError on an error frame."""
+async def until(connection, kind: str, timeout: float = WAIT, skipped: list | None = None) -> dict:
+    """Read frames until one of type `kind` (others go to `skipped`); RuntimeError on an error frame."""
     async with asyncio.timeout(timeout):
         while True:
             frame = json.loads(await connection.recv())
             if frame.get("type") == kind:
                 return frame
+            if skipped is not None:
+                skipped.append(frame)
             if frame.get("type") == "error":
                 raise RuntimeError(f"server error while waiting for {kind}: {frame}")
 
@@ -28,7 +30,10 @@ async def customer(port: int, token: str, cursor: str = "0.0", conversation: int
     if conversation:
         hello["conversation"] = conversation
     await send_json(connection, hello)
-    return connection, await until(connection, "welcome")
+    early: list[dict] = []
+    welcome = await until(connection, "welcome", skipped=early)
+    welcome["_before"] = early  # frames the server sent ahead of its welcome (the protocol says none)
+    return connection, welcome
 
 
 async def agent(port: int, cookie: str, conversations: list[int]):

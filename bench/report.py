@@ -56,7 +56,8 @@ def markdown(results: list[dict]) -> str:
         parts.append(f"### {result['scenario']}: {result.get('title', '')}\n")
         run = result.get("run", {})
         parts.append(f"Run {run.get('started', '?')} ({'smoke' if run.get('smoke') else 'full'} sizes, "
-                     f"{run.get('seconds', '?')} s, database {run.get('database', '?')}). "
+                     f"{run.get('seconds', '?')} s, database {run.get('database', '?')}, load average at its start "
+                     f"{run.get('machine', {}).get('load_at_start')}). "
                      f"Sizes: `{json.dumps(result.get('params', {}), separators=(',', ':'))}`\n")
         if result.get("rows"):
             parts.append(table(result["rows"], result.get("columns") or list(result["rows"][0])) + "\n")

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections import deque
 
+# isort: off
 from chatsite.asgi import application  # noqa: F401  (sets Django up before the worker is imported)
 
 from chat.ai import worker  # noqa: E402
 from chat.ai.stream import DeltaStream  # noqa: E402
+
+# isort: on
 
 
 class PerTokenStream(DeltaStream):

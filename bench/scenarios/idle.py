@@ -16,7 +16,7 @@ from bench.wire import bounded, ws_open
 TITLE = "Idle connections"
 # step_timeout_s bounds each step's connecting; sockets not opened by then are reported as not tried.
 FULL = {"sizes": [2000, 5000, 10000], "warm": 20, "settle_s": 2.0, "idle_window_s": 10.0, "clients": 2,
-        "connect_limit": 50, "step_timeout_s": 90}
+        "connect_limit": 50, "step_timeout_s": 60}
 SMOKE = {"sizes": [20], "warm": 2, "settle_s": 0.2, "idle_window_s": 0.5, "clients": 1, "connect_limit": 20,
          "step_timeout_s": 60}
 SYSTEMS = ["Parley", "minimal relay", "raw floor"]
@@ -84,9 +84,9 @@ def _server(system: str, context, count: int):
     return FloorServer()
 
 
-def _measure(system: str, context, p: dict, sizes: list[int]) -> list[dict]:
+def _measure(system: str, context, p: dict, increments: list[int]) -> list[dict]:
     rows = []
-    total = sum(sizes) + p["warm"]  # sizes are increments: each step adds sockets to those already held
+    total = sum(increments) + p["warm"]  # each step adds sockets to those already held
     with _server(system, context, total) as server:
         targets = _targets(system, server, total)
         shares = [{"timeout": p["step_timeout_s"] + 60, "limit": p["connect_limit"]} for _ in range(p["clients"])]
@@ -105,7 +105,7 @@ def _measure(system: str, context, p: dict, sizes: list[int]) -> list[dict]:
             time.sleep(p["settle_s"])
             base_rss = procstat.rss_kib(server.pid)
             held, done = warm["ok"], p["warm"]
-            for size in sizes:
+            for size in increments:
                 step = grow(targets[done:done + size])
                 done += size
                 held += step["ok"]

@@ -162,31 +162,30 @@ def _server(system: str, layer: str, context, p: dict):
 
 def _ladder(system: str, layer: str, context, p: dict) -> list[dict]:
     rows, misses = [], 0
-    with _server(system, layer, context, p) as server:
-        with ClientPool(converse, _shares(system, server, p)) as pool:
-            pool.gather(300)
-            for rate in p["rates"]:
-                pool.tell({"op": "step", "rate": rate / p["clients"], "seconds": p["step_s"], "drain": p["drain_s"]})
-                reports = pool.gather(p["step_s"] + p["drain_s"] + 120)
-                latencies = [x for r in reports for x in r["latencies"]]
-                sent = sum(r["sent"] for r in reports)
-                summary = stats.summary_ms(latencies)
-                lost = max(0, sent - len(latencies))
-                ok = summary["p99_ms"] is not None and summary["p99_ms"] <= p["p99_budget_ms"] and lost <= sent * 0.01
-                rows.append({"system": system, "layer": layer, "rate_msgs_s": rate,
-                             "deliveries_s": round(sum(r["frames"] for r in reports) / p["step_s"]),
-                             "sent": sent, "lost": lost, "errors": sum(r["errors"] for r in reports),
-                             "p50_ms": summary["p50_ms"], "p99_ms": summary["p99_ms"],
-                             "within_budget": "yes" if ok else "no", "alive": server.alive()})
-                print(f"   {system}/{layer} {rate} msg/s: p50 {summary['p50_ms']} p99 {summary['p99_ms']} ms, "
-                      f"lost {lost}", flush=True)
-                misses = 0 if ok else misses + 1
-                if misses >= 2 or (summary["p99_ms"] or 1e9) > GIVE_UP_P99_MS or lost > sent * 0.1 \
+    with _server(system, layer, context, p) as server, ClientPool(converse, _shares(system, server, p)) as pool:
+        pool.gather(300)
+        for rate in p["rates"]:
+            pool.tell({"op": "step", "rate": rate / p["clients"], "seconds": p["step_s"], "drain": p["drain_s"]})
+            reports = pool.gather(p["step_s"] + p["drain_s"] + 120)
+            latencies = [x for r in reports for x in r["latencies"]]
+            sent = sum(r["sent"] for r in reports)
+            summary = stats.summary_ms(latencies)
+            lost = max(0, sent - len(latencies))
+            ok = summary["p99_ms"] is not None and summary["p99_ms"] <= p["p99_budget_ms"] and lost <= sent * 0.01
+            rows.append({"system": system, "layer": layer, "rate_msgs_s": rate,
+                         "deliveries_s": round(sum(r["frames"] for r in reports) / p["step_s"]),
+                         "sent": sent, "lost": lost, "errors": sum(r["errors"] for r in reports),
+                         "p50_ms": summary["p50_ms"], "p99_ms": summary["p99_ms"],
+                         "within_budget": "yes" if ok else "no", "alive": server.alive()})
+            print(f"   {system}/{layer} {rate} msg/s: p50 {summary['p50_ms']} p99 {summary['p99_ms']} ms, "
+                  f"lost {lost}", flush=True)
+            misses = 0 if ok else misses + 1
+            if misses >= 2 or (summary["p99_ms"] or 1e9) > GIVE_UP_P99_MS or lost > sent * 0.1 \
                         or not server.alive():
-                    rows[-1]["within_budget"] = "saturated"
-                    break
-            pool.tell({"op": "close"})
-            pool.results(60)
+                rows[-1]["within_budget"] = "saturated"
+                break
+        pool.tell({"op": "close"})
+        pool.results(60)
     return rows
 
 

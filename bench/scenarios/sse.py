@@ -8,8 +8,8 @@ from bench import stats
 from bench.streams import measure
 
 TITLE = "SSE vs WebSocket"
-FULL = {"concurrency": [100, 300, 1000], "tokens": 150, "rate": 50.0, "per_site": 10, "spread_s": 1.0,
-        "slack_s": 30.0, "clients": 2, "connect_timeout_s": 300}
+FULL = {"concurrency": [30, 100, 300, 1000], "tokens": 150, "rate": 50.0, "per_site": 10, "spread_s": 1.0,
+        "slack_s": 15.0, "clients": 2, "connect_timeout_s": 300}
 SMOKE = {"concurrency": [10], "tokens": 10, "rate": 50.0, "per_site": 5, "spread_s": 0.2, "slack_s": 8.0,
          "clients": 1, "connect_timeout_s": 60}
 COLUMNS = ["system", "transport", "replies", "ended", "delivered_tokens", "delivered_pct", "delay_p50_ms",

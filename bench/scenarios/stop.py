@@ -10,7 +10,7 @@ from bench.streams import measure
 TITLE = "Stop under load"
 # Scenario 3's smallest load: at larger ones Parley (and the baselines) saturate before most replies start.
 FULL = {"concurrency": 100, "stops": 60, "stop_after_s": [0.3, 1.5], "tokens": 150, "rate": 50.0, "per_site": 10,
-        "spread_s": 1.0, "slack_s": 30.0, "clients": 2, "connect_timeout_s": 300}
+        "spread_s": 1.0, "slack_s": 15.0, "clients": 2, "connect_timeout_s": 300}
 SMOKE = {"concurrency": 10, "stops": 5, "stop_after_s": [0.05, 0.15], "tokens": 25, "rate": 50.0, "per_site": 5,
          "spread_s": 0.2, "slack_s": 8.0, "clients": 1, "connect_timeout_s": 60, "systems": ["Parley", "ack per token"]}
 SYSTEMS = ["Parley", "per-token stream", "ack per token"]
