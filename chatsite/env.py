@@ -63,12 +63,13 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def database_from_url(name: str, url: str) -> dict:
+def database_from_url(name: str, url: str, *, conn_max_age: int = 0) -> dict:
     """Turn a DATABASE_URL into Django's DATABASES entry, naming the variable on error."""
     import dj_database_url
 
     try:
-        config = dj_database_url.parse(url, conn_max_age=0)
+        # Health checks make a kept connection that the server dropped reconnect instead of failing a request.
+        config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=conn_max_age > 0)
     except Exception as exc:  # dj-database-url raises bare ValueError/KeyError on odd URLs
         raise ImproperlyConfigured(
             f"{name}={url!r} is not a usable database URL ({exc}). "

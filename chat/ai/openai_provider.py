@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -34,6 +35,21 @@ _INSTRUCTIONS = (
     "Do not make anything up. If the passages do not contain the answer, reply with exactly "
     f"{MARKER} and nothing else."
 )
+
+
+# One connection pool per event loop (a pool cannot cross loops): a client per reply would build a
+# TLS context and a new connection each time, milliseconds of event-loop time under load.
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]" = weakref.WeakKeyDictionary()
+
+
+def _shared_client() -> httpx.AsyncClient:
+    """This event loop's HTTP client for providers (no cap on connections: every reply streams at once)."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = _clients[loop] = httpx.AsyncClient(limits=httpx.Limits(max_connections=None,
+                                                                           max_keepalive_connections=32))
+    return client
 
 
 class OpenAIProvider(Provider):
@@ -95,14 +111,14 @@ class OpenAIProvider(Provider):
                      len(request.history))
         try:
             # Everything entered on the stack is closed on any exit, including cancellation and aclose():
-            # that is what closes the HTTP connection when the customer presses stop.
+            # a response closed before its end closes its HTTP connection, which is how the customer's
+            # stop reaches the provider.
             async with contextlib.AsyncExitStack() as stack:
-                client = await stack.enter_async_context(httpx.AsyncClient(timeout=httpx.Timeout(self.timeout)))
                 # Entering client.stream() waits for the response headers: that counts towards the deadline.
                 async with asyncio.timeout_at(deadline):
-                    response = await stack.enter_async_context(client.stream(
+                    response = await stack.enter_async_context(_shared_client().stream(
                         "POST", f"{self.base_url}/chat/completions", json=self._payload(request),
-                        headers=self._headers()))
+                        headers=self._headers(), timeout=httpx.Timeout(self.timeout)))
                     await self._check_status(response)
                 texts = await stack.enter_async_context(contextlib.aclosing(self._texts(response, deadline)))
                 async for text in texts:

@@ -20,7 +20,7 @@ from chat.ai.base import HANDOFF, ProviderError
 from chat.ai.providers import get_provider
 from chat.ai.stream import DeltaStream
 from chat.broadcast import send_to_groups
-from chat.layer_errors import LAYER_ERRORS, LAYER_RETRY_SECONDS, ResilientLayerReceive
+from chat.layer_errors import LAYER_RETRY_SECONDS, ResilientLayerReceive
 from chat.models import Message
 from chat.services import conversations, replies
 
@@ -51,6 +51,7 @@ class Running:
     shutting_down: bool = False
     claimed_at: float = field(default_factory=time.monotonic)
     stop_at: float | None = None
+    finishing: bool = False
 
 
 class AIReplyConsumer(ResilientLayerReceive, AsyncConsumer):
@@ -141,6 +142,7 @@ class AIReplyConsumer(ResilientLayerReceive, AsyncConsumer):
 
     async def _finish(self, running: Running, status: str, reason: str, handoff: bool) -> None:
         job, stream = running.job, running.stream
+        running.finishing = True
         try:
             await database_sync_to_async(replies.reply_finish)(
                 reply_id=job.reply_id, status=status, text=stream.full_text, index=stream.index, reason=reason,
@@ -161,21 +163,23 @@ class AIReplyConsumer(ResilientLayerReceive, AsyncConsumer):
         """About once a second: save every running reply's text (renewing its lease) and keep its stop group."""
         while self.running:
             await asyncio.sleep(settings.PARLEY_CHECKPOINT_INTERVAL)
-            for running in list(self.running.values()):
-                stream = running.stream
-                try:  # a restarted layer forgot the group: without it a stop would not reach us
-                    await self.channel_layer.group_add(groups.reply_group(running.job.reply_id), self.channel_name)
-                except LAYER_ERRORS:
-                    pass
-                try:
-                    alive = await database_sync_to_async(replies.reply_checkpoint)(
-                        reply_id=running.job.reply_id, worker=self.worker, text=stream.text, index=stream.index,
-                        ends=list(stream.ends))
-                except Exception:
-                    logger.warning("checkpoint of reply %s failed", running.job.reply_id, exc_info=True)
-                    continue
-                if not alive and running.task:  # ended elsewhere (reaped): stop spending tokens on it
-                    running.task.cancel()
+            running = list(self.running.values())
+            # A restarted layer forgot the groups: without them a stop would not reach us.
+            await asyncio.gather(*(self.channel_layer.group_add(groups.reply_group(r.job.reply_id), self.channel_name)
+                                   for r in running), return_exceptions=True)
+            # One database round trip for all of them: a hop per reply would queue stops and new replies behind.
+            checkpoints = [replies.Checkpoint(r.job.reply_id, r.stream.text, r.stream.index, list(r.stream.ends))
+                           for r in running]
+            try:
+                alive = await database_sync_to_async(replies.reply_checkpoint_many)(
+                    worker=self.worker, checkpoints=checkpoints)
+            except Exception:
+                logger.warning("checkpoint of %d replies failed", len(checkpoints), exc_info=True)
+                continue
+            for r in running:
+                # Ended elsewhere (reaped): stop spending tokens on it. One ending here is left to finish.
+                if r.job.reply_id not in alive and r.task and not r.finishing:
+                    r.task.cancel()
 
     async def shutdown(self) -> None:
         """Hand back every reply in flight as `interrupted`, keeping its text (SIGTERM)."""

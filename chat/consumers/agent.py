@@ -114,10 +114,14 @@ class AgentConsumer(ParleyConsumer):
         client_id = frames.client_id(frame)
         body = frames.body(frame, client_id)
         internal = frames.boolean(frame, "internal", default=False)
-        conversation = await self._conversation(frame)
-        result = await database_sync_to_async(conversations.agent_message_send)(
-            agent=self.user, conversation=conversation, client_id=client_id, body=body, internal=internal
-        )
+        conversation_id = frames.integer(frame, "conversation", minimum=1)
+
+        def send():  # one trip to the database thread for the access check and the write
+            conversation = access_conversation_for_agent(user=self.user, conversation_id=conversation_id)
+            return conversations.agent_message_send(agent=self.user, conversation=conversation, client_id=client_id,
+                                                    body=body, internal=internal)
+
+        result = await database_sync_to_async(send)()
         await self.send_event(events.message_ack(result.message, client_id))
 
     async def handle_assign(self, frame: dict) -> None:

@@ -63,10 +63,16 @@ def _conversation_for_customer_message(visitor: Visitor) -> Conversation:
     A resolved conversation reopens when the customer writes within PARLEY_REOPEN_WINDOW
     (a follow-up to the same problem, back with the same agent); after that a new one starts.
     """
-    current = conversation_current(visitor=visitor)
+    # Locking the latest conversation in the same query is safe: new ones start only under the visitor lock.
+    conversation = (
+        Conversation.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("site", "visitor", "assignee")
+        .filter(visitor=visitor)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
     now = timezone.now()
-    if current is not None:
-        conversation = conversation_lock(current.pk)
+    if conversation is not None:
         if conversation.status == Conversation.Status.OPEN:
             return conversation
         window = timedelta(seconds=settings.PARLEY_REOPEN_WINDOW)
@@ -102,17 +108,18 @@ def _reopen(conversation: Conversation) -> None:
 
 def customer_message_send(*, visitor: Visitor, client_id: str, body: str) -> SendResult:
     """Store a customer's message (once per client_id) and start the bot's reply when the bot owns the thread."""
-    earlier = Message.objects.filter(conversation__visitor=visitor, client_id=client_id).first()
-    if earlier is not None:
-        return SendResult(earlier, created=False)
     with transaction.atomic():
         locked_visitor = _visitor_lock(visitor.pk)
+        # Under the visitor lock, so a retry racing its original finds it (in whichever conversation).
+        earlier = Message.objects.filter(conversation__visitor=visitor, client_id=client_id).first()
+        if earlier is not None:
+            return SendResult(earlier, created=False)
         conversation = _conversation_for_customer_message(locked_visitor)
-        result = message_send_locked(conversation=conversation, author=Author(Message.AuthorKind.CUSTOMER),
-                                     client_id=client_id, body=body)
-        if result.created and conversation.owner == Conversation.Owner.BOT:
-            replies.reply_begin(conversation=conversation, trigger=result.message)
-    return result
+        message = message_insert(conversation=conversation, author=Author(Message.AuthorKind.CUSTOMER), body=body,
+                                 client_id=client_id)
+        if conversation.owner == Conversation.Owner.BOT:
+            replies.reply_begin(conversation=conversation, trigger=message)
+    return SendResult(message, created=True)
 
 
 def agent_message_send(

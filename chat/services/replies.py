@@ -122,10 +122,26 @@ def reply_claim(*, reply_id: int, worker: str) -> ReplyJob | None:
                     visitor_id=reply.conversation.visitor_id, site_id=site_id, request=request)
 
 
-def reply_checkpoint(*, reply_id: int, worker: str, text: str, index: int, ends: list[int]) -> bool:
-    """Save the text streamed so far and renew the lease; False when the reply ended elsewhere (reaped)."""
-    return bool(Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING, worker=worker).update(
-        body=text, stream_index=index, delta_ends=ends, lease_until=_lease(), updated_at=timezone.now()))
+@dataclass(frozen=True)
+class Checkpoint:
+    """A running reply's progress: the text streamed so far, its last delta index and the deltas' ends."""
+
+    reply_id: int
+    text: str
+    index: int
+    ends: list[int]
+
+
+def reply_checkpoint_many(*, worker: str, checkpoints: list[Checkpoint]) -> set[int]:
+    """Checkpoint every reply a worker runs in one transaction; the ids of those still streaming there."""
+    alive, lease, now = set(), _lease(), timezone.now()
+    with transaction.atomic():
+        for point in checkpoints:
+            if Message.objects.filter(pk=point.reply_id, status=Message.Status.STREAMING, worker=worker).update(
+                    body=point.text, stream_index=point.index, delta_ends=point.ends, lease_until=lease,
+                    updated_at=now):
+                alive.add(point.reply_id)
+    return alive
 
 
 FAILED_LINE = gettext_noop("Sorry, I couldn't finish this answer. I've asked a member of our team to help.")
