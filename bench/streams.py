@@ -215,11 +215,9 @@ def start(system: str, context, *, concurrency: int, per_site: int, llm: FakeLLM
     """The server for one run: Parley or the per-token variant (on a fresh database), or the ack baseline."""
     if system == "ack per token":
         return BaselineServer(SYSTEMS[system], layer=layer, BENCH_AI_BASE_URL=llm.base_url)
-    variant = {"DJANGO_SETTINGS_MODULE": "bench.baselines.persistent_db_settings"} if "persistent" in system else {}
     return ParleyServer(context.databases, layer=layer, app=SYSTEMS[system],
                         fixture={"conversations": concurrency, "per_site": per_site, "owner": "bot"},
-                        AI_PROVIDER="openai", AI_BASE_URL=llm.base_url, AI_API_KEY="bench", AI_MAX_TOKENS="100000",
-                        **variant)
+                        AI_PROVIDER="openai", AI_BASE_URL=llm.base_url, AI_API_KEY="bench", AI_MAX_TOKENS="100000")
 
 
 def measure(system: str, context, p: dict, concurrency: int, *, mode: str = "ws", stops: int = 0,

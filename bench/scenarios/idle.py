@@ -20,7 +20,6 @@ FULL = {"sizes": [2000, 5000, 10000], "warm": 20, "settle_s": 2.0, "idle_window_
 SMOKE = {"sizes": [20], "warm": 2, "settle_s": 0.2, "idle_window_s": 0.5, "clients": 1, "connect_limit": 20,
          "step_timeout_s": 60}
 SYSTEMS = ["Parley", "minimal relay", "raw floor"]
-PERSISTENT_DB = "Parley, persistent DB connections"  # a what-if: bench/baselines/persistent_db_settings.py
 FD_RESERVE = 300  # descriptors a process needs besides the sockets (files, pipes, database, layer)
 
 
@@ -76,9 +75,6 @@ def _targets(system: str, server, count: int) -> list[tuple[str, str, str | None
 def _server(system: str, context, count: int):
     if system == "Parley":
         return ParleyServer(context.databases, fixture={"visitors": count})
-    if system == PERSISTENT_DB:
-        return ParleyServer(context.databases, fixture={"visitors": count},
-                            DJANGO_SETTINGS_MODULE="bench.baselines.persistent_db_settings")
     if system == "minimal relay":
         return BaselineServer("bench.baselines.relay_asgi:application")
     return FloorServer()

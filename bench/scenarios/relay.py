@@ -17,8 +17,7 @@ TITLE = "Chat relay"
 FULL = {"conversations": 500, "per_site": 10, "rates": [10, 25, 50, 100, 200, 400, 800, 1600, 3200], "step_s": 3.0,
         "drain_s": 1.5, "clients": 2, "p99_budget_ms": 50}
 SMOKE = {"conversations": 20, "per_site": 10, "rates": [20], "step_s": 1.0, "drain_s": 0.3, "clients": 1,
-         "p99_budget_ms": 50, "layers": ["memory"], "what_if": False}
-PERSISTENT_DB = "Parley, persistent DB connections"  # a what-if: bench/baselines/persistent_db_settings.py
+         "p99_budget_ms": 50, "layers": ["memory"]}
 GIVE_UP_P99_MS = 1000  # past this a step is saturated beyond doubt: higher rates only queue more
 
 
@@ -152,8 +151,7 @@ def _shares(system: str, server, p: dict) -> list[dict]:
 
 def _server(system: str, layer: str, context, p: dict):
     if system.startswith("Parley"):
-        settings = {"DJANGO_SETTINGS_MODULE": "bench.baselines.persistent_db_settings"} if system == PERSISTENT_DB else {}
-        return ParleyServer(context.databases, layer=layer, **settings,
+        return ParleyServer(context.databases, layer=layer,
                             fixture={"conversations": p["conversations"], "per_site": p["per_site"], "owner": "agent"})
     if system == "minimal relay":
         return BaselineServer("bench.baselines.relay_asgi:application", layer=layer)
@@ -199,8 +197,6 @@ def run(context) -> dict:
     p = context.params(sys.modules[__name__])
     layers = [layer for layer in context.layers() if layer in p.get("layers", context.layers())]
     runs = [(s, layer) for layer in layers for s in ("Parley", "minimal relay")] + [("raw floor", "none")]
-    if p.get("what_if", True):
-        runs.insert(1, (PERSISTENT_DB, "memory"))
     rows = []
     for system, layer in runs:
         try:
@@ -209,11 +205,6 @@ def run(context) -> dict:
             rows.append({"system": system, "layer": layer, "within_budget": f"failed: {exc!r}"[:200]})
     comparisons = []
     floor_best = _best(rows, "raw floor", "none")
-    if any(r["system"] == PERSISTENT_DB for r in rows):
-        what_if = _best(rows, PERSISTENT_DB, "memory")
-        comparisons.append({"what": f"what-if: highest msgs/s with p99 <= {p['p99_budget_ms']} ms, memory layer",
-                            "parley": _best(rows, "Parley", "memory"), "baseline": PERSISTENT_DB,
-                            "baseline_value": what_if, "ratio": stats.ratio(_best(rows, "Parley", "memory"), what_if)})
     for layer in layers:
         best = _best(rows, "Parley", layer)
         for baseline, value in ((f"minimal relay ({layer})", _best(rows, "minimal relay", layer)),

@@ -15,7 +15,7 @@ from channels.consumer import AsyncConsumer
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import events, groups, metrics
+from chat import broadcast, events, groups, metrics
 from chat.ai.base import HANDOFF, ProviderError
 from chat.ai.providers import get_provider
 from chat.ai.stream import DeltaStream
@@ -150,6 +150,7 @@ class AIReplyConsumer(ResilientLayerReceive, AsyncConsumer):
             if handoff and not running.shutting_down:
                 await database_sync_to_async(conversations.conversation_handoff_by_bot)(
                     conversation_id=job.conversation_id)
+            await broadcast.flushed()  # reply.end is out before a shutdown may stop the loop
         except Exception:
             # The lease runs out and the reaper ends the reply `interrupted` with its last checkpoint.
             logger.exception("could not finish reply %s", job.reply_id)

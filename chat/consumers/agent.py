@@ -7,7 +7,7 @@ import time
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import events, frames, groups, selectors
+from chat import broadcast, events, frames, groups, selectors
 from chat.access import access_assignee_for_site, access_conversation_for_agent, access_reply_for_agent
 from chat.consumers.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, ParleyConsumer
 from chat.feeds import Feed
@@ -122,6 +122,7 @@ class AgentConsumer(ParleyConsumer):
                                                     body=body, internal=internal)
 
         result = await database_sync_to_async(send)()
+        await broadcast.flushed()  # the message's events go out before its ack, as clients expect
         await self.send_event(events.message_ack(result.message, client_id))
 
     async def handle_assign(self, frame: dict) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
@@ -31,9 +31,9 @@ def _lease() -> timezone.datetime:
     return timezone.now() + timedelta(seconds=settings.PARLEY_REPLY_LEASE)
 
 
-def _send_job(reply_id: int) -> None:
+async def _send_job(reply_id: int) -> None:
     try:
-        async_to_sync(get_channel_layer().send)(REPLY_CHANNEL, {"type": "reply.generate", "reply_id": reply_id})
+        await get_channel_layer().send(REPLY_CHANNEL, {"type": "reply.generate", "reply_id": reply_id})
     except Exception:
         # The reply's lease runs out and the reaper ends it `interrupted`; the customer can ask again.
         logger.warning("could not hand reply %s to a worker", reply_id, exc_info=True)
@@ -44,12 +44,14 @@ def reply_begin(*, conversation: Conversation, trigger: Message) -> Message:
     reply_stop_active(conversation=conversation)  # a newer question supersedes an answer in flight
     reply = message_insert(conversation=conversation, author=BOT, body="", status=Message.Status.STREAMING,
                            trigger=trigger, lease_until=_lease())
-    transaction.on_commit(lambda: _send_job(reply.pk))
+    # Queued after the reply.start event, so no delta can reach a client ahead of it.
+    transaction.on_commit(lambda: broadcast.call_layer_soon(partial(_send_job, reply.pk)))
     return reply
 
 
 def _signal_stop(reply_id: int) -> None:
-    async_to_sync(broadcast.group_send_safely)(groups.reply_group(reply_id), {"type": "reply.stop_signal", "reply_id": reply_id})
+    broadcast.call_layer_soon(partial(broadcast.group_send_safely, groups.reply_group(reply_id),
+                                      {"type": "reply.stop_signal", "reply_id": reply_id}))
 
 
 def _stop_locked(reply: Message) -> None:
