@@ -9,13 +9,13 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from chat import broadcast, events, frames, groups, selectors, tokens
-from chat.access import access_conversation_for_visitor, access_reply_for_visitor, visitor_from_claim
+from chat.access import NotFound, access_conversation_for_visitor, access_reply_for_visitor, visitor_from_claim
 from chat.consumers.base import CLOSE_FORBIDDEN, CLOSE_HELLO_TIMEOUT, CLOSE_UNAUTHORIZED, ParleyConsumer
 from chat.cursors import Cursor
 from chat.feeds import Feed
 from chat.origins import origin_allowed, scope_header
 from chat.ratelimit import rate_allow
-from chat.replays import customer_replay
+from chat.replays import CustomerReplay, customer_replay
 from chat.services import conversations, replies
 
 
@@ -89,23 +89,45 @@ class CustomerConsumer(ParleyConsumer):
         except tokens.BadToken:
             await self.close_with(CLOSE_UNAUTHORIZED)
             return
-        visitor = await database_sync_to_async(visitor_from_claim)(visitor_id=claim.visitor_id, site_id=claim.site_id)
-        if visitor is None:
-            await self.close_with(CLOSE_UNAUTHORIZED)
-            return
         origin, host = scope_header(self.scope, b"origin"), scope_header(self.scope, b"host")
-        if not origin_allowed(origin, host, visitor.site.allowed_origins):
-            await self.close_with(CLOSE_FORBIDDEN)
+
+        def admit():  # one trip to the database thread: who it is, whether this page may speak for it, the replay
+            visitor = visitor_from_claim(visitor_id=claim.visitor_id, site_id=claim.site_id)
+            if visitor is None:
+                return None, CLOSE_UNAUTHORIZED
+            if not origin_allowed(origin, host, visitor.site.allowed_origins):
+                return None, CLOSE_FORBIDDEN
+            try:
+                return visitor, customer_replay(visitor=visitor, cursor=cursor, conversation_id=conversation_id)
+            except NotFound:
+                return visitor, None
+
+        # Join before reading, so nothing published meanwhile is missed; the feed drops the overlap.
+        # The group is the signed token's visitor's; it is left again unless the database confirms it.
+        group = groups.visitor_group(claim.visitor_id)
+        await self.channel_layer.group_add(group, self.channel_name)
+        try:
+            visitor, outcome = await database_sync_to_async(admit)()
+        except BaseException:
+            await self.channel_layer.group_discard(group, self.channel_name)
+            raise
+        if visitor is None:
+            await self.channel_layer.group_discard(group, self.channel_name)
+            await self.close_with(outcome)
             return
         self.hello_deadline.cancel()
         self.visitor = visitor
-        # Join before reading, so nothing published meanwhile is missed; the filter drops the overlap.
-        await self.channel_layer.group_add(groups.visitor_group(visitor.pk), self.channel_name)
-        await self.send_event(await self._replay("welcome", cursor, conversation_id))
+        if outcome is None:
+            raise NotFound  # said hello, but named a conversation that is not theirs
+        await self.send_event(await self._start("welcome", outcome))
 
     async def _replay(self, frame_type: str, cursor: Cursor, conversation_id: int | None) -> dict:
         result = await database_sync_to_async(customer_replay)(
             visitor=self.visitor, cursor=cursor, conversation_id=conversation_id)
+        return await self._start(frame_type, result)
+
+    async def _start(self, frame_type: str, result: CustomerReplay) -> dict:
+        """Follow the replayed conversation live and build the frame that carries the replay."""
         if result.replay is not None:
             self.conversation_id = result.conversation_id
             await self.feed.start(result.conversation_id, result.cursor, result.replay)
