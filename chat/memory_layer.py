@@ -1,9 +1,10 @@
-"""The one-process channel layer: Channels' in-memory layer, with its expiry sweep rate-limited."""
+"""The one-process channel layer: Channels' in-memory layer, with its expiry sweep rate-limited and lean group sends."""
 
 from __future__ import annotations
 
 import time
 
+from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer
 
 
@@ -29,3 +30,18 @@ class SweptInMemoryChannelLayer(InMemoryChannelLayer):
     async def flush(self) -> None:
         await super().flush()
         self._swept_at = float("-inf")
+
+    async def group_send(self, group: str, message: dict) -> None:
+        """Queue the message on each member channel directly, skipping a full one.
+
+        The stock layer starts a task per member and gathers them, though queueing never waits:
+        a cost paid on every streamed delta.
+        """
+        assert isinstance(message, dict), "Message is not a dict"
+        self.require_valid_group_name(group)
+        self._clean_expired()
+        for channel in list(self.groups.get(group, ())):
+            try:
+                await self.send(channel, message)
+            except ChannelFull:
+                pass
