@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
+import math
+import os
+import ssl
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
+import certifi
+from aiohttp.helpers import get_env_proxy_for_url
+from yarl import URL
 
 from chat.ai.base import HANDOFF, Handoff, Passage, Provider, ProviderError, ReplyRequest, Turn
 
@@ -39,17 +46,46 @@ _INSTRUCTIONS = (
 
 # One connection pool per event loop (a pool cannot cross loops): a client per reply would build a
 # TLS context and a new connection each time, milliseconds of event-loop time under load.
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]" = weakref.WeakKeyDictionary()
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]" = weakref.WeakKeyDictionary()
 
 
-def _shared_client() -> httpx.AsyncClient:
+def _shared_client() -> aiohttp.ClientSession:
     """This event loop's HTTP client for providers (no cap on connections: every reply streams at once)."""
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
-    if client is None or client.is_closed:
-        client = _clients[loop] = httpx.AsyncClient(limits=httpx.Limits(max_connections=None,
-                                                                           max_keepalive_connections=32))
+    if client is None or client.closed:
+        # trust_env stays off: it would read ~/.netrc and the proxy settings in a thread on every request,
+        # and a netrc entry for the provider would clash with our Authorization header. _env_proxy() instead.
+        client = _clients[loop] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, ssl=_ssl_context()))
     return client
+
+
+async def close_shared_clients() -> None:
+    """Close this event loop's provider HTTP client, if it has one (test teardown, worker shutdown)."""
+    client = _clients.pop(asyncio.get_running_loop(), None)
+    if client is not None:
+        await client.close()
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """CA certificates from SSL_CERT_FILE or SSL_CERT_DIR if set, else certifi's bundle."""
+    # certifi rather than the system store: a slim host without CA certificates still reaches its provider.
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+@functools.cache
+def _env_proxy(url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The proxy HTTP_PROXY/HTTPS_PROXY/NO_PROXY name for `url`, and its credentials; (None, None) if none."""
+    # Looked up once per URL: a proxy configured in the environment keeps working, at no cost per reply.
+    try:
+        return get_env_proxy_for_url(URL(url))
+    except LookupError:
+        return None, None
 
 
 class OpenAIProvider(Provider):
@@ -68,6 +104,8 @@ class OpenAIProvider(Provider):
         self.timeout = timeout
         self.first_token_timeout = timeout if first_token_timeout is None else first_token_timeout
         self._api_key = api_key
+        # No rounding up to whole seconds (aiohttp's default above 5 s): a 10 s timeout means 10 s.
+        self._client_timeout = aiohttp.ClientTimeout(connect=timeout, sock_read=timeout, ceil_threshold=math.inf)
 
     def __repr__(self) -> str:
         return f"OpenAIProvider(base_url={self.base_url!r}, model={self.model!r})"  # never the key
@@ -91,7 +129,7 @@ class OpenAIProvider(Provider):
         return "\n\n".join(part for part in parts if part)
 
     def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "text/event-stream"}
+        headers = {"Accept": "text/event-stream", "Content-Type": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
         return headers
@@ -99,6 +137,11 @@ class OpenAIProvider(Provider):
     def _payload(self, request: ReplyRequest) -> dict[str, Any]:
         return {"model": self.model, "stream": True, "max_tokens": self.max_tokens,
                 "messages": self.build_messages(request)}
+
+    def _body(self, request: ReplyRequest) -> bytes:
+        # Compact UTF-8 rather than \u escapes: passages and history in Greek or Japanese take half the bytes or less.
+        return json.dumps(self._payload(request), ensure_ascii=False, separators=(",", ":"),
+                          allow_nan=False).encode()
 
     # --- streaming -------------------------------------------------------------------------
 
@@ -109,16 +152,19 @@ class OpenAIProvider(Provider):
         gate = _HandoffGate()
         logger.debug("openai request: model=%s passages=%d history=%d", self.model, len(request.passages),
                      len(request.history))
+        url = f"{self.base_url}/chat/completions"
+        proxy, proxy_auth = _env_proxy(url)
         try:
             # Everything entered on the stack is closed on any exit, including cancellation and aclose():
             # a response closed before its end closes its HTTP connection, which is how the customer's
             # stop reaches the provider.
             async with contextlib.AsyncExitStack() as stack:
-                # Entering client.stream() waits for the response headers: that counts towards the deadline.
+                # post() returns once the response headers are in: that wait counts towards the deadline.
                 async with asyncio.timeout_at(deadline):
-                    response = await stack.enter_async_context(_shared_client().stream(
-                        "POST", f"{self.base_url}/chat/completions", json=self._payload(request),
-                        headers=self._headers(), timeout=httpx.Timeout(self.timeout)))
+                    response = await _shared_client().post(
+                        url, data=self._body(request), headers=self._headers(), timeout=self._client_timeout,
+                        allow_redirects=False, proxy=proxy, proxy_auth=proxy_auth)
+                    stack.callback(_let_go, response)
                     await self._check_status(response)
                 texts = await stack.enter_async_context(contextlib.aclosing(self._texts(response, deadline)))
                 async for text in texts:
@@ -126,27 +172,32 @@ class OpenAIProvider(Provider):
                         yield piece
                     if gate.handoff:
                         break  # the rest of the answer is not wanted: closing the stream saves tokens
+        # aiohttp's own timeouts are TimeoutErrors too: they must be caught before the first-token deadline's.
+        except aiohttp.ServerTimeoutError as exc:
+            raise self._fail(f"provider {_timeout_kind(exc)} timeout after {self.timeout:g}s") from None
         except TimeoutError:
             raise self._fail(f"provider sent no answer within {self.first_token_timeout:g}s") from None
-        except httpx.TimeoutException as exc:
-            raise self._fail(f"provider {_timeout_kind(exc)} timeout after {self.timeout:g}s") from None
-        except httpx.ConnectError:
-            raise self._fail(f"cannot connect to provider at {httpx.URL(self.base_url).host}") from None
-        except httpx.RequestError as exc:  # other transport, protocol and decoding failures
+        except aiohttp.ClientConnectorError:
+            raise self._fail(f"cannot connect to provider at {URL(self.base_url).host}") from None
+        except aiohttp.ClientError as exc:  # other transport, protocol and decoding failures
             raise self._fail(f"provider connection failed ({type(exc).__name__})") from None
         for piece in gate.finish():
             yield piece
 
-    async def _texts(self, response: httpx.Response, deadline: float) -> AsyncIterator[str]:
+    async def _texts(self, response: aiohttp.ClientResponse, deadline: float) -> AsyncIterator[str]:
         """Each non-empty `choices[0].delta.content`, until `data: [DONE]`."""
+        # Whatever bytes have arrived, split into lines here: aiohttp's readline() refuses lines over 128 KiB.
+        read = response.content.readany
+        splitter = _LineSplitter()
         decoder = _SSEDecoder()
         waiting = True  # until the first text, every read also counts against the first-token deadline
-        async with contextlib.aclosing(response.aiter_lines()) as lines:
-            while True:
-                async with asyncio.timeout_at(deadline) if waiting else contextlib.nullcontext():
-                    line = await anext(lines, None)
-                if line is None:
-                    raise self._fail("provider stream ended before [DONE]")
+        while True:
+            if waiting:
+                async with asyncio.timeout_at(deadline):
+                    chunk = await read()
+            else:
+                chunk = await read()
+            for line in splitter.feed(chunk) if chunk else splitter.finish():
                 for data in decoder.feed(line):
                     if data == "[DONE]":
                         return
@@ -154,6 +205,8 @@ class OpenAIProvider(Provider):
                     if text:
                         waiting = False
                         yield text
+            if not chunk:
+                raise self._fail("provider stream ended before [DONE]")
 
     def _delta_text(self, data: str) -> str | None:
         """The content text of one stream chunk; ProviderError if it is not a valid chunk."""
@@ -178,11 +231,11 @@ class OpenAIProvider(Provider):
             raise self._fail("provider sent a malformed stream chunk", detail=data[:_ERROR_DETAIL_LIMIT])
         return content
 
-    async def _check_status(self, response: httpx.Response) -> None:
+    async def _check_status(self, response: aiohttp.ClientResponse) -> None:
         """Raise ProviderError for any non-2xx answer, with the provider's own message when it has one."""
-        if response.is_success:
+        status = response.status
+        if 200 <= status < 300:
             return
-        status = response.status_code
         hint = "server error" if status >= 500 else _STATUS_HINTS.get(status, "request failed")
         message = self._mask(_error_message(await _read_limited(response)))
         reason = f"provider returned {status} ({hint})"
@@ -252,6 +305,39 @@ class _HandoffGate:
         return []
 
 
+class _LineSplitter:
+    """Splits a byte stream into text lines at CRLF, LF or CR (the SSE line ends), however it is chunked."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []  # the unfinished last line, in the pieces it came in
+        self.after_cr = False         # the last chunk ended in CR: an LF starting the next one belongs to it
+
+    def feed(self, chunk: bytes) -> list[str]:
+        """The lines this chunk completes, without their line ends."""
+        if self.after_cr:
+            self.after_cr = False
+            if chunk.startswith(b"\n"):
+                chunk = chunk[1:]
+        if b"\r" in chunk:
+            self.after_cr = chunk.endswith(b"\r")
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = chunk.split(b"\n")
+        rest = lines.pop()
+        if lines and self.parts:
+            self.parts.append(lines[0])
+            lines[0] = b"".join(self.parts)
+            self.parts = []
+        if rest:
+            self.parts.append(rest)
+        # A line break never falls inside a UTF-8 character, so each line decodes on its own.
+        return [line.decode("utf-8", "replace") for line in lines]
+
+    def finish(self) -> list[str]:
+        """The last line, if the stream ended without a line end after it."""
+        line, self.parts = b"".join(self.parts), []
+        return [line.decode("utf-8", "replace")] if line else []
+
+
 class _SSEDecoder:
     """Turns server-sent-event lines into `data` payloads.
 
@@ -302,18 +388,28 @@ def _history_message(turn: Turn) -> dict[str, str]:
     return {"role": role, "content": turn.text}
 
 
-def _timeout_kind(exc: httpx.TimeoutException) -> str:
-    return {httpx.ConnectTimeout: "connect", httpx.ReadTimeout: "read", httpx.WriteTimeout: "write",
-            httpx.PoolTimeout: "pool"}.get(type(exc), "network")
+def _timeout_kind(exc: aiohttp.ServerTimeoutError) -> str:
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return "connect"
+    return "read" if isinstance(exc, aiohttp.SocketTimeoutError) else "network"
 
 
-async def _read_limited(response: httpx.Response) -> bytes:
+def _let_go(response: aiohttp.ClientResponse) -> None:
+    """Release a response read to its end (its connection may serve another reply); close any other."""
+    if response.content.is_eof():
+        response.release()
+    else:
+        response.close()  # the connection goes too, not back to the pool: the provider stops generating
+
+
+async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
     body = b""
-    async for part in response.aiter_bytes():
-        body += part
-        if len(body) >= _ERROR_BODY_LIMIT:
+    while len(body) < _ERROR_BODY_LIMIT:
+        part = await response.content.read(_ERROR_BODY_LIMIT - len(body))
+        if not part:
             break
-    return body[:_ERROR_BODY_LIMIT]
+        body += part
+    return body
 
 
 def _error_message(payload: bytes | dict) -> str:

@@ -21,6 +21,7 @@ async def _quiet_background_tasks():
     from channels.layers import channel_layers, get_channel_layer
 
     from chat.ai.embedded import stop_background_tasks
+    from chat.ai.openai_provider import close_shared_clients
 
     await stop_background_tasks()
     # Consumers a test left running (a socket it never closed) end now, while the layer still works.
@@ -29,6 +30,8 @@ async def _quiet_background_tasks():
         task.cancel()
     if leftovers:
         await asyncio.wait(leftovers, timeout=5)
+    # The provider's HTTP client belongs to this loop too: closed now, it cannot warn when the loop goes.
+    await close_shared_clients()
     layer = get_channel_layer()
     await layer.flush()
     if hasattr(layer, "close_pools"):

@@ -42,7 +42,7 @@ def fake() -> Callable[..., FakeOpenAI]:
 
 @pytest.fixture(autouse=True)
 def _capture_all_logs(caplog):
-    """Every logger at DEBUG, httpx and httpcore included, so the leak checks see every line."""
+    """Every logger at DEBUG, aiohttp's included, so the leak checks see every line."""
     caplog.set_level(logging.DEBUG)
 
 

@@ -34,6 +34,9 @@ class ParleyWorker(Worker):
             logger.warning("worker listener stopped (%r); listening again", serving.exception())
             await asyncio.wait([stop_wait], timeout=LAYER_RETRY_SECONDS)
         await shutdown_all()  # replies in flight end `interrupted` with their text, well within the lease
+        from chat.ai.openai_provider import close_shared_clients  # here: a `kb` worker need not load aiohttp to start
+
+        await close_shared_clients()
         for task in [*helpers, stop_wait]:
             task.cancel()
         logger.info("worker stopped")
