@@ -26,6 +26,7 @@ if os.environ.get("REDIS_URL"):
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": _CAPACITY}}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "chat.memory_layer.SweptInMemoryChannelLayer",
+                                  "CONFIG": {"capacity": _CAPACITY}}}
 
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
