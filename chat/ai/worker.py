@@ -20,6 +20,7 @@ from chat.ai.base import HANDOFF, ProviderError
 from chat.ai.providers import get_provider
 from chat.ai.stream import DeltaStream
 from chat.broadcast import send_to_groups
+from chat.dispatch import DirectDispatch
 from chat.layer_errors import LAYER_RETRY_SECONDS, ResilientLayerReceive
 from chat.models import Message
 from chat.services import conversations, replies
@@ -54,7 +55,7 @@ class Running:
     finishing: bool = False
 
 
-class AIReplyConsumer(ResilientLayerReceive, AsyncConsumer):
+class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
     """Listens on the `ai-reply` channel; each reply runs as its own task, stoppable via group `reply.<id>`."""
 
     def __init__(self, *args, **kwargs):

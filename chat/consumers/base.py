@@ -11,6 +11,7 @@ from django.db import DatabaseError
 from chat import events, frames
 from chat.access import NotFound
 from chat.consumers import registry
+from chat.dispatch import DirectDispatch
 from chat.layer_errors import LAYER_ERRORS, ResilientLayerReceive
 from chat.services.errors import ConversationError
 
@@ -26,7 +27,7 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_HELLO_TIMEOUT = 4408
 
 
-class ParleyConsumer(ResilientLayerReceive, AsyncWebsocketConsumer):
+class ParleyConsumer(DirectDispatch, ResilientLayerReceive, AsyncWebsocketConsumer):
     """Decodes JSON frames, dispatches them by `type`, and turns refusals into `error` frames."""
 
     #: frame type -> handler method name; each subclass lists what it accepts.

@@ -38,6 +38,7 @@ class CustomerConsumer(ParleyConsumer):
         self.visitor = None
         self.conversation_id: int | None = None
         self.hello_deadline: asyncio.Task | None = None
+        self.hello_due = 0.0
         self.feed: Feed | None = None
         self.typing_sent = (False, 0.0)
 
@@ -45,6 +46,7 @@ class CustomerConsumer(ParleyConsumer):
         """Called when the socket opens: accept, and expect `hello` within PARLEY_HELLO_TIMEOUT."""
         await self.accept()
         self.feed = Feed(self.channel_name)
+        self.hello_due = asyncio.get_running_loop().time() + settings.PARLEY_HELLO_TIMEOUT
         self.hello_deadline = asyncio.create_task(self._close_without_hello())
 
     async def disconnect(self, code):
@@ -55,7 +57,7 @@ class CustomerConsumer(ParleyConsumer):
             await self.channel_layer.group_discard(groups.visitor_group(self.visitor.pk), self.channel_name)
 
     async def _close_without_hello(self) -> None:
-        await asyncio.sleep(settings.PARLEY_HELLO_TIMEOUT)
+        await asyncio.sleep(max(0.0, self.hello_due - asyncio.get_running_loop().time()))
         if self.visitor is None:
             await self.close_with(CLOSE_HELLO_TIMEOUT)
 
@@ -82,6 +84,16 @@ class CustomerConsumer(ParleyConsumer):
         """Authenticate the token, join the visitor's group, and replay what the cursor missed."""
         if self.visitor is not None:
             raise frames.ProtocolError("bad_request", "hello was already said on this socket.", "hello")
+        # Said in time: a hello queued behind a busy database (a reconnect storm) is not closed for it.
+        self.hello_deadline.cancel()
+        try:
+            await self._hello(frame)
+        except Exception:
+            if self.visitor is None and not self.closed:  # refused: the first deadline still stands
+                self.hello_deadline = asyncio.create_task(self._close_without_hello())
+            raise
+
+    async def _hello(self, frame: dict) -> None:
         cursor = frames.cursor(frame)
         conversation_id = frames.integer(frame, "conversation", minimum=1, optional=True)
         try:
@@ -115,7 +127,6 @@ class CustomerConsumer(ParleyConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
             await self.close_with(outcome)
             return
-        self.hello_deadline.cancel()
         self.visitor = visitor
         if outcome is None:
             raise NotFound  # said hello, but named a conversation that is not theirs

@@ -1,5 +1,8 @@
 """Section 7: limits and bad input get a clear answer, store nothing, and leave the socket usable."""
 
+import asyncio
+import threading
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -77,6 +80,42 @@ async def test_no_hello_closes_with_4408(transactional_db, settings):
     communicator = WebsocketCommunicator(application(), "/ws/widget/",
                                          headers=[(b"origin", SHOP_ORIGIN.encode()), (b"host", b"testserver")])
     await communicator.connect()
+    assert await close_code(communicator) == 4408
+
+
+async def test_a_hello_said_in_time_is_not_closed_while_the_database_is_busy(visitor, settings):
+    settings.PARLEY_HELLO_TIMEOUT = 0.2
+    headers = [(b"origin", SHOP_ORIGIN.encode()), (b"host", b"testserver")]
+    started, release = threading.Event(), threading.Event()
+
+    def busy():  # holds the consumers' database thread, as a reconnect storm does
+        started.set()
+        release.wait(10)
+
+    blocker = asyncio.ensure_future(database_sync_to_async(busy)())
+    await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
+    silent = WebsocketCommunicator(application(), "/ws/widget/", headers=headers)
+    await silent.connect()
+    talker = WebsocketCommunicator(application(), "/ws/widget/", headers=headers)
+    await talker.connect()
+    await talker.send_json_to({"type": "hello", "token": token_for(visitor), "cursor": "0.0"})
+    # The silent socket's close proves the deadline has passed for the talker too.
+    assert await close_code(silent) == 4408
+    release.set()
+    await blocker
+    welcome, _ = await receive_until(talker, "welcome")
+    assert welcome["visitor"]["id"] == visitor.pk
+    await talker.disconnect()
+
+
+async def test_a_refused_hello_keeps_the_first_deadline(visitor, settings):
+    settings.PARLEY_HELLO_TIMEOUT = 0.2
+    communicator = WebsocketCommunicator(application(), "/ws/widget/",
+                                         headers=[(b"origin", SHOP_ORIGIN.encode()), (b"host", b"testserver")])
+    await communicator.connect()
+    await communicator.send_json_to({"type": "hello", "token": token_for(visitor), "cursor": "not a cursor"})
+    error, _ = await receive_until(communicator, "error")
+    assert error["ref"] == "hello"
     assert await close_code(communicator) == 4408
 
 
