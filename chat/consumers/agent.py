@@ -122,7 +122,8 @@ class AgentConsumer(ParleyConsumer):
                                                     body=body, internal=internal)
 
         result = await database_sync_to_async(send)()
-        await broadcast.flushed()  # the message's events go out before its ack, as clients expect
+        # An ack still means the message's events have left for the other tabs and the agents.
+        await broadcast.flushed()
         await self.send_event(events.message_ack(result.message, client_id))
 
     async def handle_assign(self, frame: dict) -> None:

@@ -163,7 +163,8 @@ class CustomerConsumer(ParleyConsumer):
 
         result = await database_sync_to_async(send)()
         self.conversation_id = result.message.conversation_id
-        await broadcast.flushed()  # the message's events go out before its ack, as clients expect
+        # An ack still means the message's events have left for the other tabs and the agents.
+        await broadcast.flushed()
         await self.send_event(events.message_ack(result.message, client_id))
 
     async def handle_reply_stop(self, frame: dict) -> None:

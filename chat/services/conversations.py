@@ -14,7 +14,15 @@ from chat import broadcast, events, groups
 from chat.models import Conversation, Message, Visitor
 from chat.services import assignment, replies
 from chat.services.errors import ConversationError
-from chat.services.messages import SYSTEM, Author, SendResult, conversation_lock, message_insert, message_send_locked
+from chat.services.messages import (
+    SYSTEM,
+    Author,
+    SendResult,
+    conversation_lock,
+    conversations_locking,
+    message_insert,
+    message_send_locked,
+)
 
 
 def _first_owner(site) -> str:
@@ -42,14 +50,13 @@ def publish_conversation(conversation: Conversation) -> None:
     broadcast.publish(deliveries)
 
 
+def _latest(conversations, visitor: Visitor) -> Conversation | None:
+    return conversations.filter(visitor=visitor).order_by("-created_at", "-pk").first()
+
+
 def conversation_current(*, visitor: Visitor) -> Conversation | None:
     """The visitor's latest conversation, open or resolved."""
-    return (
-        Conversation.objects.select_related("site", "visitor", "assignee")
-        .filter(visitor=visitor)
-        .order_by("-created_at", "-pk")
-        .first()
-    )
+    return _latest(Conversation.objects.select_related("site", "visitor", "assignee"), visitor)
 
 
 def _visitor_lock(visitor_id: int) -> Visitor:
@@ -64,13 +71,7 @@ def _conversation_for_customer_message(visitor: Visitor) -> Conversation:
     (a follow-up to the same problem, back with the same agent); after that a new one starts.
     """
     # Locking the latest conversation in the same query is safe: new ones start only under the visitor lock.
-    conversation = (
-        Conversation.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("site", "visitor", "assignee")
-        .filter(visitor=visitor)
-        .order_by("-created_at", "-pk")
-        .first()
-    )
+    conversation = _latest(conversations_locking(), visitor)
     now = timezone.now()
     if conversation is not None:
         if conversation.status == Conversation.Status.OPEN:

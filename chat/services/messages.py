@@ -33,13 +33,15 @@ class SendResult:
     created: bool
 
 
+def conversations_locking():
+    """Conversations read with their row locked until the transaction ends (site, visitor and assignee joined)."""
+    return Conversation.objects.select_for_update(no_key=True, of=("self",)).select_related(
+        "site", "visitor", "assignee")
+
+
 def conversation_lock(conversation_id: int) -> Conversation:
     """Fetch a conversation row locked until the transaction ends; every seq allocation goes through it."""
-    return (
-        Conversation.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("site", "visitor", "assignee")
-        .get(pk=conversation_id)
-    )
+    return conversations_locking().get(pk=conversation_id)
 
 
 def message_insert(
