@@ -24,10 +24,11 @@ def access_conversation_for_visitor(*, visitor: Visitor, conversation_id: int) -
     return conversation
 
 
-def access_conversation_for_agent(*, user: AbstractBaseUser, conversation_id: int) -> Conversation:
-    """A conversation of a site the agent serves."""
+def access_conversation_for_agent(*, user: AbstractBaseUser, conversation_id: int,
+                                  site_ids: list[int] | None = None) -> Conversation:
+    """A conversation of a site the agent serves (`site_ids`, when the caller already knows them)."""
     conversation = Conversation.objects.select_related("site", "visitor", "assignee").filter(
-        pk=conversation_id, site_id__in=agent_site_ids(user)
+        pk=conversation_id, site_id__in=agent_site_ids(user) if site_ids is None else site_ids
     ).first()
     if conversation is None:
         raise NotFound()
@@ -52,10 +53,11 @@ def access_reply_for_visitor(*, visitor: Visitor, reply_id: int) -> Message:
     return reply
 
 
-def access_reply_for_agent(*, user: AbstractBaseUser, reply_id: int) -> Message:
-    """A bot reply in a conversation of a site the agent serves."""
+def access_reply_for_agent(*, user: AbstractBaseUser, reply_id: int, site_ids: list[int] | None = None) -> Message:
+    """A bot reply in a conversation of a site the agent serves (`site_ids`, when the caller already knows them)."""
+    sites = agent_site_ids(user) if site_ids is None else site_ids
     reply = Message.objects.select_related("conversation").filter(
-        pk=reply_id, author_kind=Message.AuthorKind.BOT, conversation__site_id__in=agent_site_ids(user)
+        pk=reply_id, author_kind=Message.AuthorKind.BOT, conversation__site_id__in=sites
     ).first()
     if reply is None:
         raise NotFound()

@@ -5,6 +5,7 @@ from django.templatetags.static import static
 from django.utils.translation import gettext_lazy as _
 
 from chat.models import AgentProfile, CannedResponse, Conversation, KnowledgeArticle, Message, Site, Visitor
+from chat.services.knowledge import knowledge_update
 
 admin.site.site_header = "Parley"
 admin.site.site_title = "Parley admin"
@@ -118,10 +119,10 @@ class KnowledgeArticleAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Publish selected articles"))
     def publish(self, request, queryset):
-        count = queryset.update(published=True)
+        count = knowledge_update(queryset, published=True)
         self.message_user(request, _("%(count)d articles published.") % {"count": count}, messages.SUCCESS)
 
     @admin.action(description=_("Unpublish selected articles"))
     def unpublish(self, request, queryset):
-        count = queryset.update(published=False)
+        count = knowledge_update(queryset, published=False)
         self.message_user(request, _("%(count)d articles unpublished.") % {"count": count}, messages.SUCCESS)

@@ -7,3 +7,8 @@ class ChatConfig(AppConfig):
     name = "chat"
     verbose_name = "Parley"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from chat.services import knowledge
+
+        knowledge.connect_signals()

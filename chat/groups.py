@@ -1,4 +1,7 @@
-"""Channel-layer group names, always built from primary keys, never from user text."""
+"""Channel-layer group and channel names, always built from primary keys, never from user text."""
+
+# The channel the AI-reply consumer listens on (runworker ai-reply, or embedded in Daphne).
+REPLY_CHANNEL = "ai-reply"
 
 
 def conversation_group(conversation_id: int) -> str:

@@ -43,6 +43,8 @@ class Site(models.Model):
     bot_enabled = models.BooleanField(default=True)
     ask_contact = models.BooleanField(default=False, help_text=_("Ask for name and email before the first message."))
     assignment = models.CharField(max_length=10, choices=Assignment.choices, default=Assignment.MANUAL)
+    kb_version = models.PositiveIntegerField(
+        default=0, editable=False, help_text=_("Bumped whenever the site's articles change; the bot's index follows it."))
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

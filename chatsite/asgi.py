@@ -12,10 +12,11 @@ from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  #
 
 from chat.ai.embedded import BackgroundTasksMiddleware  # noqa: E402
 from chat.ai.worker import AIReplyConsumer  # noqa: E402
+from chat.groups import REPLY_CHANNEL  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 
 # `manage.py runworker ai-reply` and the embedded worker both dispatch through this router.
-channel_application = ChannelNameRouter({"ai-reply": AIReplyConsumer.as_asgi()})
+channel_application = ChannelNameRouter({REPLY_CHANNEL: AIReplyConsumer.as_asgi()})
 
 application = BackgroundTasksMiddleware(
     ProtocolTypeRouter(

@@ -75,6 +75,8 @@ REDIS_URL = redis_url("REDIS_URL", env_str("REDIS_URL")) if env_str("REDIS_URL")
 CHANNEL_LAYER_CAPACITY = env_int("CHANNEL_LAYER_CAPACITY", 1000, minimum=1)
 CHANNEL_LAYER_EXPIRY = env_int("CHANNEL_LAYER_EXPIRY", 60, minimum=1)
 CHANNEL_LAYER_GROUP_EXPIRY = env_int("CHANNEL_LAYER_GROUP_EXPIRY", 86400, minimum=60)
+# Every key Parley keeps in Redis (channel layer, rate limits) starts with this.
+REDIS_PREFIX = env_str("CHANNEL_LAYER_PREFIX", "parley")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -83,7 +85,7 @@ if REDIS_URL:
                 # redis-py 8 reads with a 5 s socket timeout by default, as long as the layer's
                 # 5 s blocking pops: a quiet channel would then fail its receive. Read longer.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}],
-                "prefix": env_str("CHANNEL_LAYER_PREFIX", "parley"),
+                "prefix": REDIS_PREFIX,
                 "capacity": CHANNEL_LAYER_CAPACITY,
                 "expiry": CHANNEL_LAYER_EXPIRY,
                 "group_expiry": CHANNEL_LAYER_GROUP_EXPIRY,

@@ -6,14 +6,15 @@ import asyncio
 import logging
 import os
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from chat import effects
 from chat.ai.worker import announce_alive_forever
 from chat.lifecycle import install_daphne_sigterm
 from chat.services.presence import presence_sweep
-from chat.services.replies import REPLY_CHANNEL, reply_reap_expired
+from chat.groups import REPLY_CHANNEL
+from chat.services.replies import reply_reap_expired
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +26,10 @@ async def reap_forever() -> None:
     """Every PARLEY_REAPER_INTERVAL seconds: end replies whose worker died, release absent agents' conversations."""
     while True:
         try:
-            reaped = await database_sync_to_async(reply_reap_expired)()
+            reaped = await effects.call(reply_reap_expired)
             if reaped:
                 logger.info("marked %d orphaned replies interrupted", reaped)
-            released = await database_sync_to_async(presence_sweep)()
+            released = await effects.call(presence_sweep)
             if released:
                 logger.info("returned %d conversations of absent agents to the queue", released)
         except Exception:

@@ -354,38 +354,36 @@ def score_all(index: _Index, query: str) -> list[tuple[float, _Article]]:
 
 # --- Per-site cache and the public entry point --------------------------------------------------------------
 
-_cache: dict[int, tuple[tuple, _Index]] = {}
+_cache: dict[int, tuple[int, _Index | None]] = {}
 
 
-def _site_index(site_id: int) -> _Index | None:
-    """The site's index, rebuilt only when its published articles changed (or None when it has none)."""
+def _site_index(site_id: int, version: int | None) -> _Index | None:
+    """The site's index at its knowledge-base version, rebuilt only when that changed (None: no articles)."""
     # Imported here so kb.py can import THRESHOLD before Django's app registry is ready.
-    from django.db.models import Count, Max, Sum
+    from chat.models import KnowledgeArticle, Site
 
-    from chat.models import KnowledgeArticle
-
-    articles = KnowledgeArticle.objects.filter(site_id=site_id, published=True)
-    stamp = articles.aggregate(latest=Max("updated_at"), count=Count("id"), ids=Sum("id"))
-    if not stamp["count"]:
-        _cache.pop(site_id, None)
-        return None
-    # The id sum catches a delete plus an add that keeps the count and the latest timestamp.
-    key = (site_id, stamp["latest"], stamp["count"], stamp["ids"])
+    if version is None:
+        version = Site.objects.filter(pk=site_id).values_list("kb_version", flat=True).first()
     cached = _cache.get(site_id)
-    if cached and cached[0] == key:
+    if cached and cached[0] == version:
         return cached[1]
-    index = build_index(articles.order_by("title").values_list("id", "title", "body", "language"))
+    articles = KnowledgeArticle.objects.filter(site_id=site_id, published=True).order_by("title")
+    rows = list(articles.values_list("id", "title", "body", "language"))
+    index = build_index(rows) if rows else None
     if site_id not in _cache and len(_cache) >= MAX_CACHED_SITES:
         _cache.pop(next(iter(_cache)))  # oldest entry first: dicts keep insertion order
-    _cache[site_id] = (key, index)
+    _cache[site_id] = (version, index)
     return index
 
 
-def retrieve(*, site_id: int, query: str, limit: int = 3) -> list[Passage]:
-    """The site's published articles most relevant to the query, best first, each scored 0..1."""
+def retrieve(*, site_id: int, query: str, limit: int = 3, version: int | None = None) -> list[Passage]:
+    """The site's published articles most relevant to the query, best first, each scored 0..1.
+
+    `version` is the site's `kb_version` when the caller read it already (no query then while it is cached).
+    """
     if not query.strip() or limit <= 0:
         return []
-    index = _site_index(site_id)
+    index = _site_index(site_id, version)
     if index is None:
         return []
     return [

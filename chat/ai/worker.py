@@ -15,7 +15,7 @@ from channels.consumer import AsyncConsumer
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import broadcast, events, groups, metrics
+from chat import effects, events, groups, metrics
 from chat.ai.base import HANDOFF, ProviderError
 from chat.ai.providers import get_provider
 from chat.ai.stream import DeltaStream
@@ -145,13 +145,11 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
         job, stream = running.job, running.stream
         running.finishing = True
         try:
-            await database_sync_to_async(replies.reply_finish)(
-                reply_id=job.reply_id, status=status, text=stream.full_text, index=stream.index, reason=reason,
-                ends=list(stream.ends))
+            # Each call returns once its events have left: reply.end is out before a shutdown may stop the loop.
+            await effects.call(replies.reply_finish, reply_id=job.reply_id, status=status, text=stream.full_text,
+                               index=stream.index, reason=reason, ends=list(stream.ends))
             if handoff and not running.shutting_down:
-                await database_sync_to_async(conversations.conversation_handoff_by_bot)(
-                    conversation_id=job.conversation_id)
-            await broadcast.flushed()  # reply.end is out before a shutdown may stop the loop
+                await effects.call(conversations.conversation_handoff_by_bot, conversation_id=job.conversation_id)
         except Exception:
             # The lease runs out and the reaper ends the reply `interrupted` with its last checkpoint.
             logger.exception("could not finish reply %s", job.reply_id)

@@ -6,8 +6,9 @@ import time
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
-from chat import broadcast, events, frames, groups, selectors
+from chat import effects, events, frames, groups, selectors
 from chat.access import access_assignee_for_site, access_conversation_for_agent, access_reply_for_agent
 from chat.consumers.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, ParleyConsumer
 from chat.feeds import Feed
@@ -38,7 +39,7 @@ class AgentConsumer(ParleyConsumer):
         super().__init__(*args, **kwargs)
         self.user = None
         self.site_ids: list[int] = []
-        self.subscribed: set[int] = set()
+        self.subscribed: dict[int, int] = {}  # conversation id -> its site
         self.feed: Feed | None = None
         self.typing_sent: dict[int, tuple[bool, float]] = {}
 
@@ -60,7 +61,7 @@ class AgentConsumer(ParleyConsumer):
         self.site_ids = await database_sync_to_async(selectors.agent_site_ids)(user)
         for site_id in self.site_ids:
             await self.channel_layer.group_add(groups.site_group(site_id), self.channel_name)
-        status = await database_sync_to_async(presence.presence_connect)(user=user, channel_name=self.channel_name)
+        status = await effects.call(presence.presence_connect, user=user, channel_name=self.channel_name)
         welcome = await database_sync_to_async(self._welcome)(status)
         await self.send_event(welcome)
 
@@ -81,18 +82,27 @@ class AgentConsumer(ParleyConsumer):
             await self.channel_layer.group_discard(groups.site_group(site_id), self.channel_name)
         for conversation_id in self.subscribed:
             await self.channel_layer.group_discard(groups.conversation_group(conversation_id), self.channel_name)
-        await database_sync_to_async(presence.presence_disconnect)(user=self.user, channel_name=self.channel_name)
+        await effects.call(presence.presence_disconnect, user=self.user, channel_name=self.channel_name)
+
+    def _access(self, conversation_id: int):
+        """A conversation of the sites this socket serves (read at connect, refreshed on every ping)."""
+        return access_conversation_for_agent(user=self.user, conversation_id=conversation_id, site_ids=self.site_ids)
 
     async def _conversation(self, frame: dict):
         conversation_id = frames.integer(frame, "conversation", minimum=1)
-        return await database_sync_to_async(access_conversation_for_agent)(user=self.user, conversation_id=conversation_id)
+        return await database_sync_to_async(self._access)(conversation_id)
+
+    async def _act(self, frame: dict, service, **kwargs) -> None:
+        """Check access to the frame's conversation and run a service on it, in one database trip."""
+        conversation_id = frames.integer(frame, "conversation", minimum=1)
+        await effects.call(lambda: service(conversation=self._access(conversation_id), **kwargs))
 
     async def handle_subscribe(self, frame: dict) -> None:
         """Follow a conversation live, after a replay from the cursor (notes included)."""
         cursor = frames.cursor(frame)
         conversation = await self._conversation(frame)
         await self.channel_layer.group_add(groups.conversation_group(conversation.pk), self.channel_name)
-        self.subscribed.add(conversation.pk)
+        self.subscribed[conversation.pk] = conversation.site_id
 
         replay = await database_sync_to_async(selectors.conversation_replay)(
             conversation=conversation, cursor=cursor, audience=selectors.AGENTS)
@@ -103,11 +113,13 @@ class AgentConsumer(ParleyConsumer):
     async def handle_unsubscribe(self, frame: dict) -> None:
         """Stop following a conversation."""
         conversation_id = frames.integer(frame, "conversation", minimum=1)
-        if conversation_id in self.subscribed:
-            self.subscribed.discard(conversation_id)
+        await self._unfollow(conversation_id)
+        await self.send_event({"type": "unsubscribed", "conversation": conversation_id})
+
+    async def _unfollow(self, conversation_id: int) -> None:
+        if self.subscribed.pop(conversation_id, None) is not None:
             self.feed.forget(conversation_id)
             await self.channel_layer.group_discard(groups.conversation_group(conversation_id), self.channel_name)
-        await self.send_event({"type": "unsubscribed", "conversation": conversation_id})
 
     async def handle_message_send(self, frame: dict) -> None:
         """Answer the customer, or leave a private note with `internal: true`."""
@@ -116,61 +128,56 @@ class AgentConsumer(ParleyConsumer):
         internal = frames.boolean(frame, "internal", default=False)
         conversation_id = frames.integer(frame, "conversation", minimum=1)
 
-        def send():  # one trip to the database thread for the access check and the write
-            conversation = access_conversation_for_agent(user=self.user, conversation_id=conversation_id)
-            return conversations.agent_message_send(agent=self.user, conversation=conversation, client_id=client_id,
-                                                    body=body, internal=internal)
+        def send():  # one trip to the database thread; usually one statement
+            result = conversations.agent_message_send_fast(agent=self.user, site_ids=self.site_ids,
+                                                           conversation_id=conversation_id, client_id=client_id,
+                                                           body=body, internal=internal)
+            return result or conversations.agent_message_send(
+                agent=self.user, conversation=self._access(conversation_id), client_id=client_id, body=body,
+                internal=internal)
 
-        result = await database_sync_to_async(send)()
-        # An ack still means the message's events have left for the other tabs and the agents.
-        await broadcast.flushed()
+        # Returns once the message's events have left for the other tabs and the agents: then the ack.
+        result = await effects.call(send)
         await self.send_event(events.message_ack(result.message, client_id))
 
     async def handle_assign(self, frame: dict) -> None:
         """Assign to an agent of the conversation's site, or back to the queue with null."""
         agent_id = frames.nullable_integer(frame, "agent")
-        conversation = await self._conversation(frame)
 
-        def assign():
+        def assign(conversation):
             assignee = None if agent_id is None else access_assignee_for_site(site_id=conversation.site_id, agent_id=agent_id)
             conversations.conversation_assign(conversation=conversation, assignee=assignee)
 
-        await database_sync_to_async(assign)()
+        await self._act(frame, assign)
 
     async def handle_resolve(self, frame: dict) -> None:
         """Resolve a conversation."""
-        conversation = await self._conversation(frame)
-        await database_sync_to_async(conversations.conversation_resolve)(conversation=conversation)
+        await self._act(frame, conversations.conversation_resolve)
 
     async def handle_reopen(self, frame: dict) -> None:
         """Reopen a resolved conversation."""
-        conversation = await self._conversation(frame)
-        await database_sync_to_async(conversations.conversation_reopen)(conversation=conversation)
+        await self._act(frame, conversations.conversation_reopen)
 
     async def handle_bot_pause(self, frame: dict) -> None:
         """Take over from the bot."""
-        conversation = await self._conversation(frame)
-        await database_sync_to_async(conversations.conversation_bot_pause)(conversation=conversation, agent=self.user)
+        await self._act(frame, conversations.conversation_bot_pause, agent=self.user)
 
     async def handle_bot_resume(self, frame: dict) -> None:
         """Hand the conversation back to the bot."""
-        conversation = await self._conversation(frame)
-        await database_sync_to_async(conversations.conversation_bot_resume)(conversation=conversation)
+        await self._act(frame, conversations.conversation_bot_resume)
 
     async def handle_reply_stop(self, frame: dict) -> None:
         """Stop the bot's reply in a conversation of this agent's sites."""
         reply_id = frames.integer(frame, "reply_id", minimum=1)
 
-        def stop():
-            reply = access_reply_for_agent(user=self.user, reply_id=reply_id)
-            return replies.reply_stop(reply=reply)
-
-        await database_sync_to_async(stop)()
+        reply = await database_sync_to_async(access_reply_for_agent)(user=self.user, reply_id=reply_id,
+                                                                      site_ids=self.site_ids)
+        await replies.reply_stop_now(reply)
 
     async def handle_presence(self, frame: dict) -> None:
         """The agent chose online or away."""
         status = frames.choice(frame, "status", ("online", "away"))
-        await database_sync_to_async(presence.presence_set)(user=self.user, status=status)
+        await effects.call(presence.presence_set, user=self.user, status=status)
 
     def groups_to_keep(self) -> list[str]:
         """The agent's sites and the conversations it follows."""
@@ -180,19 +187,37 @@ class AgentConsumer(ParleyConsumer):
                 *(groups.conversation_group(conversation_id) for conversation_id in self.subscribed)]
 
     async def handle_ping(self, frame: dict) -> None:
-        """Keep-alive that proves the tab is there; the pong names each followed conversation's head cursor."""
-        await database_sync_to_async(presence.presence_touch)(channel_name=self.channel_name)
+        """Keep-alive that proves the tab is there; re-reads the agent's sites; the pong names head cursors."""
+        following = sorted(self.subscribed)
+
+        def refresh():  # one trip: presence, the sites this agent may still see, and the heads
+            presence.presence_touch(channel_name=self.channel_name)
+            user = get_user_model().objects.filter(pk=self.user.pk).first()
+            site_ids = selectors.agent_site_ids(user) if user is not None and selectors.is_agent(user) else None
+            heads = {conversation_id: selectors.conversation_head(conversation_id=conversation_id,
+                                                                  audience=selectors.AGENTS)
+                     for conversation_id in following}
+            return site_ids, heads
+
+        site_ids, heads = await database_sync_to_async(refresh)()
+        if site_ids is None:  # deactivated, or no longer an agent
+            await self.close_with(CLOSE_FORBIDDEN)
+            return
+        await self._serve_sites(site_ids)
         await self.rejoin_groups()
-
-        def heads():
-            return {str(conversation_id): str(selectors.conversation_head(conversation_id=conversation_id,
-                                                                         audience=selectors.AGENTS))
-                    for conversation_id in sorted(self.subscribed)}
-
         pong = {"type": "pong"}
         if self.subscribed:
-            pong["heads"] = await database_sync_to_async(heads)()
+            pong["heads"] = {str(c): str(head) for c, head in heads.items() if c in self.subscribed}
         await self.send_event(pong)
+
+    async def _serve_sites(self, site_ids: list[int]) -> None:
+        """Follow the sites the agent serves now: leave removed ones and their conversations, join new ones."""
+        removed = set(self.site_ids) - set(site_ids)
+        self.site_ids = site_ids
+        for site_id in removed:
+            await self.channel_layer.group_discard(groups.site_group(site_id), self.channel_name)
+        for conversation_id in [c for c, site_id in self.subscribed.items() if site_id in removed]:
+            await self._unfollow(conversation_id)
 
     async def handle_typing(self, frame: dict) -> None:
         """Relay typing to the customer (not for notes) and to other agents, throttled."""
@@ -215,8 +240,7 @@ class AgentConsumer(ParleyConsumer):
     async def handle_read(self, frame: dict) -> None:
         """The agent has seen everything up to `seq`."""
         seq = frames.integer(frame, "seq")
-        conversation = await self._conversation(frame)
-        await database_sync_to_async(conversations.conversation_mark_read)(conversation=conversation, by="agent", seq=seq)
+        await self._act(frame, conversations.conversation_mark_read, by="agent", seq=seq)
 
     async def deliver(self, event: dict) -> None:
         """Forward an event, minus what a subscribe replay already gave, and not our own typing."""

@@ -8,7 +8,7 @@ import time
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import broadcast, events, frames, groups, selectors, tokens
+from chat import effects, events, frames, groups, selectors, tokens
 from chat.access import NotFound, access_conversation_for_visitor, access_reply_for_visitor, visitor_from_claim
 from chat.consumers.base import CLOSE_FORBIDDEN, CLOSE_HELLO_TIMEOUT, CLOSE_UNAUTHORIZED, ParleyConsumer
 from chat.cursors import Cursor
@@ -154,32 +154,24 @@ class CustomerConsumer(ParleyConsumer):
         """Store the message once per client_id, then acknowledge it to this socket."""
         client_id = frames.client_id(frame)
         body = frames.body(frame, client_id)
-
-        def send():  # one trip to the database thread for both
-            if not rate_allow(key=f"visitor:{self.visitor.pk}", limit=settings.PARLEY_SEND_RATE_COUNT,
-                              window=settings.PARLEY_SEND_RATE_WINDOW):
-                raise frames.ProtocolError("rate_limited", "Too many messages; wait a few seconds.", client_id)
-            return conversations.customer_message_send(visitor=self.visitor, client_id=client_id, body=body)
-
-        result = await database_sync_to_async(send)()
+        if not await rate_allow(key=f"visitor:{self.visitor.pk}", limit=settings.PARLEY_SEND_RATE_COUNT,
+                                window=settings.PARLEY_SEND_RATE_WINDOW):
+            raise frames.ProtocolError("rate_limited", "Too many messages; wait a few seconds.", client_id)
+        # Returns once the message's events have left for the other tabs and the agents: then the ack.
+        result = await effects.call(conversations.customer_message_send, visitor=self.visitor, client_id=client_id,
+                                    body=body, conversation_id=self.conversation_id)
         self.conversation_id = result.message.conversation_id
-        # An ack still means the message's events have left for the other tabs and the agents.
-        await broadcast.flushed()
         await self.send_event(events.message_ack(result.message, client_id))
 
     async def handle_reply_stop(self, frame: dict) -> None:
         """Stop a bot reply of this visitor's conversation."""
         reply_id = frames.integer(frame, "reply_id", minimum=1)
-
-        def stop():
-            reply = access_reply_for_visitor(visitor=self.visitor, reply_id=reply_id)
-            return replies.reply_stop(reply=reply)
-
-        await database_sync_to_async(stop)()
+        reply = await database_sync_to_async(access_reply_for_visitor)(visitor=self.visitor, reply_id=reply_id)
+        await replies.reply_stop_now(reply)
 
     async def handle_handoff_request(self, frame: dict) -> None:
         """Ask for a human: the conversation goes to the queue (a new one starts if there is none)."""
-        conversation = await database_sync_to_async(conversations.customer_handoff_request)(visitor=self.visitor)
+        conversation = await effects.call(conversations.customer_handoff_request, visitor=self.visitor)
         self.conversation_id = conversation.pk
 
     async def handle_typing(self, frame: dict) -> None:
@@ -206,7 +198,7 @@ class CustomerConsumer(ParleyConsumer):
             conversation = access_conversation_for_visitor(visitor=self.visitor, conversation_id=self.conversation_id)
             conversations.conversation_mark_read(conversation=conversation, by="customer", seq=seq)
 
-        await database_sync_to_async(mark)()
+        await effects.call(mark)
 
     async def deliver(self, event: dict) -> None:
         """Forward an event, minus what the replay already gave; follow the visitor to a new conversation."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -11,6 +10,7 @@ from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from chat import effects
 from chat.models import AgentProfile, Conversation, Message, Site
 from chat.services import conversations
 from chat.services.messages import conversation_lock
@@ -89,12 +89,6 @@ def assignment_fill(*, site_id: int) -> list[int]:
     return assigned
 
 
-def assignment_fill_later(*, site_ids) -> None:
-    """Run `assignment_fill` for these sites once the current transaction commits (its queue changes are visible)."""
-    for site_id in sorted(set(site_ids)):
-        transaction.on_commit(partial(assignment_fill, site_id=site_id))
-
-
 def _agent_auto_site_ids(user: AbstractBaseUser) -> list[int]:
     """Auto-assigning sites the agent serves (staff without a profile are supervisors, never auto-assigned)."""
     return list(Site.objects.filter(agents__user=user, assignment=Site.Assignment.AUTO).values_list("pk", flat=True))
@@ -102,7 +96,7 @@ def _agent_auto_site_ids(user: AbstractBaseUser) -> list[int]:
 
 def assignment_agent_available(*, user: AbstractBaseUser) -> None:
     """The agent came online or got room: after commit, offer them their sites' queues."""
-    assignment_fill_later(site_ids=_agent_auto_site_ids(user))
+    effects.fill(_agent_auto_site_ids(user))
 
 
 def unattended_conversations(*, user: AbstractBaseUser):

@@ -8,8 +8,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from chat import broadcast, events, metrics
+from chat import broadcast, effects, events, metrics
 from chat.models import Conversation, Message
+from chat.services import message_sql
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def message_insert(
     trigger: Message | None = None,
     lease_until=None,
 ) -> Message:
-    """Store a message with the next seq of a conversation locked by `conversation_lock`, and publish it on commit.
+    """Store a message with the next seq of a conversation locked by `conversation_lock`; its events go out on commit.
 
     Seq comes from the locked row's `last_seq`, so concurrent writers queue on the
     lock and a rolled-back transaction gives its number back: no gap, no duplicate.
@@ -92,7 +93,7 @@ def message_insert(
                        "last_message_at"]
     )
     metrics.MESSAGES_STORED.inc()
-    broadcast.publish(message_deliveries(conversation, message, prev_public_seq))
+    effects.deliver(conversation.pk, message_deliveries(conversation, message, prev_public_seq))
     return message
 
 
@@ -106,6 +107,20 @@ def message_deliveries(conversation: Conversation, message: Message, prev_public
         agents=build(message),
         inbox=events.conversation_updated(conversation, for_agents=True),
     )
+
+
+def written_deliver(written: message_sql.Written, *, author: Author, client_id: str, body: str,
+                    internal: bool = False) -> Message:
+    """Publish what a hot-path statement stored, as `message_insert` would have; return the message."""
+    conversation = written.conversation
+    seq = conversation.last_seq - (1 if written.reply_id else 0)
+    message = Message(pk=written.message_id, conversation=conversation, seq=seq, author_kind=author.kind,
+                      author_agent=author.agent, client_id=client_id, body=body, internal=internal,
+                      created_at=conversation.last_message_at, updated_at=conversation.last_message_at)
+    metrics.MESSAGES_STORED.inc()
+    prev_public_seq = None if internal else written.prev_public_seq
+    effects.deliver(conversation.pk, message_deliveries(conversation, message, prev_public_seq))
+    return message
 
 
 def message_find_by_client_id(*, conversation: Conversation, client_id: str) -> Message | None:

@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from chat import broadcast, events, groups
+from chat import effects, events, groups
 from chat.models import AgentConnection, AgentProfile
 from chat.selectors import agent_site_ids
 from chat.services import assignment
@@ -47,7 +47,7 @@ def _announce(user: AbstractBaseUser, status: str) -> None:
     """Tell every site the agent serves about the new presence."""
     name = user.first_name or user.get_username()
     event = events.presence(agent_id=user.pk, name=name, status=status)
-    broadcast.publish([(groups.site_group(site_id), event) for site_id in agent_site_ids(user)])
+    effects.deliver(("presence", user.pk), [(groups.site_group(site_id), event) for site_id in agent_site_ids(user)])
 
 
 def _changed(user: AbstractBaseUser, before: str, after: str) -> None:

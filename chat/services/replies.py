@@ -5,53 +5,57 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from chat import broadcast, events, groups, metrics
-from chat.ai.base import Passage, ReplyRequest, Turn
+from chat import broadcast, effects, events, metrics
+from chat.ai.base import ReplyRequest, Turn
+from chat.ai.retrieval import retrieve
 from chat.models import Conversation, Message
+from chat.services import message_sql
 from chat.services.errors import ConversationError
-from chat.services.messages import BOT, conversation_lock, message_insert
+from chat.services.messages import BOT, conversation_lock, message_deliveries, message_insert
 
 logger = logging.getLogger(__name__)
 
-# The channel the AI-reply consumer listens on (runworker ai-reply, or embedded in Daphne).
-REPLY_CHANNEL = "ai-reply"
 HISTORY_TURNS = 12
 
 
-def _lease() -> timezone.datetime:
+def lease() -> timezone.datetime:
+    """When a reply started or checkpointed now is given up unless renewed."""
     return timezone.now() + timedelta(seconds=settings.PARLEY_REPLY_LEASE)
-
-
-async def _send_job(reply_id: int) -> None:
-    try:
-        await get_channel_layer().send(REPLY_CHANNEL, {"type": "reply.generate", "reply_id": reply_id})
-    except Exception:
-        # The reply's lease runs out and the reaper ends it `interrupted`; the customer can ask again.
-        logger.warning("could not hand reply %s to a worker", reply_id, exc_info=True)
 
 
 def reply_begin(*, conversation: Conversation, trigger: Message) -> Message:
     """Start the bot's answer to `trigger` inside the caller's locked transaction; a worker takes it after commit."""
     reply_stop_active(conversation=conversation)  # a newer question supersedes an answer in flight
     reply = message_insert(conversation=conversation, author=BOT, body="", status=Message.Status.STREAMING,
-                           trigger=trigger, lease_until=_lease())
+                           trigger=trigger, lease_until=lease())
     # Queued after the reply.start event, so no delta can reach a client ahead of it.
-    transaction.on_commit(lambda: broadcast.call_layer_soon(partial(_send_job, reply.pk)))
+    effects.job(conversation.pk, reply.pk)
     return reply
 
 
-def _signal_stop(reply_id: int) -> None:
-    broadcast.call_layer_soon(partial(broadcast.group_send_safely, groups.reply_group(reply_id),
-                                      {"type": "reply.stop_signal", "reply_id": reply_id}))
+def reply_begun(written: message_sql.Written, *, trigger: Message) -> Message:
+    """Publish what a one-statement customer send did for the bot: answers in flight stopped, the new reply begun."""
+    conversation = written.conversation
+    for reply_id, seq, body, index in written.stopped:
+        reply_end_deliver(Message(pk=reply_id, conversation=conversation, seq=seq, author_kind=Message.AuthorKind.BOT,
+                                  body=body, stream_index=index, status=Message.Status.STOPPED))
+        metrics.REPLIES_ENDED.inc(Message.Status.STOPPED)
+    for reply_id in written.signalled:
+        effects.stop(reply_id)
+    reply = Message(pk=written.reply_id, conversation=conversation, seq=conversation.last_seq,
+                    author_kind=Message.AuthorKind.BOT, status=Message.Status.STREAMING, trigger=trigger,
+                    created_at=trigger.created_at, updated_at=trigger.created_at)
+    metrics.MESSAGES_STORED.inc()
+    effects.deliver(conversation.pk, message_deliveries(conversation, reply, trigger.seq))
+    effects.job(conversation.pk, reply.pk)  # behind reply.start, as in reply_begin
+    return reply
 
 
 def _stop_locked(reply: Message) -> None:
@@ -60,7 +64,7 @@ def _stop_locked(reply: Message) -> None:
         # No worker has it yet: end it here; the worker's claim will find it finished.
         _finish(reply.pk, status=Message.Status.STOPPED, text=reply.body, index=reply.stream_index)
     else:
-        transaction.on_commit(lambda: _signal_stop(reply.pk))
+        effects.stop(reply.pk)
 
 
 def reply_stop(*, reply: Message) -> None:
@@ -71,6 +75,16 @@ def reply_stop(*, reply: Message) -> None:
         if reply.status != Message.Status.STREAMING:
             raise ConversationError("not_streaming", "That reply has already ended.")
         _stop_locked(reply)
+
+
+async def reply_stop_now(reply: Message) -> None:
+    """Stop a reply the caller was allowed to: its worker is signalled straight away, else it ends here."""
+    if reply.status != Message.Status.STREAMING:
+        raise ConversationError("not_streaming", "That reply has already ended.")
+    if reply.worker:
+        await effects.send_stop(reply.pk)  # the worker ends it `stopped` and publishes reply.end
+    else:
+        await effects.call(reply_stop, reply=reply)
 
 
 def reply_stop_active(*, conversation: Conversation) -> None:
@@ -93,35 +107,38 @@ class ReplyJob:
     request: ReplyRequest
 
 
-def _history(reply: Message) -> list[Turn]:
-    earlier = (
+def _earlier(reply: Message) -> list[Message]:
+    """The last public messages before a reply, newest first (its question among them)."""
+    return list(
         Message.objects.filter(conversation_id=reply.conversation_id, seq__lt=reply.seq, internal=False)
         .exclude(author_kind=Message.AuthorKind.SYSTEM)
         .order_by("-seq")[:HISTORY_TURNS]
     )
+
+
+def _turns(earlier: list[Message]) -> list[Turn]:
     turns = [Turn("user" if m.author_kind == Message.AuthorKind.CUSTOMER else "assistant", m.body)
              for m in reversed(earlier) if m.body]
     return turns[:-1] if turns and turns[-1].role == "user" else turns  # the question itself goes apart
 
 
-def _passages(site_id: int, question: str) -> list[Passage]:
-    from chat.ai.retrieval import retrieve
-
-    return retrieve(site_id=site_id, query=question)
-
-
 def reply_claim(*, reply_id: int, worker: str) -> ReplyJob | None:
     """Take a reply for generation; None when it ended or another worker took it (one trigger, one reply)."""
     claimed = Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING, worker="").update(
-        worker=worker, lease_until=_lease())
+        worker=worker, lease_until=lease())
     if not claimed:
         return None
-    reply = Message.objects.select_related("conversation", "trigger").get(pk=reply_id)
-    question = reply.trigger.body if reply.trigger else ""
-    site_id = reply.conversation.site_id
-    request = ReplyRequest(question=question, history=_history(reply), passages=_passages(site_id, question))
+    reply = Message.objects.select_related("conversation__site").get(pk=reply_id)
+    earlier = _earlier(reply)
+    trigger = next((m for m in earlier if m.pk == reply.trigger_id), None)
+    if trigger is None and reply.trigger_id:  # older than the history window: rare
+        trigger = Message.objects.get(pk=reply.trigger_id)
+    question = trigger.body if trigger else ""
+    site = reply.conversation.site
+    request = ReplyRequest(question=question, history=_turns(earlier),
+                           passages=retrieve(site_id=site.pk, query=question, version=site.kb_version))
     return ReplyJob(reply_id=reply.pk, seq=reply.seq, conversation_id=reply.conversation_id,
-                    visitor_id=reply.conversation.visitor_id, site_id=site_id, request=request)
+                    visitor_id=reply.conversation.visitor_id, site_id=site.pk, request=request)
 
 
 @dataclass(frozen=True)
@@ -136,11 +153,11 @@ class Checkpoint:
 
 def reply_checkpoint_many(*, worker: str, checkpoints: list[Checkpoint]) -> set[int]:
     """Checkpoint every reply a worker runs in one transaction; the ids of those still streaming there."""
-    alive, lease, now = set(), _lease(), timezone.now()
+    alive, until, now = set(), lease(), timezone.now()
     with transaction.atomic():
         for point in checkpoints:
             if Message.objects.filter(pk=point.reply_id, status=Message.Status.STREAMING, worker=worker).update(
-                    body=point.text, stream_index=point.index, delta_ends=point.ends, lease_until=lease,
+                    body=point.text, stream_index=point.index, delta_ends=point.ends, lease_until=until,
                     updated_at=now):
                 alive.add(point.reply_id)
     return alive
@@ -160,10 +177,15 @@ def _finish(reply_id: int, *, status: str, text: str, index: int, ends: list[int
     if not updated:
         return None
     reply = Message.objects.select_related("conversation").get(pk=reply_id)
-    broadcast.publish(broadcast.conversation_deliveries(
-        reply.conversation, customer=events.reply_end(reply), agents=events.reply_end(reply, for_agents=True)))
+    reply_end_deliver(reply)
     metrics.REPLIES_ENDED.inc(status)
     return reply
+
+
+def reply_end_deliver(reply: Message) -> None:
+    """Publish a reply's end to its customer and its agents (after commit)."""
+    effects.deliver(reply.conversation_id, broadcast.conversation_deliveries(
+        reply.conversation, customer=events.reply_end(reply), agents=events.reply_end(reply, for_agents=True)))
 
 
 def reply_finish(*, reply_id: int, status: str, text: str, index: int, ends: list[int],

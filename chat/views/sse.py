@@ -16,7 +16,7 @@ from django.http import JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import events, frames, groups, tokens
+from chat import effects, events, frames, groups, tokens
 from chat.access import NotFound, access_reply_for_visitor, visitor_from_claim
 from chat.cursors import BadCursor, Cursor
 from chat.feeds import Feed
@@ -171,14 +171,17 @@ def _parse_send(request) -> tuple[str, str]:
         raise BadRequest(exc.code, exc.detail) from None
 
 
-def _send(visitor: Visitor, client_id: str, body: str):
-    allowed = rate_allow(key=f"visitor:{visitor.pk}", limit=settings.PARLEY_SEND_RATE_COUNT,
-                         window=settings.PARLEY_SEND_RATE_WINDOW)
+async def _send(visitor: Visitor, client_id: str, body: str):
+    allowed = await rate_allow(key=f"visitor:{visitor.pk}", limit=settings.PARLEY_SEND_RATE_COUNT,
+                               window=settings.PARLEY_SEND_RATE_WINDOW)
     if not allowed:
         raise BadRequest("rate_limited", "Too many messages; wait a few seconds.", status=429)
-    result = conversations.customer_message_send(visitor=visitor, client_id=client_id, body=body)
-    reply = Message.objects.filter(trigger=result.message).first()
-    return result.message, reply
+
+    def send():
+        result = conversations.customer_message_send(visitor=visitor, client_id=client_id, body=body)
+        return result.message, Message.objects.filter(trigger=result.message).first()
+
+    return await effects.call(send)
 
 
 @csrf_exempt
@@ -190,7 +193,7 @@ async def send_message(request):
         return _unauthorized()
     try:
         client_id, body = await sync_to_async(_parse_send)(request)
-        message, reply = await database_sync_to_async(_send)(visitor, client_id, body)
+        message, reply = await _send(visitor, client_id, body)
     except BadRequest as exc:
         return error_response(exc.code, exc.detail, exc.status)
     if "text/event-stream" not in request.headers.get("Accept", ""):
@@ -308,13 +311,14 @@ class _ReplyText:
 
 @csrf_exempt
 @require_POST
-def stop_reply(request, reply_id: int):
+async def stop_reply(request, reply_id: int):
     """Stop a streaming reply of the visitor's own conversation (same as `reply.stop`)."""
-    visitor = _visitor_from_request(request)
+    visitor = await database_sync_to_async(_visitor_from_request)(request)
     if visitor is None:
         return _unauthorized()
     try:
-        replies.reply_stop(reply=access_reply_for_visitor(visitor=visitor, reply_id=reply_id))
+        reply = await database_sync_to_async(access_reply_for_visitor)(visitor=visitor, reply_id=reply_id)
+        await replies.reply_stop_now(reply)
     except NotFound:
         return error_response("not_found", "No such reply.", 404)
     except ConversationError as exc:
@@ -324,10 +328,10 @@ def stop_reply(request, reply_id: int):
 
 @csrf_exempt
 @require_POST
-def request_handoff(request):
+async def request_handoff(request):
     """Ask for a human (same as `handoff.request`)."""
-    visitor = _visitor_from_request(request)
+    visitor = await database_sync_to_async(_visitor_from_request)(request)
     if visitor is None:
         return _unauthorized()
-    conversation = conversations.customer_handoff_request(visitor=visitor)
+    conversation = await effects.call(conversations.customer_handoff_request, visitor=visitor)
     return JsonResponse({"conversation": events.conversation_payload(conversation)})
