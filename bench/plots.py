@@ -16,6 +16,8 @@ def draw(result: dict, out: Path) -> list[Path]:
         return []
     paths = []
     for index, chart in enumerate(result.get("plots", [])):
+        if not any(y is not None for points in chart["series"].values() for _, y in points):
+            continue  # nothing was measured (the scenario was skipped or failed): no empty chart
         figure, axes = plt.subplots(figsize=(7, 4.2), dpi=110)
         for label, points in chart["series"].items():
             points = [p for p in points if p[1] is not None]

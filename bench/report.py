@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ORDER = ["idle", "relay", "streaming", "stop", "reconnect", "sse", "kb"]
+ORDER = ["idle", "relay", "cluster", "streaming", "stop", "reconnect", "sse", "kb"]
 
 
 def write_json(result: dict, out: Path = RESULTS) -> Path:
@@ -40,12 +40,12 @@ def table(rows: list[dict], columns: list[str]) -> str:
 
 
 def comparison_lines(result: dict) -> list[str]:
-    """One line per comparison: what, Parley's value, the baseline's, and their ratio."""
+    """One line per comparison: what, Parley's value (or its `subject`'s), the baseline's, and their ratio."""
     lines = []
     for c in result.get("comparisons", []):
         ratio = "n/a" if c.get("ratio") is None else f"{c['ratio']:.2f}x"
-        lines.append(f"{result['scenario']:>9} | {c['what']}: Parley {_cell(c['parley'])} vs {c['baseline']} "
-                     f"{_cell(c['baseline_value'])} -> ratio {ratio}")
+        lines.append(f"{result['scenario']:>9} | {c['what']}: {c.get('subject', 'Parley')} {_cell(c['parley'])} "
+                     f"vs {c['baseline']} {_cell(c['baseline_value'])} -> ratio {ratio}")
     return lines
 
 

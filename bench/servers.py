@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 import uuid
@@ -12,7 +14,9 @@ from pathlib import Path
 
 import httpx
 
+from bench import procstat
 from bench.databases import REDIS_URL, Databases, django_env
+from deploy.cluster import Cluster
 from tests.integration.processes import ManagedProcess, free_port
 
 BIN = Path(sys.executable).parent
@@ -74,15 +78,20 @@ class Server:
         self.layer_prefix = ""
 
     @property
+    def popens(self) -> list[subprocess.Popen]:
+        """The operating-system processes, however they were started."""
+        return [p.process for p in self.processes]
+
+    @property
     def pids(self) -> list[int]:
-        return [p.process.pid for p in self.processes]
+        return [p.pid for p in self.popens]
 
     @property
     def pid(self) -> int:
         return self.processes[0].process.pid
 
     def alive(self) -> bool:
-        return all(p.process.poll() is None for p in self.processes)
+        return all(p.poll() is None for p in self.popens)
 
     def tail(self, lines: int = 20) -> str:
         """The last lines the processes printed (for a failure report)."""
@@ -90,10 +99,10 @@ class Server:
 
     def stop(self) -> None:
         """Kill at once: nothing a benchmark server holds is worth a graceful shutdown, and it costs seconds."""
-        for process in reversed(self.processes):
-            if process.process.poll() is None:
-                os.killpg(process.process.pid, signal.SIGKILL)
-                process.process.wait(timeout=10)
+        for process in reversed(self.popens):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
         if self.layer_prefix:
             forget_layer(self.layer_prefix)
 
@@ -137,6 +146,64 @@ def _runworker(env: dict) -> ManagedProcess:
     process = ManagedProcess("worker", [sys.executable, "manage.py", "runworker", "ai-reply"], env)
     process.wait_for_line("Running worker for channels", timeout=60)
     return process
+
+
+class ClusterServer(Server):
+    """Parley as production runs it (deploy/cluster.py): nginx in front of Daphne processes and AI workers.
+
+    Every process shares the fresh bench database and one Redis channel-layer prefix, so a customer on one
+    Daphne and the agent on another see each other's messages; clients connect to nginx's port.
+    """
+
+    def __init__(self, databases: Databases, *, fixture: dict | None = None, daphnes: int = 2, workers: int = 1,
+                 **settings: str):
+        super().__init__()
+        self.databases = databases
+        self.database_url, self.fixture = databases.fresh(fixture)
+        self.layer_prefix = layer_env("redis")["CHANNEL_LAYER_PREFIX"]
+        bench = django_env(self.database_url)
+        # The bench's key: the fixture's visitor tokens and agent sessions were signed with it.
+        env = {"SECRET_KEY": bench["SECRET_KEY"], "LOG_LEVEL": bench["LOG_LEVEL"], "PARLEY_EMBEDDED_WORKER": "0",
+               "CHANNEL_LAYER_PREFIX": self.layer_prefix, **UNLIMITED_SENDS, **settings}
+        self.cluster = Cluster(database_url=self.database_url, redis_url=REDIS_URL, daphnes=daphnes,
+                               workers=workers, env=env)
+        self.port = self.cluster.port
+        try:
+            self._start()
+        except Exception as exc:
+            logs = self.tail()  # read before stop() removes the work directory
+            self.stop()
+            raise RuntimeError(f"the cluster did not start ({exc}):\n{logs}") from exc
+
+    def _start(self) -> None:
+        """Cluster.start() without prepare(): the bench database is migrated and seeded, static files unused."""
+        for _ in range(self.cluster.daphne_count):
+            self.cluster.start_daphne()
+        for _ in range(self.cluster.worker_count):
+            self.cluster.start_worker()
+        self.cluster.start_nginx()
+        self.cluster._wait_ready()
+
+    @property
+    def popens(self) -> list[subprocess.Popen]:
+        nginx = [self.cluster.nginx] if self.cluster.nginx is not None else []
+        return [*nginx, *self.cluster.daphnes.values(), *self.cluster.workers]
+
+    @property
+    def pids(self) -> list[int]:
+        # With descendants: nginx's master only supervises, its forked worker does the proxying.
+        return [pid for process in self.popens for pid in procstat.family(process.pid)]
+
+    def tail(self, lines: int = 20) -> str:
+        """The last lines of every process's log file."""
+        logs = sorted(self.cluster.workdir.glob("*.log")) + sorted(self.cluster.workdir.glob("nginx/*.log"))
+        return "".join(f"--- {log.name}\n" + "".join(log.read_text(errors="replace").splitlines(True)[-lines:])
+                       for log in logs)
+
+    def stop(self) -> None:
+        super().stop()
+        self.databases.drop(self.database_url)
+        shutil.rmtree(self.cluster.workdir, ignore_errors=True)
 
 
 class BaselineServer(Server):

@@ -68,8 +68,9 @@ def database_from_url(name: str, url: str, *, conn_max_age: int = 0) -> dict:
     import dj_database_url
 
     try:
-        # Health checks make a kept connection that the server dropped reconnect instead of failing a request.
-        config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=conn_max_age > 0)
+        # No health checks: they cost a `SELECT 1` on every database-thread trip. A kept connection
+        # the server dropped fails one call (the client retries); Django then closes it and reconnects.
+        config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=False)
     except Exception as exc:  # dj-database-url raises bare ValueError/KeyError on odd URLs
         raise ImproperlyConfigured(
             f"{name}={url!r} is not a usable database URL ({exc}). "

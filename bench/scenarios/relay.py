@@ -8,7 +8,7 @@ import sys
 import time
 import uuid
 
-from bench import parley_client, stats
+from bench import parley_client, procstat, stats
 from bench.pool import ClientPool, split
 from bench.servers import BaselineServer, FloorServer, ParleyServer
 from bench.wire import bounded, send_json, ws_open
@@ -19,6 +19,15 @@ FULL = {"conversations": 500, "per_site": 10, "rates": [10, 25, 50, 100, 200, 40
 SMOKE = {"conversations": 20, "per_site": 10, "rates": [20], "step_s": 1.0, "drain_s": 0.3, "clients": 1,
          "p99_budget_ms": 50, "layers": ["memory"]}
 GIVE_UP_P99_MS = 1000  # past this a step is saturated beyond doubt: higher rates only queue more
+COLUMNS = ["system", "layer", "rate_msgs_s", "deliveries_s", "sent", "lost", "errors", "p50_ms", "p99_ms",
+           "cpu_ms_per_msg", "server_cpu_pct", "within_budget"]
+CPU_NOTE = ("Server CPU: user + system time of the server processes (each one's CPU-time clock, every thread; "
+            "not the database, Redis or the clients) from the step's first send to the end of its drain; "
+            "cpu_ms_per_msg divides it by the messages sent, server_cpu_pct by the wall time (% of one core). "
+            "It is compared at the first rate, where every system idles, and at the highest rate both sides kept "
+            "within budget: per-message cost falls as fixed work (pings, sweeps, wake-ups) spreads over more "
+            "messages, so only the same step compares, and past its budget a server's backlog spills into the "
+            "next step.")
 
 
 def _stamp(k: int) -> str:
@@ -149,48 +158,137 @@ def _shares(system: str, server, p: dict) -> list[dict]:
     return [{"kind": "room", "urls": part} for part in split(urls, p["clients"])]
 
 
-def _server(system: str, layer: str, context, p: dict):
+def start_server(system: str, layer: str, context, p: dict):
+    """The server `system` names, on `layer`, with Parley's conversations made by bench/fixtures.py."""
     if system.startswith("Parley"):
-        return ParleyServer(context.databases, layer=layer,
-                            fixture={"conversations": p["conversations"], "per_site": p["per_site"], "owner": "agent"})
+        return ParleyServer(context.databases, layer=layer, fixture=fixture(p))
     if system == "minimal relay":
         return BaselineServer("bench.baselines.relay_asgi:application", layer=layer)
     return FloorServer()
 
 
-def _ladder(system: str, layer: str, context, p: dict) -> list[dict]:
+def fixture(p: dict) -> dict:
+    """The conversations every Parley server of this load gets, each with its agent."""
+    return {"conversations": p["conversations"], "per_site": p["per_site"], "owner": "agent"}
+
+
+def _step(pool: ClientPool, pids: list[int], rate: int, p: dict) -> dict:
+    """One rate step: latencies and losses, and the server processes' CPU over the send window and drain."""
+    cpu_before, started = procstat.cpu_seconds(*pids), time.monotonic()
+    pool.tell({"op": "step", "rate": rate / p["clients"], "seconds": p["step_s"], "drain": p["drain_s"]})
+    reports = pool.gather(p["step_s"] + p["drain_s"] + 120)
+    cpu, wall = procstat.cpu_seconds(*pids) - cpu_before, time.monotonic() - started
+    latencies = [x for r in reports for x in r["latencies"]]
+    sent = sum(r["sent"] for r in reports)
+    summary = stats.summary_ms(latencies)
+    lost = max(0, sent - len(latencies))
+    ok = summary["p99_ms"] is not None and summary["p99_ms"] <= p["p99_budget_ms"] and lost <= sent * 0.01
+    return {"rate_msgs_s": rate, "deliveries_s": round(sum(r["frames"] for r in reports) / p["step_s"]),
+            "sent": sent, "lost": lost, "errors": sum(r["errors"] for r in reports),
+            "p50_ms": summary["p50_ms"], "p99_ms": summary["p99_ms"],
+            "cpu_ms_per_msg": round(cpu * 1000 / sent, 3) if sent else None,
+            "server_cpu_pct": round(cpu / wall * 100, 1), "within_budget": "yes" if ok else "no"}
+
+
+def ladder(server, system: str, layer: str, p: dict) -> list[dict]:
+    """Step a running server through the rates until it saturates; one row per step."""
     rows, misses = [], 0
-    with _server(system, layer, context, p) as server, ClientPool(converse, _shares(system, server, p)) as pool:
+    pids = server.pids  # once: the processes do not change, and listing nginx's workers scans /proc
+    with ClientPool(converse, _shares(system, server, p)) as pool:
         pool.gather(300)
         for rate in p["rates"]:
-            pool.tell({"op": "step", "rate": rate / p["clients"], "seconds": p["step_s"], "drain": p["drain_s"]})
-            reports = pool.gather(p["step_s"] + p["drain_s"] + 120)
-            latencies = [x for r in reports for x in r["latencies"]]
-            sent = sum(r["sent"] for r in reports)
-            summary = stats.summary_ms(latencies)
-            lost = max(0, sent - len(latencies))
-            ok = summary["p99_ms"] is not None and summary["p99_ms"] <= p["p99_budget_ms"] and lost <= sent * 0.01
-            rows.append({"system": system, "layer": layer, "rate_msgs_s": rate,
-                         "deliveries_s": round(sum(r["frames"] for r in reports) / p["step_s"]),
-                         "sent": sent, "lost": lost, "errors": sum(r["errors"] for r in reports),
-                         "p50_ms": summary["p50_ms"], "p99_ms": summary["p99_ms"],
-                         "within_budget": "yes" if ok else "no", "alive": server.alive()})
-            print(f"   {system}/{layer} {rate} msg/s: p50 {summary['p50_ms']} p99 {summary['p99_ms']} ms, "
-                  f"lost {lost}", flush=True)
-            misses = 0 if ok else misses + 1
-            if misses >= 2 or (summary["p99_ms"] or 1e9) > GIVE_UP_P99_MS or lost > sent * 0.1 \
-                        or not server.alive():
-                rows[-1]["within_budget"] = "saturated"
+            row = {"system": system, "layer": layer, **_step(pool, pids, rate, p), "alive": server.alive()}
+            rows.append(row)
+            print(f"   {system}/{layer} {rate} msg/s: p50 {row['p50_ms']} p99 {row['p99_ms']} ms, lost {row['lost']}, "
+                  f"CPU {row['cpu_ms_per_msg']} ms/msg ({row['server_cpu_pct']} %)", flush=True)
+            misses = 0 if row["within_budget"] == "yes" else misses + 1
+            if misses >= 2 or (row["p99_ms"] or 1e9) > GIVE_UP_P99_MS or row["lost"] > row["sent"] * 0.1 \
+                    or not row["alive"]:
+                row["within_budget"] = "saturated"
                 break
         pool.tell({"op": "close"})
         pool.results(60)
     return rows
 
 
-def _best(rows: list[dict], system: str, layer: str) -> int | None:
-    good = [r["rate_msgs_s"] for r in rows if r["system"] == system and r["layer"] == layer
+def _run_system(system: str, layer: str, context, p: dict) -> list[dict]:
+    """Start the system's server, climb its ladder, stop it."""
+    with start_server(system, layer, context, p) as server:
+        return ladder(server, system, layer, p)
+
+
+def within(rows: list[dict], system: str, layer: str) -> list[int]:
+    """The rates at which `system` on `layer` was within budget."""
+    return [r["rate_msgs_s"] for r in rows if r["system"] == system and r["layer"] == layer
             and r["within_budget"] == "yes"]
-    return max(good) if good else None
+
+
+def best(rows: list[dict], system: str, layer: str) -> int | None:
+    """The highest rate within budget, or None."""
+    return max(within(rows, system, layer), default=None)
+
+
+def row_at(rows: list[dict], system: str, layer: str, rate: int) -> dict:
+    """The step of `system` on `layer` at `rate`; {} when its ladder ended before it."""
+    return next((r for r in rows if r["system"] == system and r["layer"] == layer
+                 and r.get("rate_msgs_s") == rate), {})
+
+
+def compare_best(rows: list[dict], what: str, mine: tuple, theirs: tuple, label: str) -> dict:
+    """The highest rate within budget, `mine` ÷ `theirs` (below 1: `mine` carries less)."""
+    value, other = best(rows, *mine), best(rows, *theirs)
+    return {"what": what, "parley": value, "baseline": label, "baseline_value": other,
+            "ratio": stats.ratio(value, other)}
+
+
+def compare_at(rows: list[dict], what: str, key: str, mine: tuple, theirs: tuple, rate: int) -> dict:
+    """One column at one rate step: `mine` ÷ `theirs`, each a (system, layer)."""
+    value, other = row_at(rows, *mine, rate).get(key), row_at(rows, *theirs, rate).get(key)
+    return {"what": what, "parley": value, "baseline": f"{theirs[0]} ({theirs[1]})", "baseline_value": other,
+            "ratio": stats.ratio(value, other)}
+
+
+def cpu_rates(rows: list[dict], mine: tuple, theirs: tuple, first: int) -> list[int]:
+    """Where CPU per message is compared: the first rate, and the highest at which both were within budget.
+
+    CPU per message falls as the rate rises (pings, sweeps and wake-ups are spread over more messages), so
+    both sides are compared at the same step; past its budget a server's backlog spills into later steps.
+    """
+    shared = set(within(rows, *mine)) & set(within(rows, *theirs))
+    return sorted({first, *([max(shared)] if shared else [])})
+
+
+def cpu_comparisons(rows: list[dict], mine: tuple, theirs: tuple, first: int, scope: str) -> list[dict]:
+    """Server CPU ms per message, `mine` ÷ `theirs`, at each rate cpu_rates() picks."""
+    return [compare_at(rows, f"server CPU ms per message at {rate} msgs/s, {scope}", "cpu_ms_per_msg", mine, theirs,
+                       rate) for rate in cpu_rates(rows, mine, theirs, first)]
+
+
+def _comparisons(rows: list[dict], layers: list[str], p: dict) -> list[dict]:
+    """Per layer: Parley against the minimal relay on that layer and the raw floor."""
+    comparisons, first = [], p["rates"][0]
+    for layer in layers:
+        mine, baselines = ("Parley", layer), (("minimal relay", layer), ("raw floor", "none"))
+        for theirs in baselines:
+            label = f"{theirs[0]} ({layer})" if theirs[1] == layer else theirs[0]
+            comparisons.append(compare_best(rows, f"highest msgs/s with p99 <= {p['p99_budget_ms']} ms, "
+                                            f"{layer} layer", mine, theirs, label))
+        for theirs in baselines:
+            comparisons.append(compare_at(rows, f"p99 ms at {first} msgs/s, {layer} layer", "p99_ms", mine, theirs,
+                                          first))
+        for theirs in baselines:
+            comparisons += cpu_comparisons(rows, mine, theirs, first, f"{layer} layer")
+    return comparisons
+
+
+def p99_chart(title: str, rows: list[dict], p: dict) -> dict:
+    """A chart of p99 by rate, one line per system and layer, with the budget drawn across."""
+    series = {f"{r['system']} ({r['layer']})": [] for r in rows}
+    for r in rows:
+        if r.get("rate_msgs_s"):
+            series[f"{r['system']} ({r['layer']})"].append([r["rate_msgs_s"], r["p99_ms"]])
+    return {"title": title, "xlabel": "messages per second", "ylabel": "p99 ms (log)", "logx": True, "logy": True,
+            "hline": p["p99_budget_ms"], "series": series}
 
 
 def run(context) -> dict:
@@ -200,40 +298,17 @@ def run(context) -> dict:
     rows = []
     for system, layer in runs:
         try:
-            rows += _ladder(system, layer, context, p)
+            rows += _run_system(system, layer, context, p)
         except Exception as exc:  # one system failing to start must not hide the others' numbers
             rows.append({"system": system, "layer": layer, "within_budget": f"failed: {exc!r}"[:200]})
-    comparisons = []
-    floor_best = _best(rows, "raw floor", "none")
-    for layer in layers:
-        best = _best(rows, "Parley", layer)
-        for baseline, value in ((f"minimal relay ({layer})", _best(rows, "minimal relay", layer)),
-                                ("raw floor", floor_best)):
-            comparisons.append({"what": f"highest msgs/s with p99 <= {p['p99_budget_ms']} ms, {layer} layer",
-                                "parley": best, "baseline": baseline, "baseline_value": value,
-                                "ratio": stats.ratio(best, value)})
-        first = p["rates"][0]
-        mine = next((r for r in rows if r["system"] == "Parley" and r["layer"] == layer
-                     and r.get("rate_msgs_s") == first), {})
-        for baseline, b_layer in (("minimal relay", layer), ("raw floor", "none")):
-            other = next((r for r in rows if r["system"] == baseline and r["layer"] == b_layer
-                          and r.get("rate_msgs_s") == first), {})
-            comparisons.append({"what": f"p99 ms at {first} msgs/s, {layer} layer", "parley": mine.get("p99_ms"),
-                                "baseline": f"{baseline} ({b_layer})", "baseline_value": other.get("p99_ms"),
-                                "ratio": stats.ratio(mine.get("p99_ms"), other.get("p99_ms"))})
+    comparisons = _comparisons(rows, layers, p)
     notes = [f"{p['conversations']} conversations; Parley: one widget socket each and one desk socket per site of "
              f"{p['per_site']} conversations (subscribed to them); baselines: two sockets per room. Messages alternate "
              "customer/agent; latency is send → the other side's receipt (wall clock in the body).",
              "Parley stores every message (PostgreSQL unless stated) and sends it to the visitor, the conversation "
              "and the site inbox; the baselines store nothing.",
              "A step is within budget when p99 <= budget and under 1% is lost; two misses in a row, or p99 over "
-             f"{GIVE_UP_P99_MS} ms, end the ladder (saturated)."]
-    series = {f"{r['system']} ({r['layer']})": [] for r in rows}
-    for r in rows:
-        if r.get("rate_msgs_s"):
-            series[f"{r['system']} ({r['layer']})"].append([r["rate_msgs_s"], r["p99_ms"]])
-    plots = [{"title": "Chat relay: p99 latency by message rate", "xlabel": "messages per second",
-              "ylabel": "p99 ms (log)", "logx": True, "logy": True, "hline": p["p99_budget_ms"], "series": series}]
-    columns = ["system", "layer", "rate_msgs_s", "deliveries_s", "sent", "lost", "errors", "p50_ms", "p99_ms",
-               "within_budget"]
-    return {"rows": rows, "columns": columns, "comparisons": comparisons, "notes": notes, "plots": plots}
+             f"{GIVE_UP_P99_MS} ms, end the ladder (saturated).",
+             CPU_NOTE]
+    plots = [p99_chart("Chat relay: p99 latency by message rate", rows, p)]
+    return {"rows": rows, "columns": COLUMNS, "comparisons": comparisons, "notes": notes, "plots": plots}
