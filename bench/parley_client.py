@@ -8,6 +8,8 @@ import json
 from bench.wire import send_json, ws_open
 
 WAIT = 60.0
+DESK_PING_S = 25.0  # as static/desk/socket.js: keeps the agent present (else conversations go back to the queue)
+_pingers: set[asyncio.Task] = set()
 
 
 async def until(connection, kind: str, timeout: float = WAIT, skipped: list | None = None) -> dict:
@@ -43,7 +45,20 @@ async def agent(port: int, cookie: str, conversations: list[int]):
     for conversation in conversations:
         await send_json(connection, {"type": "subscribe", "conversation": conversation, "cursor": "0.0"})
         await until(connection, "subscribed")
+    pinger = asyncio.create_task(_ping_forever(connection))
+    _pingers.add(pinger)
+    pinger.add_done_callback(_pingers.discard)
     return connection
+
+
+async def _ping_forever(connection) -> None:
+    """Ping like the desk does until the socket closes."""
+    try:
+        while True:
+            await asyncio.sleep(DESK_PING_S)
+            await send_json(connection, {"type": "ping"})
+    except Exception:
+        return  # closed: the measurement is over
 
 
 def by_site(conversations: list[dict]) -> dict[int, list[dict]]:

@@ -12,16 +12,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Hashable, Iterable
-from contextlib import contextmanager
+import weakref
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
 from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 
 from chat import groups, outbox
 from chat.broadcast import group_send_safely, send_to_groups
@@ -137,33 +140,85 @@ async def _fill_later(site_ids: list[int]) -> None:
             logger.warning("assignment fill for site %s failed", site_id, exc_info=True)
 
 
-async def carry_out(effects: Effects) -> None:
-    """Queue the effects on their lanes and wait until the deliveries (not jobs or fills) have left."""
+def enqueue(effects: Effects) -> list[asyncio.Future]:
+    """Queue the effects on their lanes (on the loop); the futures of the deliveries, done once they left."""
     sent = [outbox.put(lane, partial(send_to_groups, deliveries)) for lane, deliveries in effects.deliveries]
     for lane, reply_id in effects.jobs:
         outbox.put(lane, partial(send_job, reply_id))
     for reply_id in effects.stops:
         outbox.put(("stop", reply_id), partial(send_stop, reply_id))
+    return sent
+
+
+async def carry_out(effects: Effects) -> None:
+    """Queue the effects on their lanes and wait until the deliveries (not jobs or fills) have left."""
+    sent = enqueue(effects)
     if sent:
         await asyncio.gather(*sent)
 
 
-async def call(service: Callable[..., T], /, *args, **kwargs) -> T:
-    """Run a service on the database thread and carry out its effects; return once its events have left.
+# --- running services --------------------------------------------------------------------------
 
-    Queue fills run afterwards, off the caller's path.
+_executor: ThreadPoolExecutor | None = None
+
+
+def _database(run: Callable[[], T]) -> Callable[[], Awaitable[T]]:
+    """Where a service runs: PARLEY_DB_THREADS threads on PostgreSQL, the one database thread otherwise.
+
+    SQLite allows one writer at a time, so there it shares the thread of every other database call.
+    """
+    global _executor
+    if settings.PARLEY_DB_THREADS > 1 and connection.vendor == "postgresql":
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=settings.PARLEY_DB_THREADS, thread_name_prefix="parley-db")
+        return DatabaseSyncToAsync(run, thread_sensitive=False, executor=_executor)
+    return database_sync_to_async(run)
+
+
+_lane_locks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def _in_order(lane: Hashable | None):
+    """Let one call of this process at a time write a lane (a conversation) and queue its events.
+
+    With several database threads, two writes to one conversation could come back to the loop
+    in another order than they committed; waiting here keeps each lane's events in seq order.
+    """
+    if lane is None:
+        yield
+        return
+    locks = _lane_locks.setdefault(asyncio.get_running_loop(), {})
+    entry = locks.setdefault(lane, [asyncio.Lock(), 0])
+    entry[1] += 1
+    try:
+        async with entry[0]:
+            yield
+    finally:
+        entry[1] -= 1
+        if not entry[1]:
+            del locks[lane]
+
+
+async def call(service: Callable[..., T], /, *args, lane: Hashable | None = None, **kwargs) -> T:
+    """Run a service on a database thread and carry out its effects; return once its events have left.
+
+    `lane` names the conversation the call writes, when the caller knows it: calls of one lane
+    run one at a time, so their events leave in commit order. Queue fills run afterwards, off
+    the caller's path.
     """
 
     def run():
         with collect() as effects:
             return service(*args, **kwargs), effects
 
-    result, effects = await database_sync_to_async(run)()
-    if effects:
-        # Queued before any await: calls return from the one database thread in commit order.
-        await carry_out(effects)
-        if effects.fills:
-            task = asyncio.get_running_loop().create_task(_fill_later(effects.fills))
-            _background.add(task)
-            task.add_done_callback(_background.discard)
+    async with _in_order(lane):
+        result, effects = await _database(run)()
+        sent = enqueue(effects)  # before any await: commit order is queue order
+    if sent:
+        await asyncio.gather(*sent)
+    if effects.fills:
+        task = asyncio.get_running_loop().create_task(_fill_later(effects.fills))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
     return result

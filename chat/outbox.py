@@ -33,7 +33,7 @@ class Outbox:
             queue = self.lanes[lane] = deque()
             task = loop.create_task(self._drain(lane, queue))
             self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            task.add_done_callback(lambda task: self._abandon(task, lane, queue))
         queue.append((call, done))
         return done
 
@@ -52,9 +52,15 @@ class Outbox:
         finally:
             if self.lanes.get(lane) is queue:
                 del self.lanes[lane]
-            for _call, done in queue:  # cancelled (loop shutting down): nobody waits forever
-                if not done.done():
-                    done.cancel()
+
+    def _abandon(self, task: asyncio.Task, lane: Hashable, queue: deque) -> None:
+        """A lane's task ended, perhaps cancelled before it ran (loop shutting down): nobody waits forever."""
+        self.tasks.discard(task)
+        if self.lanes.get(lane) is queue:
+            del self.lanes[lane]
+        for _call, done in queue:
+            if not done.done():
+                done.cancel()
 
     async def idle(self) -> None:
         """Wait until every lane has made its calls (shutdown, tests)."""

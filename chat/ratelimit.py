@@ -42,6 +42,11 @@ def _count_locally(bucket: str, window: int) -> int:
     return count + 1
 
 
+def rate_reset() -> None:
+    """Forget this process's own counts (a test starting afresh); Redis counts expire with their window."""
+    _local_counts.clear()
+
+
 async def rate_allow(*, key: str, limit: int, window: int) -> bool:
     """Count one hit for `key`; False once `limit` hits fall in the current `window` seconds."""
     bucket = f"{settings.REDIS_PREFIX}:rl:{key}:{int(time.time() // window)}"

@@ -64,6 +64,9 @@ TEMPLATES = [
 # Consumers run their ORM work on one thread per process, so keeping its connection open saves a
 # PostgreSQL connection setup (a forked backend) on nearly every frame.
 DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+# Threads per process for the writes of sockets and workers (PostgreSQL; SQLite always uses one):
+# a write mostly waits on the server, so a few in flight keep one slow commit from queueing the rest.
+PARLEY_DB_THREADS = env_int("PARLEY_DB_THREADS", 4, minimum=1)
 DATABASES = {
     "default": database_from_url("DATABASE_URL", env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
                                  conn_max_age=DATABASE_CONN_MAX_AGE),

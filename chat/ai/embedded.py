@@ -12,7 +12,7 @@ from django.conf import settings
 from chat import effects
 from chat.ai.worker import announce_alive_forever
 from chat.lifecycle import install_daphne_sigterm
-from chat.services.presence import presence_sweep
+from chat.services.presence import presence_gone_agents, presence_release_gone
 from chat.groups import REPLY_CHANNEL
 from chat.services.replies import reply_reap_expired
 
@@ -29,7 +29,11 @@ async def reap_forever() -> None:
             reaped = await effects.call(reply_reap_expired)
             if reaped:
                 logger.info("marked %d orphaned replies interrupted", reaped)
-            released = await effects.call(presence_sweep)
+            released = 0
+            # One database trip per agent: a sweep that releases hundreds of conversations must not
+            # hold the process's database thread, and every socket's writes behind it, for seconds.
+            for user_id in await effects.call(presence_gone_agents):
+                released += await effects.call(presence_release_gone, user_id=user_id)
             if released:
                 logger.info("returned %d conversations of absent agents to the queue", released)
         except Exception:

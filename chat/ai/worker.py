@@ -147,9 +147,10 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
         try:
             # Each call returns once its events have left: reply.end is out before a shutdown may stop the loop.
             await effects.call(replies.reply_finish, reply_id=job.reply_id, status=status, text=stream.full_text,
-                               index=stream.index, reason=reason, ends=list(stream.ends))
+                               index=stream.index, reason=reason, ends=list(stream.ends), lane=job.conversation_id)
             if handoff and not running.shutting_down:
-                await effects.call(conversations.conversation_handoff_by_bot, conversation_id=job.conversation_id)
+                await effects.call(conversations.conversation_handoff_by_bot, conversation_id=job.conversation_id,
+                                   lane=job.conversation_id)
         except Exception:
             # The lease runs out and the reaper ends the reply `interrupted` with its last checkpoint.
             logger.exception("could not finish reply %s", job.reply_id)

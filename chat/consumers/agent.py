@@ -61,7 +61,8 @@ class AgentConsumer(ParleyConsumer):
         self.site_ids = await database_sync_to_async(selectors.agent_site_ids)(user)
         for site_id in self.site_ids:
             await self.channel_layer.group_add(groups.site_group(site_id), self.channel_name)
-        status = await effects.call(presence.presence_connect, user=user, channel_name=self.channel_name)
+        status = await effects.call(presence.presence_connect, user=user, channel_name=self.channel_name,
+                                    lane=("presence", user.pk))
         welcome = await database_sync_to_async(self._welcome)(status)
         await self.send_event(welcome)
 
@@ -82,7 +83,8 @@ class AgentConsumer(ParleyConsumer):
             await self.channel_layer.group_discard(groups.site_group(site_id), self.channel_name)
         for conversation_id in self.subscribed:
             await self.channel_layer.group_discard(groups.conversation_group(conversation_id), self.channel_name)
-        await effects.call(presence.presence_disconnect, user=self.user, channel_name=self.channel_name)
+        await effects.call(presence.presence_disconnect, user=self.user, channel_name=self.channel_name,
+                           lane=("presence", self.user.pk))
 
     def _access(self, conversation_id: int):
         """A conversation of the sites this socket serves (read at connect, refreshed on every ping)."""
@@ -95,7 +97,7 @@ class AgentConsumer(ParleyConsumer):
     async def _act(self, frame: dict, service, **kwargs) -> None:
         """Check access to the frame's conversation and run a service on it, in one database trip."""
         conversation_id = frames.integer(frame, "conversation", minimum=1)
-        await effects.call(lambda: service(conversation=self._access(conversation_id), **kwargs))
+        await effects.call(lambda: service(conversation=self._access(conversation_id), **kwargs), lane=conversation_id)
 
     async def handle_subscribe(self, frame: dict) -> None:
         """Follow a conversation live, after a replay from the cursor (notes included)."""
@@ -137,7 +139,7 @@ class AgentConsumer(ParleyConsumer):
                 internal=internal)
 
         # Returns once the message's events have left for the other tabs and the agents: then the ack.
-        result = await effects.call(send)
+        result = await effects.call(send, lane=conversation_id)
         await self.send_event(events.message_ack(result.message, client_id))
 
     async def handle_assign(self, frame: dict) -> None:
@@ -177,7 +179,7 @@ class AgentConsumer(ParleyConsumer):
     async def handle_presence(self, frame: dict) -> None:
         """The agent chose online or away."""
         status = frames.choice(frame, "status", ("online", "away"))
-        await effects.call(presence.presence_set, user=self.user, status=status)
+        await effects.call(presence.presence_set, user=self.user, status=status, lane=("presence", self.user.pk))
 
     def groups_to_keep(self) -> list[str]:
         """The agent's sites and the conversations it follows."""

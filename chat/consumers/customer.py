@@ -159,7 +159,7 @@ class CustomerConsumer(ParleyConsumer):
             raise frames.ProtocolError("rate_limited", "Too many messages; wait a few seconds.", client_id)
         # Returns once the message's events have left for the other tabs and the agents: then the ack.
         result = await effects.call(conversations.customer_message_send, visitor=self.visitor, client_id=client_id,
-                                    body=body, conversation_id=self.conversation_id)
+                                    body=body, conversation_id=self.conversation_id, lane=self.conversation_id)
         self.conversation_id = result.message.conversation_id
         await self.send_event(events.message_ack(result.message, client_id))
 
@@ -171,7 +171,8 @@ class CustomerConsumer(ParleyConsumer):
 
     async def handle_handoff_request(self, frame: dict) -> None:
         """Ask for a human: the conversation goes to the queue (a new one starts if there is none)."""
-        conversation = await effects.call(conversations.customer_handoff_request, visitor=self.visitor)
+        conversation = await effects.call(conversations.customer_handoff_request, visitor=self.visitor,
+                                          lane=self.conversation_id)
         self.conversation_id = conversation.pk
 
     async def handle_typing(self, frame: dict) -> None:
@@ -198,7 +199,7 @@ class CustomerConsumer(ParleyConsumer):
             conversation = access_conversation_for_visitor(visitor=self.visitor, conversation_id=self.conversation_id)
             conversations.conversation_mark_read(conversation=conversation, by="customer", seq=seq)
 
-        await effects.call(mark)
+        await effects.call(mark, lane=self.conversation_id)
 
     async def deliver(self, event: dict) -> None:
         """Forward an event, minus what the replay already gave; follow the visitor to a new conversation."""

@@ -46,7 +46,8 @@ WITH old AS (
     SELECT id, owner, last_seq, last_public_seq, unread_by_agent, unread_by_customer FROM {_CONVERSATION}
      WHERE id = %(conversation)s AND visitor_id = %(visitor)s AND status = 'open'
        AND NOT EXISTS (SELECT 1 FROM {_MESSAGE} m JOIN {_CONVERSATION} c ON c.id = m.conversation_id
-                        WHERE c.visitor_id = %(visitor)s AND m.client_id = %(client_id)s)
+                        WHERE c.visitor_id = %(visitor)s AND m.client_id = %(client_id)s
+                          AND m.client_id IS NOT NULL)  -- lets the planner use the partial unique index
        FOR NO KEY UPDATE
 ), conv AS (
     UPDATE {_CONVERSATION} c
@@ -87,7 +88,7 @@ WITH old AS (
     SELECT id, last_seq, last_public_seq, unread_by_customer, first_human_reply_at FROM {_CONVERSATION}
      WHERE id = %(conversation)s AND site_id = ANY(%(sites)s) AND (%(internal)s OR owner = 'agent')
        AND NOT EXISTS (SELECT 1 FROM {_MESSAGE} WHERE conversation_id = %(conversation)s
-                                                  AND client_id = %(client_id)s)
+                                                  AND client_id = %(client_id)s AND client_id IS NOT NULL)
        FOR NO KEY UPDATE
 ), conv AS (
     UPDATE {_CONVERSATION} c
@@ -127,25 +128,33 @@ def available() -> bool:
     return connection.vendor == "postgresql"
 
 
+def _execute(raw, sql: str, params: dict) -> tuple | None:
+    """Execute as a prepared statement; through Django's wrappers when something listens (query capture, tests)."""
+    if connection.queries_logged or connection.execute_wrappers:
+        cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+        cursor.execute(sql, params)
+    else:
+        connection.validate_no_broken_transaction()
+        with connection.wrap_database_errors:
+            # Parsed and planned once per connection: planning these statements costs more than running them.
+            raw.execute(sql, params, prepare=True)
+    return raw.fetchone()
+
+
 def _run(sql: str, params: dict) -> tuple | None:
-    """Run one statement with server-side binding (so the server prepares it); None if it stored nothing."""
+    """Run one statement with server-side binding; None if it stored nothing."""
     import psycopg
 
     connection.ensure_connection()
-    raw = psycopg.Cursor(connection.connection)
-    cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
-    try:
-        # Inside a caller's transaction a conflict must not spoil it: give the statement a savepoint.
-        if connection.in_atomic_block:
-            with transaction.atomic():
-                cursor.execute(sql, params)
-                return cursor.fetchone()
-        cursor.execute(sql, params)
-        return cursor.fetchone()
-    except IntegrityError:
-        return None  # a concurrent retry of the same client_id won: the ORM path finds its message
-    finally:
-        cursor.close()
+    with psycopg.Cursor(connection.connection) as raw:
+        try:
+            # Inside a caller's transaction a conflict must not spoil it: give the statement a savepoint.
+            if connection.in_atomic_block:
+                with transaction.atomic():
+                    return _execute(raw, sql, params)
+            return _execute(raw, sql, params)
+        except IntegrityError:
+            return None  # a concurrent retry of the same client_id won: the ORM path finds its message
 
 
 def _conversation(row: tuple) -> tuple[Conversation, int, tuple]:

@@ -108,16 +108,28 @@ def _offline_since(user: AbstractBaseUser) -> float | None:
     return last_seen.timestamp() + settings.PARLEY_PRESENCE_TTL if last_seen else None
 
 
-def presence_sweep() -> int:
-    """Return to the queue the unattended conversations of agents offline for longer than PARLEY_RELEASE_GRACE."""
-    released = 0
-    candidates = get_user_model().objects.filter(assigned_conversations__status="open").distinct()
-    for user in candidates:
+def presence_gone_agents() -> list[int]:
+    """Agents with open conversations who have been offline for longer than PARLEY_RELEASE_GRACE."""
+    gone = []
+    for user in get_user_model().objects.filter(assigned_conversations__status="open").distinct():
         if presence_of(user) != OFFLINE:
             continue
         since = _offline_since(user)
-        if since is not None and time.time() - since < settings.PARLEY_RELEASE_GRACE:
-            continue
-        released += len(assignment.assignment_release(user=user))
-        AgentConnection.objects.filter(user=user).delete()  # rows of a killed process: counted, now done
+        if since is None or time.time() - since >= settings.PARLEY_RELEASE_GRACE:
+            gone.append(user.pk)
+    return gone
+
+
+def presence_release_gone(*, user_id: int) -> int:
+    """Return a gone agent's unattended conversations to the queue (if still gone); how many."""
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is None or presence_of(user) != OFFLINE:
+        return 0
+    released = len(assignment.assignment_release(user=user))
+    AgentConnection.objects.filter(user=user).delete()  # rows of a killed process: counted, now done
     return released
+
+
+def presence_sweep() -> int:
+    """Return to the queue the unattended conversations of agents offline for longer than PARLEY_RELEASE_GRACE."""
+    return sum(presence_release_gone(user_id=user_id) for user_id in presence_gone_agents())

@@ -84,7 +84,7 @@ async def reply_stop_now(reply: Message) -> None:
     if reply.worker:
         await effects.send_stop(reply.pk)  # the worker ends it `stopped` and publishes reply.end
     else:
-        await effects.call(reply_stop, reply=reply)
+        await effects.call(reply_stop, reply=reply, lane=reply.conversation_id)
 
 
 def reply_stop_active(*, conversation: Conversation) -> None:

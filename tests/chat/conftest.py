@@ -7,10 +7,13 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Rate-limit counters live in the cache; every test starts with none."""
+    """Every test starts with no rate-limit counts and an empty cache."""
     from django.core.cache import cache
 
+    from chat.ratelimit import rate_reset
+
     cache.clear()
+    rate_reset()
     yield
 
 
