@@ -62,6 +62,9 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
         super().__init__(*args, **kwargs)
         self.worker = worker_name()
         self.running: dict[int, Running] = {}
+        # Replies being claimed, with the stops that arrived meanwhile (None: none yet).
+        self.claiming: dict[int, float | None] = {}
+        self.claims: set[asyncio.Task] = set()
         self.heartbeat: asyncio.Task | None = None
         _instances.add(self)
 
@@ -70,13 +73,25 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
         logger.warning("channel layer lost; retrying in %s s", LAYER_RETRY_SECONDS)
 
     async def reply_generate(self, message: dict) -> None:
-        """A new reply to generate: claim it, then stream it in a task of its own."""
+        """A new reply to generate: claimed in a task of its own, so a hundred jobs start together, not in turn."""
         reply_id = int(message["reply_id"])
-        if reply_id in self.running:
+        if reply_id in self.running or reply_id in self.claiming:
             return
+        self.claiming[reply_id] = None
         # Join the stop/snapshot group before claiming, so no request sent after the claim is missed.
         await self.channel_layer.group_add(groups.reply_group(reply_id), self.channel_name)
-        job = await database_sync_to_async(replies.reply_claim)(reply_id=reply_id, worker=self.worker)
+        task = asyncio.create_task(self._claim(reply_id))
+        self.claims.add(task)
+        task.add_done_callback(self.claims.discard)
+
+    async def _claim(self, reply_id: int) -> None:
+        try:
+            job = await effects.call(replies.reply_claim, reply_id=reply_id, worker=self.worker)
+        except Exception:
+            # The reply's lease runs out and the reaper ends it `interrupted`.
+            logger.exception("could not claim reply %s", reply_id)
+            job = None
+        stop_at = self.claiming.pop(reply_id, None)
         if job is None:  # ended already, or another worker has it: one trigger, one reply
             await self.channel_layer.group_discard(groups.reply_group(reply_id), self.channel_name)
             return
@@ -84,16 +99,25 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
                                                       interval=settings.PARLEY_DELTA_INTERVAL))
         self.running[reply_id] = running
         running.task = asyncio.create_task(self._generate(running))
+        if stop_at is not None:  # stopped while we claimed it: end it before a token is spent
+            self._cancel(running, stop_at)
         if self.heartbeat is None or self.heartbeat.done():
             self.heartbeat = asyncio.create_task(self._checkpoint_forever())
 
     async def reply_stop_signal(self, message: dict) -> None:
         """Someone stopped a reply this process generates: cancel it, which closes the provider's stream."""
-        running = self.running.get(int(message["reply_id"]))
+        reply_id = int(message["reply_id"])
+        running = self.running.get(reply_id)
         if running and running.task:
-            running.stop_requested = True
-            running.stop_at = time.monotonic()
-            running.task.cancel()
+            self._cancel(running, time.monotonic())
+        elif reply_id in self.claiming:
+            self.claiming[reply_id] = time.monotonic()
+
+    @staticmethod
+    def _cancel(running: Running, stop_at: float) -> None:
+        running.stop_requested = True
+        running.stop_at = stop_at
+        running.task.cancel()
 
     async def reply_snapshot_request(self, message: dict) -> None:
         """A client joined mid-stream: send it the exact text so far."""
@@ -172,7 +196,7 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
             checkpoints = [replies.Checkpoint(r.job.reply_id, r.stream.text, r.stream.index, list(r.stream.ends))
                            for r in running]
             try:
-                alive = await database_sync_to_async(replies.reply_checkpoint_many)(
+                alive = await effects.call(replies.reply_checkpoint_many,
                     worker=self.worker, checkpoints=checkpoints)
             except Exception:
                 logger.warning("checkpoint of %d replies failed", len(checkpoints), exc_info=True)
@@ -184,6 +208,9 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
 
     async def shutdown(self) -> None:
         """Hand back every reply in flight as `interrupted`, keeping its text (SIGTERM)."""
+        for claim in list(self.claims):  # take no new replies
+            claim.cancel()
+        await asyncio.gather(*self.claims, return_exceptions=True)
         for running in list(self.running.values()):
             running.shutting_down = True
             if running.task:

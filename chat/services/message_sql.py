@@ -10,6 +10,7 @@ handles it with the same guarantees. Other databases always take the ORM path.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -109,6 +110,16 @@ WITH old AS (
 """ + _RESULT.format(extra="")
 
 
+# Every reply a worker runs, checkpointed at once: text so far, last delta index, the deltas' ends, a new lease.
+CHECKPOINT_SQL = f"""
+UPDATE {_MESSAGE} m
+   SET body = u.body, stream_index = u.idx, delta_ends = u.ends::jsonb, lease_until = %(lease)s, updated_at = %(now)s
+  FROM unnest(%(ids)s::bigint[], %(bodies)s::text[], %(indexes)s::integer[], %(ends)s::text[]) AS u(id, body, idx, ends)
+ WHERE m.id = u.id AND m.status = 'streaming' AND m.worker = %(worker)s
+RETURNING m.id
+"""
+
+
 @dataclass(frozen=True)
 class Written:
     """What one hot-path statement stored: the conversation as updated, the message, and bot-reply changes."""
@@ -123,12 +134,27 @@ class Written:
     signalled: tuple[int, ...] = ()
 
 
+def checkpoint_many(*, worker: str, lease_until: datetime, now: datetime, checkpoints) -> set[int]:
+    """Checkpoint a worker's replies in one statement; the ids of those still streaming for it."""
+    if not checkpoints:
+        return set()
+    import psycopg
+
+    connection.ensure_connection()
+    params = {"ids": [c.reply_id for c in checkpoints], "bodies": [c.text for c in checkpoints],
+              "indexes": [c.index for c in checkpoints], "ends": [json.dumps(c.ends) for c in checkpoints],
+              "lease": lease_until, "now": now, "worker": worker}
+    with psycopg.Cursor(connection.connection) as raw:
+        _execute(raw, CHECKPOINT_SQL, params)
+        return {row[0] for row in raw.fetchall()}
+
+
 def available() -> bool:
     """True on PostgreSQL, the one database these statements are written for."""
     return connection.vendor == "postgresql"
 
 
-def _execute(raw, sql: str, params: dict) -> tuple | None:
+def _execute(raw, sql: str, params: dict) -> None:
     """Execute as a prepared statement; through Django's wrappers when something listens (query capture, tests)."""
     if connection.queries_logged or connection.execute_wrappers:
         cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
@@ -138,7 +164,6 @@ def _execute(raw, sql: str, params: dict) -> tuple | None:
         with connection.wrap_database_errors:
             # Parsed and planned once per connection: planning these statements costs more than running them.
             raw.execute(sql, params, prepare=True)
-    return raw.fetchone()
 
 
 def _run(sql: str, params: dict) -> tuple | None:
@@ -151,8 +176,10 @@ def _run(sql: str, params: dict) -> tuple | None:
             # Inside a caller's transaction a conflict must not spoil it: give the statement a savepoint.
             if connection.in_atomic_block:
                 with transaction.atomic():
-                    return _execute(raw, sql, params)
-            return _execute(raw, sql, params)
+                    _execute(raw, sql, params)
+                    return raw.fetchone()
+            _execute(raw, sql, params)
+            return raw.fetchone()
         except IntegrityError:
             return None  # a concurrent retry of the same client_id won: the ORM path finds its message
 

@@ -154,6 +154,8 @@ class Checkpoint:
 def reply_checkpoint_many(*, worker: str, checkpoints: list[Checkpoint]) -> set[int]:
     """Checkpoint every reply a worker runs in one transaction; the ids of those still streaming there."""
     alive, until, now = set(), lease(), timezone.now()
+    if message_sql.available():
+        return message_sql.checkpoint_many(worker=worker, lease_until=until, now=now, checkpoints=checkpoints)
     with transaction.atomic():
         for point in checkpoints:
             if Message.objects.filter(pk=point.reply_id, status=Message.Status.STREAMING, worker=worker).update(
