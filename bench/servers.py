@@ -54,7 +54,10 @@ def layer_env(layer: str) -> dict:
     """Settings that select the channel layer: in-memory (none) or Redis with a prefix of its own."""
     if layer == "memory":
         return {}
-    return {"REDIS_URL": REDIS_URL, "CHANNEL_LAYER_PREFIX": f"bench{uuid.uuid4().hex[:8]}"}
+    env = {"REDIS_URL": REDIS_URL, "CHANNEL_LAYER_PREFIX": f"bench{uuid.uuid4().hex[:8]}"}
+    if layer == "redis-pubsub":  # channels-redis's pub/sub layer: one PUBLISH per group send
+        env["CHANNEL_LAYER_BACKEND"] = "pubsub"
+    return env
 
 
 def forget_layer(prefix: str) -> None:

@@ -14,6 +14,14 @@ def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """Return the variable if it is one of `choices`; anything else is an error naming them."""
+    value = os.environ.get(name, default).strip()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r}: use one of {', '.join(choices)}.")
+    return value
+
+
 def env_bool(name: str, default: bool = False) -> bool:
     """Return the variable as a boolean; anything but a yes/no word is an error."""
     raw = os.environ.get(name)

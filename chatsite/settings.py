@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from chatsite.env import database_from_url, env_bool, env_float, env_int, env_list, env_str, redis_url
+from chatsite.env import database_from_url, env_bool, env_choice, env_float, env_int, env_list, env_str, redis_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -80,14 +80,21 @@ CHANNEL_LAYER_EXPIRY = env_int("CHANNEL_LAYER_EXPIRY", 60, minimum=1)
 CHANNEL_LAYER_GROUP_EXPIRY = env_int("CHANNEL_LAYER_GROUP_EXPIRY", 86400, minimum=60)
 # Every key Parley keeps in Redis (channel layer, rate limits) starts with this.
 REDIS_PREFIX = env_str("CHANNEL_LAYER_PREFIX", "parley")
-if REDIS_URL:
+# `core` (lists, capacity and expiry: the default) or `pubsub` (one PUBLISH per group send, for
+# measuring; docs/deployment.md says why core is the default).
+CHANNEL_LAYER_BACKEND = env_choice("CHANNEL_LAYER_BACKEND", "core", ("core", "pubsub"))
+# redis-py 8 reads with a 5 s socket timeout by default, as long as the layer's 5 s blocking
+# pops: a quiet channel would then fail its receive. Read longer.
+_LAYER_HOSTS = [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}]
+if REDIS_URL and CHANNEL_LAYER_BACKEND == "pubsub":
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                                  "CONFIG": {"hosts": _LAYER_HOSTS, "prefix": REDIS_PREFIX}}}
+elif REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # redis-py 8 reads with a 5 s socket timeout by default, as long as the layer's
-                # 5 s blocking pops: a quiet channel would then fail its receive. Read longer.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}],
+                "hosts": _LAYER_HOSTS,
                 "prefix": REDIS_PREFIX,
                 "capacity": CHANNEL_LAYER_CAPACITY,
                 "expiry": CHANNEL_LAYER_EXPIRY,
@@ -95,6 +102,7 @@ if REDIS_URL:
             },
         }
     }
+if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {

@@ -293,7 +293,9 @@ def p99_chart(title: str, rows: list[dict], p: dict) -> dict:
 
 def run(context) -> dict:
     p = context.params(sys.modules[__name__])
-    layers = [layer for layer in context.layers() if layer in p.get("layers", context.layers())]
+    # `--set layers=[...]` may also name "redis-pubsub" (channels-redis's pub/sub layer) to compare.
+    layers = [layer for layer in p.get("layers", context.layers())
+              if layer == "memory" or (context.redis and layer.startswith("redis"))]
     runs = [(s, layer) for layer in layers for s in ("Parley", "minimal relay")] + [("raw floor", "none")]
     rows = []
     for system, layer in runs:
