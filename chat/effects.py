@@ -13,20 +13,17 @@ import asyncio
 import logging
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Hashable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable, Iterable
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
 from asgiref.sync import async_to_sync
-from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.layers import get_channel_layer
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
-from chat import groups, outbox
+from chat import db_threads, groups, outbox
 from chat.broadcast import group_send_safely, send_to_groups
 
 logger = logging.getLogger(__name__)
@@ -159,22 +156,6 @@ async def carry_out(effects: Effects) -> None:
 
 # --- running services --------------------------------------------------------------------------
 
-_executor: ThreadPoolExecutor | None = None
-
-
-def _database(run: Callable[[], T]) -> Callable[[], Awaitable[T]]:
-    """Where a service runs: PARLEY_DB_THREADS threads on PostgreSQL, the one database thread otherwise.
-
-    SQLite allows one writer at a time, so there it shares the thread of every other database call.
-    """
-    global _executor
-    if settings.PARLEY_DB_THREADS > 1 and connection.vendor == "postgresql":
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=settings.PARLEY_DB_THREADS, thread_name_prefix="parley-db")
-        return DatabaseSyncToAsync(run, thread_sensitive=False, executor=_executor)
-    return database_sync_to_async(run)
-
-
 _lane_locks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
 
 
@@ -213,7 +194,7 @@ async def call(service: Callable[..., T], /, *args, lane: Hashable | None = None
             return service(*args, **kwargs), effects
 
     async with _in_order(lane):
-        result, effects = await _database(run)()
+        result, effects = await db_threads.run(run)
         sent = enqueue(effects)  # before any await: commit order is queue order
     if sent:
         await asyncio.gather(*sent)

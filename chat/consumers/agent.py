@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from chat import effects, events, frames, groups, selectors
+from chat import db_threads, effects, events, frames, groups, selectors
 from chat.access import access_assignee_for_site, access_conversation_for_agent, access_reply_for_agent
 from chat.consumers.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, ParleyConsumer
 from chat.feeds import Feed
@@ -53,17 +52,17 @@ class AgentConsumer(ParleyConsumer):
         if user is None or not user.is_authenticated:
             await self.close_with(CLOSE_UNAUTHORIZED)
             return
-        if not await database_sync_to_async(selectors.is_agent)(user):
+        if not await db_threads.run(selectors.is_agent, user):
             await self.close_with(CLOSE_FORBIDDEN)
             return
         self.user = user
         self.feed = Feed(self.channel_name)
-        self.site_ids = await database_sync_to_async(selectors.agent_site_ids)(user)
+        self.site_ids = await db_threads.run(selectors.agent_site_ids, user)
         for site_id in self.site_ids:
             await self.channel_layer.group_add(groups.site_group(site_id), self.channel_name)
         status = await effects.call(presence.presence_connect, user=user, channel_name=self.channel_name,
                                     lane=("presence", user.pk))
-        welcome = await database_sync_to_async(self._welcome)(status)
+        welcome = await db_threads.run(self._welcome, status)
         await self.send_event(welcome)
 
     def _welcome(self, status: str) -> dict:
@@ -92,7 +91,7 @@ class AgentConsumer(ParleyConsumer):
 
     async def _conversation(self, frame: dict):
         conversation_id = frames.integer(frame, "conversation", minimum=1)
-        return await database_sync_to_async(self._access)(conversation_id)
+        return await db_threads.run(self._access, conversation_id)
 
     async def _act(self, frame: dict, service, **kwargs) -> None:
         """Check access to the frame's conversation and run a service on it, in one database trip."""
@@ -106,8 +105,8 @@ class AgentConsumer(ParleyConsumer):
         await self.channel_layer.group_add(groups.conversation_group(conversation.pk), self.channel_name)
         self.subscribed[conversation.pk] = conversation.site_id
 
-        replay = await database_sync_to_async(selectors.conversation_replay)(
-            conversation=conversation, cursor=cursor, audience=selectors.AGENTS)
+        replay = await db_threads.run(selectors.conversation_replay, conversation=conversation, cursor=cursor,
+                                      audience=selectors.AGENTS)
         await self.feed.start(conversation.pk, cursor, replay)
         await self.send_event({"type": "subscribed", "conversation": events.conversation_agent_payload(conversation),
                                "events": replay.events, "cursor": str(replay.head), "more": replay.more})
@@ -172,7 +171,7 @@ class AgentConsumer(ParleyConsumer):
         """Stop the bot's reply in a conversation of this agent's sites."""
         reply_id = frames.integer(frame, "reply_id", minimum=1)
 
-        reply = await database_sync_to_async(access_reply_for_agent)(user=self.user, reply_id=reply_id,
+        reply = await db_threads.run(access_reply_for_agent, user=self.user, reply_id=reply_id,
                                                                       site_ids=self.site_ids)
         await replies.reply_stop_now(reply)
 
@@ -201,7 +200,7 @@ class AgentConsumer(ParleyConsumer):
                      for conversation_id in following}
             return site_ids, heads
 
-        site_ids, heads = await database_sync_to_async(refresh)()
+        site_ids, heads = await db_threads.run(refresh)
         if site_ids is None:  # deactivated, or no longer an agent
             await self.close_with(CLOSE_FORBIDDEN)
             return

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import effects, events, frames, groups, selectors, tokens
+from chat import db_threads, effects, events, frames, groups, selectors, tokens
 from chat.access import NotFound, access_conversation_for_visitor, access_reply_for_visitor, visitor_from_claim
 from chat.consumers.base import CLOSE_FORBIDDEN, CLOSE_HELLO_TIMEOUT, CLOSE_UNAUTHORIZED, ParleyConsumer
 from chat.cursors import Cursor
@@ -70,8 +69,8 @@ class CustomerConsumer(ParleyConsumer):
         await self.rejoin_groups()
         pong = {"type": "pong"}
         if self.conversation_id is not None:
-            head = await database_sync_to_async(selectors.conversation_head)(
-                conversation_id=self.conversation_id, audience=selectors.CUSTOMER)
+            head = await db_threads.run(selectors.conversation_head, conversation_id=self.conversation_id,
+                                        audience=selectors.CUSTOMER)
             pong.update(conversation=self.conversation_id, cursor=str(head))
         await self.send_event(pong)
 
@@ -119,7 +118,7 @@ class CustomerConsumer(ParleyConsumer):
         group = groups.visitor_group(claim.visitor_id)
         await self.channel_layer.group_add(group, self.channel_name)
         try:
-            visitor, outcome = await database_sync_to_async(admit)()
+            visitor, outcome = await db_threads.run(admit)
         except BaseException:
             await self.channel_layer.group_discard(group, self.channel_name)
             raise
@@ -133,8 +132,8 @@ class CustomerConsumer(ParleyConsumer):
         await self.send_event(await self._start("welcome", outcome))
 
     async def _replay(self, frame_type: str, cursor: Cursor, conversation_id: int | None) -> dict:
-        result = await database_sync_to_async(customer_replay)(
-            visitor=self.visitor, cursor=cursor, conversation_id=conversation_id)
+        result = await db_threads.run(customer_replay, visitor=self.visitor, cursor=cursor,
+                                      conversation_id=conversation_id)
         return await self._start(frame_type, result)
 
     async def _start(self, frame_type: str, result: CustomerReplay) -> dict:
@@ -166,7 +165,7 @@ class CustomerConsumer(ParleyConsumer):
     async def handle_reply_stop(self, frame: dict) -> None:
         """Stop a bot reply of this visitor's conversation."""
         reply_id = frames.integer(frame, "reply_id", minimum=1)
-        reply = await database_sync_to_async(access_reply_for_visitor)(visitor=self.visitor, reply_id=reply_id)
+        reply = await db_threads.run(access_reply_for_visitor, visitor=self.visitor, reply_id=reply_id)
         await replies.reply_stop_now(reply)
 
     async def handle_handoff_request(self, frame: dict) -> None:

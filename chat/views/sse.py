@@ -8,7 +8,6 @@ import json
 import time
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core import signing
@@ -16,7 +15,7 @@ from django.http import JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import effects, events, frames, groups, tokens
+from chat import db_threads, effects, events, frames, groups, tokens
 from chat.access import NotFound, access_reply_for_visitor, visitor_from_claim
 from chat.cursors import BadCursor, Cursor
 from chat.feeds import Feed
@@ -113,7 +112,7 @@ class LayerListener:
 @require_GET
 async def event_stream(request):
     """Every customer event after the cursor (Last-Event-ID or ?cursor=), then live ones, as SSE."""
-    visitor = await database_sync_to_async(_visitor_from_request)(request)
+    visitor = await db_threads.run(_visitor_from_request, request)
     if visitor is None:
         return _unauthorized()
     try:
@@ -129,8 +128,8 @@ async def _events(visitor: Visitor, cursor: Cursor, conversation_id: int | None)
     async with LayerListener(visitor.pk) as listener:
         feed = Feed(listener.channel_name)
         try:
-            result = await database_sync_to_async(customer_replay)(
-                visitor=visitor, cursor=cursor, conversation_id=conversation_id)
+            result = await db_threads.run(customer_replay, visitor=visitor, cursor=cursor,
+                                          conversation_id=conversation_id)
         except NotFound:
             yield _sse("error", json.dumps(events.error("not_found", "No such conversation.")))
             return
@@ -188,7 +187,7 @@ async def _send(visitor: Visitor, client_id: str, body: str):
 @require_POST
 async def send_message(request):
     """Store a customer message; with Accept: text/event-stream, stream the bot's answer as chat-completion chunks."""
-    visitor = await database_sync_to_async(_visitor_from_request)(request)
+    visitor = await db_threads.run(_visitor_from_request, request)
     if visitor is None:
         return _unauthorized()
     try:
@@ -237,7 +236,7 @@ async def _completion_chunks(visitor: Visitor, reply: Message | None, resume_ind
         yield _sse(None, "[DONE]")
         return
     async with LayerListener(visitor.pk) as listener:
-        reply = await database_sync_to_async(Message.objects.get)(pk=reply.pk)
+        reply = await db_threads.run(Message.objects.get, pk=reply.pk)
         stream = _ReplyText(reply.seq, resume_index)
         if reply.status == Message.Status.STREAMING:
             feed = Feed(listener.channel_name)
@@ -252,7 +251,7 @@ async def _completion_chunks(visitor: Visitor, reply: Message | None, resume_ind
                 if not event or event.get("reply_id") != reply.pk or not feed.accept(event):
                     continue
                 if event["type"] == "reply.end":
-                    reply = await database_sync_to_async(Message.objects.get)(pk=reply.pk)
+                    reply = await db_threads.run(Message.objects.get, pk=reply.pk)
                     break
                 record = stream.take(event)
                 if record:
@@ -313,11 +312,11 @@ class _ReplyText:
 @require_POST
 async def stop_reply(request, reply_id: int):
     """Stop a streaming reply of the visitor's own conversation (same as `reply.stop`)."""
-    visitor = await database_sync_to_async(_visitor_from_request)(request)
+    visitor = await db_threads.run(_visitor_from_request, request)
     if visitor is None:
         return _unauthorized()
     try:
-        reply = await database_sync_to_async(access_reply_for_visitor)(visitor=visitor, reply_id=reply_id)
+        reply = await db_threads.run(access_reply_for_visitor, visitor=visitor, reply_id=reply_id)
         await replies.reply_stop_now(reply)
     except NotFound:
         return error_response("not_found", "No such reply.", 404)
@@ -330,7 +329,7 @@ async def stop_reply(request, reply_id: int):
 @require_POST
 async def request_handoff(request):
     """Ask for a human (same as `handoff.request`)."""
-    visitor = await database_sync_to_async(_visitor_from_request)(request)
+    visitor = await db_threads.run(_visitor_from_request, request)
     if visitor is None:
         return _unauthorized()
     conversation = await effects.call(conversations.customer_handoff_request, visitor=visitor)
