@@ -55,6 +55,14 @@ class Running:
     finishing: bool = False
 
 
+@dataclass
+class Claiming:
+    """A reply being claimed: what was asked of it before it started."""
+
+    stop_at: float | None = None
+    snapshots: list[str] = field(default_factory=list)
+
+
 class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
     """Listens on the `ai-reply` channel; each reply runs as its own task, stoppable via group `reply.<id>`."""
 
@@ -62,8 +70,8 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
         super().__init__(*args, **kwargs)
         self.worker = worker_name()
         self.running: dict[int, Running] = {}
-        # Replies being claimed, with the stops that arrived meanwhile (None: none yet).
-        self.claiming: dict[int, float | None] = {}
+        # Replies being claimed, with the stop and snapshot requests that arrived meanwhile.
+        self.claiming: dict[int, Claiming] = {}
         self.claims: set[asyncio.Task] = set()
         self.heartbeat: asyncio.Task | None = None
         _instances.add(self)
@@ -77,7 +85,7 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
         reply_id = int(message["reply_id"])
         if reply_id in self.running or reply_id in self.claiming:
             return
-        self.claiming[reply_id] = None
+        self.claiming[reply_id] = Claiming()
         # Join the stop/snapshot group before claiming, so no request sent after the claim is missed.
         await self.channel_layer.group_add(groups.reply_group(reply_id), self.channel_name)
         task = asyncio.create_task(self._claim(reply_id))
@@ -91,7 +99,7 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
             # The reply's lease runs out and the reaper ends it `interrupted`.
             logger.exception("could not claim reply %s", reply_id)
             job = None
-        stop_at = self.claiming.pop(reply_id, None)
+        asked = self.claiming.pop(reply_id, Claiming())
         if job is None:  # ended already, or another worker has it: one trigger, one reply
             await self.channel_layer.group_discard(groups.reply_group(reply_id), self.channel_name)
             return
@@ -99,8 +107,10 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
                                                       interval=settings.PARLEY_DELTA_INTERVAL))
         self.running[reply_id] = running
         running.task = asyncio.create_task(self._generate(running))
-        if stop_at is not None:  # stopped while we claimed it: end it before a token is spent
-            self._cancel(running, stop_at)
+        if asked.stop_at is not None:  # stopped while we claimed it: end it before a token is spent
+            self._cancel(running, asked.stop_at)
+        for reply_to in asked.snapshots:  # joined while we claimed it: nothing streamed yet
+            await self._send_snapshot(running, reply_to)
         if self.heartbeat is None or self.heartbeat.done():
             self.heartbeat = asyncio.create_task(self._checkpoint_forever())
 
@@ -111,7 +121,7 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
         if running and running.task:
             self._cancel(running, time.monotonic())
         elif reply_id in self.claiming:
-            self.claiming[reply_id] = time.monotonic()
+            self.claiming[reply_id].stop_at = time.monotonic()
 
     @staticmethod
     def _cancel(running: Running, stop_at: float) -> None:
@@ -121,14 +131,19 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
 
     async def reply_snapshot_request(self, message: dict) -> None:
         """A client joined mid-stream: send it the exact text so far."""
-        running = self.running.get(int(message["reply_id"]))
-        if running is None:
-            return
+        reply_id = int(message["reply_id"])
+        running = self.running.get(reply_id)
+        if running is not None:
+            await self._send_snapshot(running, message["reply_to"])
+        elif reply_id in self.claiming:
+            self.claiming[reply_id].snapshots.append(message["reply_to"])
+
+    async def _send_snapshot(self, running: Running, reply_to: str) -> None:
         job, stream = running.job, running.stream
         snapshot = events.reply_snapshot(reply_id=job.reply_id, conversation_id=job.conversation_id, seq=job.seq,
                                          index=stream.index, text=stream.text, ends=list(stream.ends))
         try:
-            await self.channel_layer.send(message["reply_to"], {"type": "parley.event", "event": snapshot})
+            await self.channel_layer.send(reply_to, {"type": "parley.event", "event": snapshot})
         except Exception:
             logger.warning("could not answer a snapshot request for reply %s", job.reply_id, exc_info=True)
 
