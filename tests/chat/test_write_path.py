@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from channels.consumer import AsyncConsumer
@@ -198,6 +199,44 @@ def test_the_agent_fast_path_refuses_other_sites_and_takeovers():
     assert send([other.pk], True) is None  # not a site of this socket's
     assert send([site.pk], False) is None  # the bot owns it: a takeover goes the ORM way
     assert Message.objects.filter(conversation=conversation, author_kind="agent").count() == 0
+
+
+def test_one_statement_sends_from_many_threads_keep_seq_and_idempotency():
+    """Eight threads of one process (as PARLEY_DB_THREADS runs them), customer and agent, with retries."""
+    needs_postgres()
+    site = make_site()
+    visitor = make_visitor(site)
+    agent = make_agent("sam", site)
+    conversation = first_message(visitor)
+    conversations.conversation_assign(conversation=conversation, assignee=agent)  # a human owns it
+
+    def writer(index: int) -> list[str]:
+        sent = []
+        try:
+            for n in range(12):
+                client_id = new_client_id()
+                sent.append(client_id)
+                for _attempt in range(2 if n % 3 == 0 else 1):  # a flaky network retries
+                    with effects.collect():
+                        if index % 2:
+                            conversations.customer_message_send(visitor=visitor, client_id=client_id, body=f"c{n}",
+                                                                conversation_id=conversation.pk)
+                        else:
+                            conversations.agent_message_send_fast(
+                                agent=agent, site_ids=[site.pk], conversation_id=conversation.pk,
+                                client_id=client_id, body=f"a{n}", internal=bool(n % 2))
+        finally:
+            connection.close()
+        return sent
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        client_ids = [cid for sent in pool.map(writer, range(8)) for cid in sent]
+    seqs = list(Message.objects.filter(conversation=conversation).order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))
+    stored = Message.objects.filter(client_id__in=client_ids).values_list("client_id", flat=True)
+    assert sorted(stored) == sorted(client_ids)  # every message once, retries included
+    conversation.refresh_from_db()
+    assert conversation.last_seq == len(seqs)
 
 
 # --- lanes: per-conversation order, and no conversation waits on another ------------------------
