@@ -62,11 +62,6 @@ class Outbox:
             if not done.done():
                 done.cancel()
 
-    async def idle(self) -> None:
-        """Wait until every lane has made its calls (shutdown, tests)."""
-        while self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)
-
 
 _outboxes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Outbox]" = weakref.WeakKeyDictionary()
 
