@@ -1,7 +1,11 @@
 """Django admin for the people who run the desk."""
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from chat.models import AgentProfile, CannedResponse, Conversation, KnowledgeArticle, Message, Site, Visitor
@@ -18,19 +22,32 @@ def embed_snippet(request, site: Site) -> str:
     return f'<script src="{src}" data-site="{site.key}" async></script>'
 
 
+def help_center_url(article: KnowledgeArticle) -> str:
+    """The article's public page, the one the bot's answers link to."""
+    return reverse("help-article", kwargs={"site_key": article.site.key, "article_id": article.pk})
+
+
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
     list_display = ["name", "key", "bot_enabled", "assignment", "created_at"]
     list_filter = ["bot_enabled", "assignment"]
     search_fields = ["name", "key"]
-    readonly_fields = ["key"]
+    readonly_fields = ["key", "help_center"]
     change_form_template = "admin/chat/site/change_form.html"
     fieldsets = [
-        (None, {"fields": ["name", "key", "allowed_origins"]}),
+        (None, {"fields": ["name", "key", "allowed_origins", "help_center"]}),
         (_("Widget"), {"fields": ["greeting", "away_message", "language", "ask_contact", "business_hours", "time_zone"]}),
-        (_("Routing"), {"fields": ["bot_enabled", "assignment"]}),
+        (_("Routing"), {"fields": ["assignment"]}),
+        (_("Bot"), {"fields": ["bot_enabled", "bot_handoff_after", "bot_answers_in_queue"]}),
         (_("Verified identity"), {"fields": ["identity_secret"], "classes": ["collapse"]}),
     ]
+
+    @admin.display(description=_("Help center"))
+    def help_center(self, site: Site) -> str:
+        if not site.pk:
+            return "-"
+        url = reverse("help-index", kwargs={"site_key": site.key})
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, url)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         site = self.get_object(request, object_id)
@@ -50,7 +67,7 @@ class TranscriptInline(admin.TabularInline):
     """The conversation's messages in order, read-only."""
 
     model = Message
-    fields = ["seq", "created_at", "author_kind", "author_agent", "internal", "status", "body"]
+    fields = ["seq", "created_at", "author_kind", "author_agent", "internal", "status", "body", "outcome", "feedback"]
     readonly_fields = fields
     ordering = ["seq"]
     extra = 0
@@ -73,7 +90,8 @@ class ConversationAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = ["site", "visitor", "last_seq", "last_public_seq", "customer_read_seq", "agent_read_seq",
                        "unread_by_agent", "unread_by_customer", "created_at", "updated_at", "last_message_at",
-                       "queued_at", "first_human_reply_at", "resolved_at", "status", "owner", "assignee"]
+                       "queued_at", "first_human_reply_at", "resolved_at", "status", "owner", "assignee",
+                       "handed_off_at", "bot_misses", "bot_expects"]
     inlines = [TranscriptInline]
 
     def has_add_permission(self, request):
@@ -82,8 +100,8 @@ class ConversationAdmin(admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ["conversation", "seq", "author_kind", "status", "internal", "created_at"]
-    list_filter = ["author_kind", "status", "internal"]
+    list_display = ["conversation", "seq", "author_kind", "status", "internal", "outcome", "feedback", "created_at"]
+    list_filter = ["author_kind", "status", "internal", "outcome", "feedback"]
     search_fields = ["body"]
     readonly_fields = [field.name for field in Message._meta.fields]
 
@@ -110,12 +128,36 @@ class CannedResponseAdmin(admin.ModelAdmin):
     search_fields = ["shortcut", "text"]
 
 
+class KnowledgeArticleForm(forms.ModelForm):
+    """The article form; the language is one the widget and the bot speak, not free text."""
+
+    language = forms.ChoiceField(choices=settings.LANGUAGES, initial="en")
+
+    class Meta:
+        model = KnowledgeArticle
+        fields = "__all__"
+
+
 @admin.register(KnowledgeArticle)
 class KnowledgeArticleAdmin(admin.ModelAdmin):
-    list_display = ["title", "site", "language", "published", "updated_at"]
+    """Articles; the add form takes `?site=<id>&title=...&language=...` (the bot report's unanswered questions)."""
+
+    form = KnowledgeArticleForm
+    list_display = ["title", "site", "language", "published", "updated_at", "help_page"]
     list_filter = ["published", "site", "language"]
+    list_select_related = ["site"]
     search_fields = ["title", "body"]
     actions = ["publish", "unpublish"]
+
+    def get_view_on_site_url(self, obj=None):
+        # An unpublished article has no public page yet: no "View on site" button leading to a 404.
+        return help_center_url(obj) if obj is not None and obj.published else None
+
+    @admin.display(description=_("Help center"))
+    def help_page(self, article: KnowledgeArticle) -> str:
+        if not article.published:
+            return "-"
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', help_center_url(article), _("View"))
 
     @admin.action(description=_("Publish selected articles"))
     def publish(self, request, queryset):

@@ -34,7 +34,18 @@ def message_payload(message: Message) -> dict:
     }
     if message.internal:
         payload["internal"] = True
+    if message.author_kind == Message.AuthorKind.BOT:
+        payload.update(_bot_fields(message))
     return payload
+
+
+def _feedback(message: Message) -> bool | None:
+    return None if message.feedback is None else message.feedback > 0
+
+
+def _bot_fields(message: Message) -> dict:
+    """What a bot reply did, its sources and quick replies, and the customer's verdict on it."""
+    return {"outcome": message.outcome, "meta": message.meta or {}, "feedback": _feedback(message)}
 
 
 def visitor_payload(visitor: Visitor) -> dict:
@@ -116,7 +127,14 @@ def reply_end(message: Message, *, for_agents: bool = False) -> dict:
              "seq": message.seq, "status": message.status, "body": message.body, "index": message.stream_index}
     if for_agents and message.error_reason:
         event["reason"] = message.error_reason
+    event.update(_bot_fields(message))
     return event
+
+
+def reply_feedback(message: Message) -> dict:
+    """The customer rated a bot answer: helpful or not."""
+    return {"type": "reply.feedback", "conversation": message.conversation_id, "reply_id": message.pk,
+            "helpful": _feedback(message)}
 
 
 def conversation_updated(conversation: Conversation, *, for_agents: bool = False) -> dict:

@@ -43,6 +43,11 @@ class Site(models.Model):
     bot_enabled = models.BooleanField(default=True)
     ask_contact = models.BooleanField(default=False, help_text=_("Ask for name and email before the first message."))
     assignment = models.CharField(max_length=10, choices=Assignment.choices, default=Assignment.MANUAL)
+    bot_handoff_after = models.PositiveSmallIntegerField(
+        default=3, help_text=_("Unanswered questions in a row after which the bot hands over to a person "
+                               "(0: only when the customer asks)."))
+    bot_answers_in_queue = models.BooleanField(
+        default=True, help_text=_("While a conversation waits for a person, the bot still answers what it can."))
     kb_version = models.PositiveIntegerField(
         default=0, editable=False, help_text=_("Bumped whenever the site's articles change; the bot's index follows it."))
     created_at = models.DateTimeField(default=timezone.now)
@@ -114,6 +119,10 @@ class Conversation(models.Model):
     queued_at = models.DateTimeField(null=True, blank=True, help_text=_("When it started waiting for a human."))
     first_human_reply_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    handed_off_at = models.DateTimeField(null=True, blank=True, help_text=_("When the bot first handed it to people."))
+    bot_misses = models.PositiveSmallIntegerField(default=0, help_text=_("Questions in a row the bot could not answer."))
+    bot_expects = models.CharField(max_length=10, blank=True, choices=[("email", _("An email address"))],
+                                   help_text=_("What the bot asked the customer for and waits to read."))
 
     class Meta:
         ordering = ["-updated_at"]
@@ -150,6 +159,14 @@ class Message(models.Model):
         INTERRUPTED = "interrupted", _("Interrupted")
         FAILED = "failed", _("Failed")
 
+    class Outcome(models.TextChoices):
+        ANSWERED = "answered", _("Answered")
+        UNANSWERED = "unanswered", _("Could not answer")
+        CLARIFY = "clarify", _("Asked which topic")
+        SMALLTALK = "smalltalk", _("Small talk")
+        HANDOFF = "handoff", _("Handed to a person")
+        CONTACT = "contact", _("Took contact details")
+
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     seq = models.PositiveIntegerField()
     author_kind = models.CharField(max_length=10, choices=AuthorKind.choices)
@@ -170,6 +187,11 @@ class Message(models.Model):
         help_text=_("The customer message this bot reply answers (one trigger, one reply)."),
     )
     error_reason = models.CharField(max_length=300, blank=True, help_text=_("Why a reply failed; agents only."))
+    outcome = models.CharField(max_length=12, blank=True, choices=Outcome.choices,
+                               help_text=_("What a bot reply did, for the bot's reports."))
+    meta = models.JSONField(default=dict, blank=True, help_text=_("A bot reply's sources, quick replies and language."))
+    feedback = models.SmallIntegerField(null=True, blank=True, choices=[(1, "👍"), (-1, "👎")],
+                                        help_text=_("The customer's verdict on a bot answer."))
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -1,14 +1,21 @@
-"""Desk reports: volume per day, what the bot answered alone, and how fast humans answer and resolve."""
+"""Desk reports: volume per day, how the bot does, and how fast humans answer and resolve."""
 
 from __future__ import annotations
 
+import re
 import statistics
-from dataclasses import dataclass, field
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from datetime import timezone as dt_timezone
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
+from chat.ai.retrieval import analyze, contains_cjk
 from chat.models import Conversation, Message
 
 # Longest period one report covers: a year of daily bars is still readable, and bounds the work.
@@ -16,6 +23,21 @@ MAX_DAYS = 366
 # First-response buckets (upper bounds in seconds), for the distribution chart.
 RESPONSE_BUCKETS = [(60, "< 1 min"), (5 * 60, "1–5 min"), (15 * 60, "5–15 min"), (60 * 60, "15–60 min"),
                     (None, "> 1 hour")]
+# A conversation nobody resolved is over once it has been quiet this long: customers rarely come back later.
+IDLE_CLOSES_AFTER = timedelta(hours=1)
+# Bot replies that tried to answer a question (small talk, handoffs and contact requests do not make a conversation
+# the bot's to resolve).
+BOT_WORK = (Message.Outcome.ANSWERED, Message.Outcome.UNANSWERED, Message.Outcome.CLARIFY)
+# The unanswered-questions list reads only this many of the latest misses: enough to see what is missing,
+# and grouping stays quick on a busy site.
+MAX_UNANSWERED = 2000
+MAX_QUESTION_GROUPS = 20
+# Two questions are alike when their term sets share at least this much (Jaccard): "opening hours?" and
+# "What are your opening hours?" share all their terms; two questions sharing one term of three stay apart, since
+# one shared word ("Berlin", "#ship") says little about what is missing.
+SIMILARITY = 0.5
+# Other phrasings shown under a group's question.
+MAX_EXAMPLES = 3
 
 
 @dataclass(frozen=True)
@@ -34,6 +56,39 @@ class DayStats:
 
 
 @dataclass(frozen=True)
+class BotStats:
+    """How the bot did with the period's conversations, and what customers said of its answers."""
+
+    conversations: int = 0  # with a bot reply that answered, could not answer or asked which topic
+    closed: int = 0
+    resolved: int = 0  # closed, and resolved by the bot
+    helpful: int = 0  # 👍 on bot replies
+    unhelpful: int = 0  # 👎 on bot replies
+
+    @property
+    def resolution_rate(self) -> float | None:
+        """Share of closed bot conversations the bot resolved, 0..1 (None when none closed)."""
+        return self.resolved / self.closed if self.closed else None
+
+    @property
+    def helpful_share(self) -> float | None:
+        """Share of 👍 among the verdicts, 0..1 (None without any)."""
+        verdicts = self.helpful + self.unhelpful
+        return self.helpful / verdicts if verdicts else None
+
+
+@dataclass(frozen=True)
+class QuestionGroup:
+    """Similar questions the bot could not answer: the most asked phrasing, how often, and a few others."""
+
+    question: str
+    count: int
+    examples: tuple[str, ...] = ()
+    language: str = "en"
+    site_id: int | None = None
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything the reports page shows for one period."""
 
@@ -47,6 +102,8 @@ class Report:
     first_responses: int
     resolutions: int
     response_buckets: list[tuple[str, int]] = field(default_factory=list)
+    bot: BotStats = field(default_factory=BotStats)
+    unanswered: list[QuestionGroup] = field(default_factory=list)
 
     @property
     def bot_alone_share(self) -> float | None:
@@ -91,11 +148,98 @@ def _bucket(seconds: float) -> int:
     return len(RESPONSE_BUCKETS) - 1
 
 
-def report_build(*, site_ids: list[int], start: date, end: date, tz: tzinfo = dt_timezone.utc) -> Report:
+def bot_stats(*, site_ids: list[int], since: datetime, until: datetime, now: datetime) -> BotStats:
+    """Bot resolution and answer feedback of the conversations created from `since` until `until`.
+
+    Closed: resolved, or no message for IDLE_CLOSES_AFTER. Resolved by the bot: closed, and a 👍 on any bot
+    reply, or no human involved (never handed off, no human reply) and no 👎.
+    """
+    in_period = Conversation.objects.filter(site_id__in=site_ids, created_at__gte=since, created_at__lt=until)
+    replies = Message.objects.filter(conversation=OuterRef("pk"), author_kind=Message.AuthorKind.BOT)
+    last_message = Message.objects.filter(conversation=OuterRef("pk")).order_by("-seq").values("created_at")[:1]
+    conversations = (
+        in_period.filter(Exists(replies.filter(outcome__in=BOT_WORK)))
+        .annotate(last_activity=Coalesce(Subquery(last_message), "created_at"),
+                  helpful=Exists(replies.filter(feedback=1)), unhelpful=Exists(replies.filter(feedback=-1)))
+    )
+    closed = Q(status=Conversation.Status.RESOLVED) | Q(last_activity__lt=now - IDLE_CLOSES_AFTER)
+    no_human = Q(handed_off_at__isnull=True, first_human_reply_at__isnull=True, unhelpful=False)
+    totals = conversations.aggregate(conversations=Count("pk"), closed=Count("pk", filter=closed),
+                                     resolved=Count("pk", filter=closed & (Q(helpful=True) | no_human)))
+    verdicts = Message.objects.filter(
+        conversation__in=in_period, author_kind=Message.AuthorKind.BOT, feedback__isnull=False,
+    ).aggregate(helpful=Count("pk", filter=Q(feedback=1)), unhelpful=Count("pk", filter=Q(feedback=-1)))
+    return BotStats(**totals, **verdicts)
+
+
+def normalize_question(text: str) -> str:
+    """The question as compared for sameness: folded width and case, single spaces, no surrounding punctuation."""
+    text = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return re.sub(r"^[\W_]+|[\W_]+$", "", text)
+
+
+def _similarity(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b)
+
+
+def question_groups(questions: Iterable[str], *, limit: int = MAX_QUESTION_GROUPS,
+                    similarity: float = SIMILARITY) -> list[QuestionGroup]:
+    """Group questions by similarity of their retrieval terms, most asked group first.
+
+    Phrasings (the same normalised text) are taken most frequent first, then shortest; each joins the first group
+    whose leading phrasing shares enough terms, or leads a new one, so a group's question is its most frequent
+    phrasing. A question without terms ("hello") only meets its exact repeats; punctuation alone is dropped.
+    """
+    counts: Counter[str] = Counter()
+    shown: dict[str, str] = {}
+    for question in questions:
+        key = normalize_question(question)
+        if key:
+            counts[key] += 1
+            shown.setdefault(key, " ".join(question.split()))
+    leaders: list[tuple[frozenset[str], list[str]]] = []
+    for key in sorted(counts, key=lambda k: (-counts[k], len(k), k)):
+        terms = frozenset(analyze(key))
+        group = next((members for lead, members in leaders
+                      if terms and lead and _similarity(terms, lead) >= similarity), None)
+        if group is None:
+            leaders.append((terms, [key]))
+        else:
+            group.append(key)
+    groups = [
+        QuestionGroup(question=shown[members[0]], count=sum(counts[k] for k in members),
+                      examples=tuple(shown[k] for k in members[1:MAX_EXAMPLES + 1]),
+                      language="zh-hans" if contains_cjk(members[0]) else "en")
+        for _terms, members in leaders
+    ]
+    # sorted() is stable: equal counts keep the order of their leaders (more frequent, then shorter, first).
+    return sorted(groups, key=lambda g: -g.count)[:limit]
+
+
+def unanswered_questions(*, site_ids: list[int], since: datetime, until: datetime,
+                         limit: int = MAX_QUESTION_GROUPS) -> list[QuestionGroup]:
+    """The questions the bot could not answer in the period's conversations, grouped per site, most asked first."""
+    rows = (
+        Message.objects.filter(conversation__site_id__in=site_ids, conversation__created_at__gte=since,
+                               conversation__created_at__lt=until, author_kind=Message.AuthorKind.BOT,
+                               outcome=Message.Outcome.UNANSWERED, trigger__isnull=False)
+        .order_by("-created_at", "-pk")
+        .values_list("conversation__site_id", "trigger__body")[:MAX_UNANSWERED]
+    )
+    per_site: dict[int, list[str]] = defaultdict(list)
+    for site_id, body in rows:
+        per_site[site_id].append(body)
+    groups = [replace(group, site_id=site_id)
+              for site_id, questions in per_site.items() for group in question_groups(questions, limit=limit)]
+    return sorted(groups, key=lambda g: -g.count)[:limit]
+
+
+def report_build(*, site_ids: list[int], start: date, end: date, tz: tzinfo = dt_timezone.utc,
+                 now: datetime | None = None) -> Report:
     """The report of conversations started from `start` to `end` (days in `tz`, both included).
 
-    "Answered by the bot alone": the bot still owns the conversation (resolved or not) and no human
-    ever wrote to the customer. Handed-off conversations count as with humans, answered or not.
+    "Bot only": the bot still owns the conversation (resolved or not) and no human ever wrote to the
+    customer. Handed-off conversations count as with humans, answered or not.
     """
     if end < start:
         start, end = end, start
@@ -138,4 +282,6 @@ def report_build(*, site_ids: list[int], start: date, end: date, tz: tzinfo = dt
         first_responses=len(responses),
         resolutions=len(resolutions),
         response_buckets=[(label, count) for (_limit, label), count in zip(RESPONSE_BUCKETS, buckets)],
+        bot=bot_stats(site_ids=site_ids, since=since, until=until, now=now or timezone.now()),
+        unanswered=unanswered_questions(site_ids=site_ids, since=since, until=until),
     )

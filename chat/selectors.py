@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chat import events
+from chat.business_hours import site_is_open
 from chat.cursors import Cursor
 from chat.models import AgentConnection, AgentProfile, Conversation, Message, Site
 
@@ -153,3 +154,13 @@ def presence_list(site_ids: list[int]) -> list[dict]:
         status = (profile.status if profile else AgentProfile.Status.ONLINE) if user.pk in present else "offline"
         result.append(events.presence(agent_id=user.pk, name=user.first_name or user.get_username(), status=status))
     return result
+
+
+def site_team_available(site: Site) -> bool:
+    """Whether a person could answer now: within business hours and an agent of the site online (one query)."""
+    if not site_is_open(site):
+        return False
+    cutoff = timezone.now() - timedelta(seconds=settings.PARLEY_PRESENCE_TTL)
+    serving = Q(user__is_staff=True) | Q(user__agent_profile__sites=site)
+    online = ~Q(user__agent_profile__status=AgentProfile.Status.AWAY)
+    return AgentConnection.objects.filter(serving, online, user__is_active=True, last_seen__gte=cutoff).exists()

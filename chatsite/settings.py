@@ -188,8 +188,8 @@ if AI_PROVIDER == "openai" and not AI_BASE_URL.startswith(("http://", "https://"
     raise ImproperlyConfigured(f"AI_BASE_URL={AI_BASE_URL!r} must be an http(s) URL.")
 AI_SYSTEM_PROMPT = env_str(
     "AI_SYSTEM_PROMPT",
-    "You are the friendly support assistant of an online shop. Answer in one to three short sentences, "
-    "in the customer's language, using only the knowledge-base passages provided.",
+    # The tone only: the language, the articles, citations and the no-answer marker are added by the provider.
+    "You are the friendly support assistant of an online shop. Answer in one to three short, plain sentences.",
 )
 AI_MAX_TOKENS = env_int("AI_MAX_TOKENS", 400, minimum=1)
 AI_TIMEOUT = env_float("AI_TIMEOUT", 20.0, minimum=0.1)

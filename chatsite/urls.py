@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/widget/ticket", sse.ticket, name="widget-ticket"),
     path("api/widget/messages", sse.send_message, name="widget-messages"),
     path("api/widget/replies/<int:reply_id>/stop", sse.stop_reply, name="widget-reply-stop"),
+    path("api/widget/replies/<int:reply_id>/feedback", sse.reply_feedback, name="widget-reply-feedback"),
     path("api/widget/handoff", sse.request_handoff, name="widget-handoff"),
     path("api/widget/<str:site_key>/session", widget_api.session_start, name="widget-session"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -1,50 +1,68 @@
-"""The offline `kb` provider: answers from the best retrieved knowledge-base passage, typed out like a person."""
+"""The offline `kb` provider: answers from the knowledge base with the sentences that fit the question."""
 
 from __future__ import annotations
 
-import asyncio
-import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
-from chat.ai.base import HANDOFF, Handoff, Passage, Provider, ReplyRequest
-from chat.ai.retrieval import THRESHOLD, contains_cjk
+from chat.ai import phrases
+from chat.ai.answers import citation, join_sentences, select_sentences
+from chat.ai.base import UNANSWERED, Outcome, Passage, Provider, ReplyRequest, Source
+from chat.ai.pacing import split_chunks, type_out
+from chat.ai.retrieval import THRESHOLD
 
-# A body is quoted up to this many sentences: enough to answer, short enough to read in the widget.
-SUMMARY_SENTENCES = 2
+__all__ = ["KnowledgeBaseProvider", "Decision", "decide", "split_chunks"]
 
-NO_ANSWER = {
-    "en": "I couldn't find an answer to that in our help articles, so I'm connecting you with someone from our team.",
-    "zh": "抱歉，我在帮助文章里没有找到答案，正在为您转接人工客服。",
-}
-
-# English sentences end in punctuation plus a space; Chinese ones end in full-width punctuation, with no space.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
-# Typing units: up to two Chinese characters, or one word with the spaces after it; together they rebuild the text.
-_CHUNK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]{1,2}|[^\s\u3400-\u9fff\uf900-\ufaff]+\s*|\s+")
+# A second article scoring at least this share of the best one's is a tie the bot should ask about...
+TIE_SHARE = 0.9
+# ...unless the best one covers this much of the question: then it is the answer whatever the second scores.
+CONFIDENT = 0.5
 
 
-def summarize(body: str, sentences: int = SUMMARY_SENTENCES) -> str:
-    """The first sentences of an article body."""
-    parts = [part.strip() for part in _SENTENCE_END.split(body.strip()) if part.strip()]
-    joiner = "" if contains_cjk(body) else " "
-    return joiner.join(parts[:sentences])
+@dataclass(frozen=True)
+class Decision:
+    """What the knowledge base can do for a question: answer from `passages[0]`, ask between two, or nothing."""
+
+    kind: str  # "answered" | "clarify" | "unanswered"
+    passages: tuple[Passage, ...] = ()
 
 
-def compose_answer(passage: Passage, chinese: bool) -> str:
-    """A short reply quoting the passage and naming its article, in the question's language."""
-    summary = summarize(passage.body)
-    if chinese:
-        return f"根据我们的帮助文章《**{passage.title}**》：{summary}"
-    return f"Here's what our **{passage.title}** article says: {summary}"
+def decide(passages: list[Passage]) -> Decision:
+    """Answer only on good evidence: a clear best article, a question about which of two, or no answer."""
+    ranked = sorted(passages, key=lambda passage: -passage.score)
+    if not ranked or ranked[0].score < THRESHOLD:
+        return Decision("unanswered")
+    best = ranked[0]
+    # The same article in the other language is not a rival: only articles in the best one's language are.
+    rivals = [p for p in ranked[1:] if p.language == best.language and p.score >= THRESHOLD]
+    if rivals and best.score < CONFIDENT and rivals[0].score >= TIE_SHARE * best.score:
+        return Decision("clarify", (best, rivals[0]))
+    return Decision("answered", (best,))
 
 
-def split_chunks(text: str) -> list[str]:
-    """Cut text into typing-sized chunks (a word, or two Chinese characters) that join back to the text."""
-    return _CHUNK.findall(text)
+def _previous_question(request: ReplyRequest) -> str:
+    return next((turn.text for turn in reversed(request.history) if turn.role == "user"), "")
+
+
+def compose(request: ReplyRequest, decision: Decision) -> tuple[str, Outcome]:
+    """The reply's text and outcome for a decision, in the customer's language."""
+    language = request.language
+    if decision.kind == "clarify":
+        titles = tuple(passage.title for passage in decision.passages)
+        return phrases.line("clarify", language), Outcome("clarify", options=titles)
+    if decision.kind != "answered":
+        return "", UNANSWERED
+    passage = decision.passages[0]
+    quoted = join_sentences(select_sentences(request.question, passage.body, previous=_previous_question(request)))
+    source = Source(article_id=passage.article_id, title=passage.title, url=passage.url)
+    if passage.language != language:
+        # Say so rather than pass an English quote off as an answer in Chinese (or the other way round).
+        quoted = f"{phrases.line('other_language', language)}\n\n{quoted}"
+    return quoted + citation([source], language), Outcome("answered", sources=(source,))
 
 
 class KnowledgeBaseProvider(Provider):
-    """Answers from the knowledge base without any model; hands over to a human when nothing matches."""
+    """Answers from the knowledge base without any model; says when it has no answer (the dialogue takes it on)."""
 
     name = "kb"
 
@@ -53,17 +71,9 @@ class KnowledgeBaseProvider(Provider):
             raise ValueError("chars_per_second must be 0 (no pacing) or positive")
         self.chars_per_second = chars_per_second
 
-    async def stream(self, request: ReplyRequest) -> AsyncIterator[str | Handoff]:
-        """Yield the answer chunk by chunk; yield a handoff line and HANDOFF when no passage is good enough."""
-        chinese = contains_cjk(request.question)
-        best = max(request.passages, key=lambda passage: passage.score, default=None)
-        answered = best is not None and best.score >= THRESHOLD
-        text = compose_answer(best, chinese) if answered else NO_ANSWER["zh" if chinese else "en"]
-        for position, chunk in enumerate(split_chunks(text)):
-            # Pause before every chunk but the first, so the reply starts at once. No try/except here: a
-            # cancellation raised inside sleep() must reach the caller untouched.
-            if position and self.chars_per_second:
-                await asyncio.sleep(len(chunk) / self.chars_per_second)
+    async def stream(self, request: ReplyRequest) -> AsyncIterator[str | Outcome]:
+        """Type the answer out chunk by chunk, then yield its outcome."""
+        text, outcome = compose(request, decide(request.passages))
+        async for chunk in type_out(text, self.chars_per_second):
             yield chunk
-        if not answered:
-            yield HANDOFF
+        yield outcome

@@ -9,7 +9,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "ship": (
         "ship", "shipping", "shipment", "deliver", "delivery", "dispatch", "courier", "carrier", "parcel",
         "package", "postage", "send", "send out", "get here", "arrive", "arrival", "transit", "come",
-        "配送", "发货", "送达", "送到", "快递", "包裹", "寄送", "到货", "运送", "物流",
+        "配送", "发货", "送达", "送到", "快递", "包裹", "寄送", "到货", "运送", "物流", "能到", "寄到", "到达", "收到",
     ),
     "time": (
         "when", "how long", "how soon", "how many days", "time", "eta", "soon", "quickly", "business day",
@@ -18,13 +18,23 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     ),
     "cost": (
         "cost", "price", "fee", "charge", "free of charge", "how much", "free", "expensive", "cheap", "postage",
-        "费用", "运费", "多少钱", "免费", "价格", "收费",
+        "pay for delivery", "pay for shipping", "pay for postage",
+        "费用", "运费", "多少钱", "免费", "价格", "收费", "包邮",
     ),
     "abroad": (
-        "international", "abroad", "overseas", "country", "worldwide", "foreign", "customs", "duty", "outside",
-        "import", "tax", "vat",
+        "international", "abroad", "overseas", "worldwide", "foreign", "customs", "duty", "import", "tax",
         "国际", "海外", "国外", "境外", "关税",
     ),
+    # Places customers name instead of saying "abroad"; an article meets them through "country" / "countries".
+    "country": (
+        "country", "countries", "canada", "uk", "united kingdom", "britain", "england", "ireland", "usa",
+        "united states", "america", "mexico", "brazil", "australia", "new zealand", "germany", "france", "spain",
+        "italy", "netherlands", "belgium", "switzerland", "austria", "sweden", "norway", "denmark", "finland",
+        "poland", "europe", "eu", "japan", "china", "korea", "india", "singapore", "hong kong", "taiwan", "asia",
+        "africa",
+        "国家", "中国", "加拿大", "英国", "美国", "澳大利亚", "德国", "法国", "日本", "欧洲", "新加坡", "香港", "台湾",
+    ),
+    "express": ("express", "expedited", "next day", "加急", "特快"),
     "return": (
         "return", "send back", "give back", "bring back", "take back", "ship back", "mail back", "post back",
         "退货", "退回", "寄回", "退",
@@ -40,8 +50,8 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     ),
     "pay": (
         "pay", "paid", "payment", "card", "credit card", "debit card", "visa", "mastercard", "amex", "american express",
-        "paypal", "apple pay", "google pay", "checkout", "billing", "bill",
-        "付款", "支付", "信用卡", "扣款", "付钱", "刷卡",
+        "paypal", "apple pay", "google pay", "checkout", "billing", "bill", "take money", "take the money",
+        "付款", "支付", "信用卡", "扣款", "付钱", "刷卡", "扣钱", "扣费",
     ),
     "track": (
         "track", "tracking", "trace", "where", "whereabouts", "status", "follow", "tracking number",
@@ -75,6 +85,37 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     ),
     "order": ("order", "purchase", "bought", "buy", "订单", "下单", "购买", "买"),
 }
+
+# Shop topics customers ask about that an article may or may not cover. A question naming one that no article
+# covers is about something else: the concept then counts fully against coverage instead of being mistaken for
+# filler, so "my discount code is not working" is not answered from the warranty article.
+OTHER_TOPICS: dict[str, tuple[str, ...]] = {
+    "promo": (
+        "discount", "discount code", "promo", "promo code", "promotion", "promotion code", "coupon", "coupon code",
+        "voucher code", "student discount", "优惠", "优惠码", "折扣", "优惠券", "打折", "促销",
+    ),
+    "hours": (
+        "opening hours", "opening times", "open hours", "opening time", "closing time", "business hours",
+        "when are you open", "what time do you open", "what time do you close",
+        "营业时间", "几点开门", "几点关门", "营业",
+    ),
+    "store": (
+        "store", "stores", "physical store", "physical shop", "showroom", "branch", "in person", "in store",
+        "门店", "实体店", "线下店", "自提",
+    ),
+    "stock": ("in stock", "out of stock", "restock", "back in stock", "sold out", "availability",
+              "有货", "缺货", "补货", "库存"),
+    "loyalty": ("loyalty", "points", "reward", "rewards", "membership", "积分", "会员"),
+    "job": ("job", "jobs", "career", "careers", "hiring", "vacancy", "vacancies", "招聘", "工作机会"),
+    "phone": ("phone number", "telephone", "hotline", "call you", "电话", "客服电话"),
+    "sizechart": ("size chart", "size guide", "measurements", "尺码表", "尺寸表"),
+    "email": ("email address", "e-mail address", "邮箱", "电子邮箱", "邮件地址"),
+    "balance": ("balance", "余额"),
+    "price": ("price match", "price matching", "wholesale", "bulk order", "批发", "比价"),
+}
+
+# Concepts too common in a shop to carry a question on their own: "how many hours", "my order", "my account".
+GENERIC_CONCEPTS: frozenset[str] = frozenset({"time", "order", "account", "country"})
 
 # Words that carry no topic. Matched after stemming, and only once concepts have had their look (so "when" and
 # "where" still signal a concept even though they are dropped as words).

@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import os
+import re
 import ssl
 import weakref
 from collections.abc import AsyncIterator
@@ -19,11 +20,18 @@ import certifi
 from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
-from chat.ai.base import HANDOFF, Handoff, Passage, Provider, ProviderError, ReplyRequest, Turn
+from chat.ai.answers import citation
+from chat.ai.base import UNANSWERED, Outcome, Passage, Provider, ProviderError, ReplyRequest, Source, Turn
 
 logger = logging.getLogger(__name__)
 
-MARKER = "[HANDOFF]"
+NO_ANSWER = "[NO_ANSWER]"
+# A citation as asked for, `[#12]`, or as models sometimes write several at once, `[#12, #7]`.
+_CITATION = re.compile(r"\[#\d{1,9}(?:, ?#?\d{1,9})*\]")
+_CITED_ID = re.compile(r"\d+")
+# The start of a citation that later text may complete: held back rather than shown in halves.
+_CITATION_START = re.compile(r"\[(?:#(?:\d{1,9}(?:, ?#?\d{1,9})*(?:, ?#?)?)?)?\Z")
+_LANGUAGES = {"en": "English", "zh-hans": "Simplified Chinese (简体中文)"}
 _ERROR_DETAIL_LIMIT = 200  # characters of a provider's error message worth showing to an agent
 _ERROR_BODY_LIMIT = 8192   # bytes of an error body worth reading
 _KEY_PREFIX_MIN = 4        # a cut-off key this long at the end of a message is still masked
@@ -38,9 +46,10 @@ _STATUS_HINTS = {
     429: "rate limited",
 }
 _INSTRUCTIONS = (
-    "Answer the customer's question using only the knowledge-base passages below. "
-    "Do not make anything up. If the passages do not contain the answer, reply with exactly "
-    f"{MARKER} and nothing else."
+    "Answer the customer's question using only the knowledge-base articles below; do not make anything up. "
+    "Each article starts with its id, like [#12]. Right after the sentence that uses an article, write that "
+    "article's id in the same form, e.g. [#12]. If the articles do not answer the question, reply with exactly "
+    f"{NO_ANSWER} and nothing else."
 )
 
 
@@ -124,8 +133,10 @@ class OpenAIProvider(Provider):
         return messages
 
     def _system_message(self, request: ReplyRequest) -> str:
-        parts = [self.system_prompt.strip(), _INSTRUCTIONS, f"Reply in the customer's language ({request.language})."]
-        parts.append("Knowledge-base passages:\n" + _format_passages(request.passages))
+        language = _LANGUAGES.get(request.language, _LANGUAGES["en"])
+        parts = [self.system_prompt.strip(), _INSTRUCTIONS,
+                 f"Always answer in {language}, whatever the language of the question or the articles."]
+        parts.append("Knowledge-base articles:\n\n" + _format_passages(request.passages))
         return "\n\n".join(part for part in parts if part)
 
     def _headers(self) -> dict[str, str]:
@@ -145,11 +156,11 @@ class OpenAIProvider(Provider):
 
     # --- streaming -------------------------------------------------------------------------
 
-    async def stream(self, request: ReplyRequest) -> AsyncIterator[str | Handoff]:
-        """Yield answer text as it arrives, or HANDOFF if the model says it cannot answer."""
+    async def stream(self, request: ReplyRequest) -> AsyncIterator[str | Outcome]:
+        """Yield answer text as it arrives, then its citation and Outcome; UNANSWERED if the model cannot answer."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.first_token_timeout
-        gate = _HandoffGate()
+        reply = _ReplyFilter()
         logger.debug("openai request: model=%s passages=%d history=%d", self.model, len(request.passages),
                      len(request.history))
         url = f"{self.base_url}/chat/completions"
@@ -168,9 +179,10 @@ class OpenAIProvider(Provider):
                     await self._check_status(response)
                 texts = await stack.enter_async_context(contextlib.aclosing(self._texts(response, deadline)))
                 async for text in texts:
-                    for piece in gate.feed(text):
-                        yield piece
-                    if gate.handoff:
+                    shown = reply.feed(text)
+                    if shown:
+                        yield shown
+                    if reply.unanswered:
                         break  # the rest of the answer is not wanted: closing the stream saves tokens
         # aiohttp's own timeouts are TimeoutErrors too: they must be caught before the first-token deadline's.
         except aiohttp.ServerTimeoutError as exc:
@@ -181,7 +193,7 @@ class OpenAIProvider(Provider):
             raise self._fail(f"cannot connect to provider at {URL(self.base_url).host}") from None
         except aiohttp.ClientError as exc:  # other transport, protocol and decoding failures
             raise self._fail(f"provider connection failed ({type(exc).__name__})") from None
-        for piece in gate.finish():
+        for piece in _ending(reply, request):
             yield piece
 
     async def _texts(self, response: aiohttp.ClientResponse, deadline: float) -> AsyncIterator[str]:
@@ -265,44 +277,67 @@ class OpenAIProvider(Provider):
         return ProviderError(reason)
 
 
-class _HandoffGate:
-    """Passes text through, except a reply that starts with the handoff marker becomes HANDOFF.
+class _ReplyFilter:
+    """Takes the citations and the no-answer marker out of the model's text as it streams.
 
-    Text is held back only while everything so far could still be the start of the marker, so an
-    ordinary answer is not delayed beyond its first chunk.
+    Held back are only trailing whitespace (a citation may follow it, and takes it along) and a
+    trailing `[...` that may still become a citation or the marker; everything else passes at once.
     """
 
     def __init__(self) -> None:
-        self.pending = ""
-        self.deciding = True   # still unsure whether the reply is a handoff
-        self.handoff = False
-        self.sent_text = False
+        self.tail = ""             # the held-back end of the text so far
+        self.cited: list[int] = []  # article ids in the order first cited
+        self.unanswered = False    # the model wrote the marker: nothing after it is shown
+        self.shown = False         # some answer text has been passed on
 
-    def feed(self, text: str) -> list[str]:
-        """The text that may be shown now."""
-        if not self.deciding:
-            self.sent_text = True
-            return [text]
-        self.pending += text
-        start = self.pending.lstrip()
-        if start.startswith(MARKER):
-            self.deciding, self.handoff = False, True
-            return []
-        if MARKER.startswith(start):
-            return []  # empty, whitespace or a prefix of the marker: wait for more
-        self.deciding = False
-        self.sent_text = True
-        return [self.pending]
+    def feed(self, text: str) -> str:
+        """The text that may be shown now ("" for none)."""
+        if self.unanswered:
+            return ""
+        text, self.tail = self.tail + text, ""
+        out, pos = "", 0
+        while (start := text.find("[", pos)) >= 0:
+            out += text[pos:start]
+            if text.startswith(NO_ANSWER, start):
+                self.unanswered = True
+                return self._show(out.rstrip())
+            if match := _CITATION.match(text, start):
+                self._cite(match.group())
+                out, pos = out.rstrip(" \t"), match.end()  # "days [#12]." reads "days."
+                continue
+            if NO_ANSWER.startswith(text[start:start + len(NO_ANSWER)]) or _CITATION_START.match(text, start):
+                self.tail = text[start:]
+                return self._show(out)
+            out, pos = out + "[", start + 1
+        return self._show(out + text[pos:])
 
-    def finish(self) -> list[str | Handoff]:
-        """What to yield once the stream has ended."""
-        if self.handoff:
-            return [HANDOFF]
-        if self.deciding and self.pending.strip():
-            return [self.pending]  # the reply was only a fragment like "[HAND": show it as it is
-        if not self.sent_text and not self.pending.strip():
-            return [HANDOFF]  # an empty answer helps nobody: let a human take it
-        return []
+    def _show(self, text: str) -> str:
+        # Trailing whitespace waits for what follows; leading whitespace of the answer is never shown.
+        kept = text.rstrip()
+        text, self.tail = kept, text[len(kept):] + self.tail
+        if not self.shown:
+            text = text.lstrip()
+        self.shown = self.shown or bool(text)
+        return text
+
+    def _cite(self, marker: str) -> None:
+        for number in _CITED_ID.findall(marker):
+            if int(number) not in self.cited:
+                self.cited.append(int(number))
+
+
+def _ending(reply: _ReplyFilter, request: ReplyRequest) -> list[str | Outcome]:
+    """What follows the answer text: the citation line and the Outcome, or UNANSWERED."""
+    # A tail still held at the end is whitespace or a cut-off citation or marker: never shown.
+    if reply.unanswered or not reply.shown:
+        return [UNANSWERED]  # an empty answer helps nobody either
+    passages = {passage.article_id: passage for passage in request.passages}
+    # Ids the model made up, or remembered from elsewhere, are not sources.
+    cited = [passages[number] for number in reply.cited if number in passages]
+    sources = tuple(Source(passage.article_id, passage.title, passage.url) for passage in cited)
+    if not sources:
+        return [Outcome(kind="answered")]
+    return [citation(sources, request.language), Outcome(kind="answered", sources=sources)]
 
 
 class _LineSplitter:
@@ -379,7 +414,7 @@ def _is_json(text: str) -> bool:
 def _format_passages(passages: list[Passage]) -> str:
     if not passages:
         return "(none found)"
-    return "\n\n".join(f"[{number}] {p.title}: {p.body.strip()}" for number, p in enumerate(passages, 1))
+    return "\n\n".join(f"[#{p.article_id}] {p.title}\n{p.body.strip()}" for p in passages)
 
 
 def _history_message(turn: Turn) -> dict[str, str]:

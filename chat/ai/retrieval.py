@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from chat.ai.base import Passage
-from chat.ai.kb_synonyms import CJK_STOP_CHARS, CONCEPTS, STOPWORDS
+from chat.ai.kb_synonyms import CJK_STOP_CHARS, CONCEPTS, GENERIC_CONCEPTS, OTHER_TOPICS, STOPWORDS
 
 # Below this score nothing matches well enough to answer from; the caller hands over to a human.
 THRESHOLD = 0.22
@@ -43,6 +43,15 @@ CORRECTED_WEIGHT = 0.5
 # An article in the other language is a fallback, not an equal: a Chinese question prefers a Chinese article.
 OTHER_LANGUAGE_FACTOR = 0.8
 MAX_CACHED_SITES = 256
+# A shop topic the question names ("discount code") that no article covers says the question is about something
+# else: it weighs as much as the rarest known term, not as filler.
+UNKNOWN_TOPIC_WEIGHT = 1.0
+# Evidence that is only generic ("hour", "order", "account") is weak: an answer resting on it is more often wrong
+# than right, so it counts for this share of its score.
+WEAK_EVIDENCE_FACTOR = 0.5
+# An article that leaves a topic of the question uncovered ("the email address on my account") answers another
+# question, however well the rest matches.
+UNCOVERED_TOPIC_FACTOR = 0.3
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RE = re.compile(f"[{_CJK}]")
@@ -125,7 +134,12 @@ def _compile_concepts(concepts: dict[str, tuple[str, ...]]) -> _ConceptTable:
 
 
 _STOP_STEMS = frozenset(stem(word) for word in STOPWORDS)
-_TABLE = _compile_concepts(CONCEPTS)
+_TABLE = _compile_concepts({**CONCEPTS, **OTHER_TOPICS})
+_GENERIC = frozenset(_CONCEPT_PREFIX + name for name in GENERIC_CONCEPTS).union(
+    # The Chinese bigrams of a generic concept's words ("时间", "下单") are as generic as the concept.
+    key[i:i + 2] for name in GENERIC_CONCEPTS for key in CONCEPTS[name] if contains_cjk(key) for i in range(len(key) - 1)
+)
+_TOPICS = frozenset(_CONCEPT_PREFIX + name for name in OTHER_TOPICS)
 # A phrase may skip this many stopwords between its words: "send it back", "close my account".
 _MAX_PHRASE_GAP = 2
 
@@ -318,6 +332,8 @@ def _query_weights(index: _Index, query: str) -> dict[str, float]:
         repeat = 1 + 0.5 * (min(count, 3) - 1)
         if index.document_frequency[term]:
             weights[term] = index.idf(term) * repeat
+        elif term in _TOPICS:
+            weights[term] = unknown_idf * UNKNOWN_TOPIC_WEIGHT
         elif contains_cjk(term):
             weights[term] = unknown_idf * UNKNOWN_BIGRAM_WEIGHT
         else:
@@ -334,17 +350,22 @@ def score_all(index: _Index, query: str) -> list[tuple[float, _Article]]:
     if not ideal:
         return []
     chinese_query = contains_cjk(query)
+    topics = _TOPICS.intersection(weights)
     scored: list[tuple[float, _Article]] = []
     for article, terms, length in zip(index.articles, index.frequencies, index.lengths):
+        matched = [term for term in weights if terms[term]]
         # Capped at the ideal so one concept repeated all over a body cannot stand in for the rest of the question.
         raw = sum(
-            weight * min(_saturation(terms[term], length, index.average_length), _IDEAL_SATURATION)
-            for term, weight in weights.items()
-            if terms[term]
+            weights[term] * min(_saturation(terms[term], length, index.average_length), _IDEAL_SATURATION)
+            for term in matched
         )
         if not raw:
             continue
         score = min(raw / ideal, 1.0)
+        if any(not terms[topic] for topic in topics):
+            score *= UNCOVERED_TOPIC_FACTOR
+        elif _GENERIC.issuperset(matched):
+            score *= WEAK_EVIDENCE_FACTOR
         if article.chinese != chinese_query:
             score *= OTHER_LANGUAGE_FACTOR
         scored.append((score, article))
@@ -384,9 +405,55 @@ def retrieve(*, site_id: int, query: str, limit: int = 3, version: int | None = 
     if not query.strip() or limit <= 0:
         return []
     index = _site_index(site_id, version)
-    if index is None:
-        return []
+    return search(index, query, limit=limit) if index else []
+
+
+def _passages(scored: list[tuple[float, _Article]]) -> list[Passage]:
     return [
-        Passage(article_id=article.article_id, title=article.title, body=article.body, score=round(score, 4))
-        for score, article in score_all(index, query)[:limit]
+        Passage(article_id=article.article_id, title=article.title, body=article.body, score=round(score, 4),
+                language="zh-hans" if article.chinese else "en")
+        for score, article in scored
     ]
+
+
+# Openings that make a message lean on the one before: "and to the UK?", "what about express?", "那退款呢".
+_FOLLOW_UP = re.compile(r"^(and|also|what about|how about|and what about|same for|or|plus)\b|^(那|还有|那么|另外)|呢[?？]?$")
+# A follow-up is short: a long message is a question of its own.
+FOLLOW_UP_MAX_TERMS = 4
+
+
+def looks_like_follow_up(question: str) -> bool:
+    """True when a message reads as a continuation of the previous question ("and to the UK?")."""
+    text = _normalize(question).strip()
+    return bool(_FOLLOW_UP.search(text)) and len(analyze(text)) <= FOLLOW_UP_MAX_TERMS
+
+
+def search(index: _Index, query: str, *, previous: str = "", limit: int = 3) -> list[Passage]:
+    """The articles of an index most relevant to a message, best first; a follow-up is read with `previous`.
+
+    The previous question only helps: the combined reading is taken when the message leans on it ("and to the
+    UK?"), or when it matches where the short message alone does not, and only if its best article contains a
+    term of the message itself.
+    """
+    alone = score_all(index, query)
+    if not previous.strip():
+        return _passages(alone[:limit])
+    weak = not alone or alone[0][0] < THRESHOLD
+    if not (looks_like_follow_up(query) or (weak and len(analyze(query)) <= FOLLOW_UP_MAX_TERMS)):
+        return _passages(alone[:limit])
+    combined = score_all(index, f"{previous} {query}")
+    if combined:
+        best = index.articles.index(combined[0][1])
+        if set(analyze(query, correct=index.correct)).intersection(index.frequencies[best]):
+            if weak or combined[0][0] >= alone[0][0]:
+                return _passages(combined[:limit])
+    return _passages(alone[:limit])
+
+
+def retrieve_in_context(*, site_id: int, query: str, previous: str = "", limit: int = 3,
+                        version: int | None = None) -> list[Passage]:
+    """The site's published articles most relevant to a message, reading a follow-up with the previous question."""
+    if not query.strip() or limit <= 0:
+        return []
+    index = _site_index(site_id, version)
+    return search(index, query, previous=previous, limit=limit) if index else []

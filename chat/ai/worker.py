@@ -16,14 +16,15 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from chat import effects, events, groups, metrics
-from chat.ai.base import HANDOFF, ProviderError
+from chat.ai.base import Outcome, ProviderError
+from chat.ai.dialogue import respond
 from chat.ai.providers import get_provider
 from chat.ai.stream import DeltaStream
 from chat.broadcast import send_to_groups
 from chat.dispatch import DirectDispatch
 from chat.layer_errors import LAYER_RETRY_SECONDS, ResilientLayerReceive
 from chat.models import Message
-from chat.services import conversations, replies
+from chat.services import bot, replies
 
 logger = logging.getLogger(__name__)
 
@@ -160,11 +161,11 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
     async def _generate(self, running: Running) -> None:
         job, stream = running.job, running.stream
         pump = asyncio.create_task(stream.pump())
-        status, reason, handoff = Message.Status.COMPLETE, "", False
+        status, reason, handoff, outcome = Message.Status.COMPLETE, "", False, None
         try:
-            async for chunk in get_provider().stream(job.request):
-                if chunk is HANDOFF:
-                    handoff = True
+            async for chunk in respond(job.request, get_provider(), chars_per_second=settings.AI_TYPING_CPS):
+                if isinstance(chunk, Outcome):
+                    outcome = chunk
                 else:
                     stream.feed(chunk)
             stream.close()
@@ -178,18 +179,18 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
             status, reason, handoff = Message.Status.FAILED, "Internal error while generating the reply.", True
         finally:
             pump.cancel()
-            await self._finish(running, status, reason, handoff)
+            await self._finish(running, status, reason, handoff, outcome)
 
-    async def _finish(self, running: Running, status: str, reason: str, handoff: bool) -> None:
+    async def _finish(self, running: Running, status: str, reason: str, handoff: bool,
+                      outcome: Outcome | None) -> None:
         job, stream = running.job, running.stream
         running.finishing = True
         try:
-            # Each call returns once its events have left: reply.end is out before a shutdown may stop the loop.
-            await effects.call(replies.reply_finish, reply_id=job.reply_id, status=status, text=stream.full_text,
-                               index=stream.index, reason=reason, ends=list(stream.ends), lane=job.conversation_id)
-            if handoff and not running.shutting_down:
-                await effects.call(conversations.conversation_handoff_by_bot, conversation_id=job.conversation_id,
-                                   lane=job.conversation_id)
+            # Returns once its events have left: reply.end is out before a shutdown may stop the loop.
+            await effects.call(bot.bot_reply_finish, reply_id=job.reply_id, conversation_id=job.conversation_id,
+                               status=status, text=stream.full_text, index=stream.index, reason=reason,
+                               ends=list(stream.ends), outcome=outcome, language=job.request.language,
+                               handoff=handoff and not running.shutting_down, lane=job.conversation_id)
         except Exception:
             # The lease runs out and the reaper ends the reply `interrupted` with its last checkpoint.
             logger.exception("could not finish reply %s", job.reply_id)

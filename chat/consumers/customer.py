@@ -26,6 +26,7 @@ class CustomerConsumer(ParleyConsumer):
         "resume": "handle_resume",
         "message.send": "handle_message_send",
         "reply.stop": "handle_reply_stop",
+        "reply.feedback": "handle_reply_feedback",
         "handoff.request": "handle_handoff_request",
         "typing": "handle_typing",
         "read": "handle_read",
@@ -167,6 +168,13 @@ class CustomerConsumer(ParleyConsumer):
         reply_id = frames.integer(frame, "reply_id", minimum=1)
         reply = await db_threads.run(access_reply_for_visitor, visitor=self.visitor, reply_id=reply_id)
         await replies.reply_stop_now(reply)
+
+    async def handle_reply_feedback(self, frame: dict) -> None:
+        """The customer's 👍 or 👎 on a bot answer of their conversation; answered by a `reply.feedback` event."""
+        reply_id = frames.integer(frame, "reply_id", minimum=1)
+        helpful = frames.boolean(frame, "helpful")
+        await effects.call(replies.reply_feedback, visitor_id=self.visitor.pk, reply_id=reply_id, helpful=helpful,
+                           lane=self.conversation_id)
 
     async def handle_handoff_request(self, frame: dict) -> None:
         """Ask for a human: the conversation goes to the queue (a new one starts if there is none)."""

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from chat import broadcast, effects, events, groups
+from chat import broadcast, effects, events, groups, selectors
 from chat.models import Conversation, Message, Visitor
 from chat.services import assignment, replies
 from chat.services.errors import ConversationError
@@ -31,6 +31,16 @@ from chat.services.messages import (
 def _first_owner(site) -> str:
     """Who answers a new conversation: the bot when the site runs one, else the human queue."""
     return Conversation.Owner.BOT if site.bot_enabled else Conversation.Owner.QUEUE
+
+
+def bot_answers(conversation: Conversation) -> bool:
+    """Whether the bot answers the customer's next message: it owns the conversation, or helps while people are
+    on their way (no person has answered yet, and the site lets it, or it asked the customer for an address)."""
+    if conversation.owner == Conversation.Owner.BOT:
+        return True
+    site = conversation.site
+    return (conversation.owner == Conversation.Owner.QUEUE and conversation.first_human_reply_at is None
+            and site.bot_enabled and (site.bot_answers_in_queue or bool(conversation.bot_expects)))
 
 
 def _save(conversation: Conversation, *fields: str) -> None:
@@ -134,7 +144,7 @@ def customer_message_send(*, visitor: Visitor, client_id: str, body: str,
         conversation = _conversation_for_customer_message(locked_visitor)
         message = message_insert(conversation=conversation, author=Author(Message.AuthorKind.CUSTOMER), body=body,
                                  client_id=client_id)
-        if conversation.owner == Conversation.Owner.BOT:
+        if bot_answers(conversation):
             replies.reply_begin(conversation=conversation, trigger=message)
     return SendResult(message, created=True)
 
@@ -185,23 +195,45 @@ def _take_over(conversation: Conversation, agent: AbstractBaseUser) -> None:
     publish_conversation(conversation)
 
 
-def conversation_handoff(*, conversation: Conversation, reason: str = "") -> Conversation:
-    """Hand the conversation from the bot to the human queue, with a system line the customer sees."""
+def conversation_handoff(*, conversation: Conversation, reason: str = "", announce: bool = True,
+                         stop_reply: bool = True) -> Conversation:
+    """Hand the conversation from the bot to the human queue, with a system line the customer sees.
+
+    When nobody can answer now (closed, or no agent online), the line says so and, unless the visitor
+    left an address already, asks for one: the bot reads the customer's next message for it.
+    `announce=False` is for the bot's own handoff, whose reply has said it all.
+    """
     with transaction.atomic():
         conversation = conversation_lock(conversation.pk)
         if conversation.owner != Conversation.Owner.BOT and conversation.status == Conversation.Status.OPEN:
             return conversation  # already with humans: asking twice changes nothing
-        replies.reply_stop_active(conversation=conversation)
+        if stop_reply:
+            replies.reply_stop_active(conversation=conversation)
+        now = timezone.now()
         conversation.status = Conversation.Status.OPEN
         conversation.owner = Conversation.Owner.QUEUE
-        conversation.queued_at = timezone.now()
-        _save(conversation, "status", "owner", "queued_at")
-        with translation.override(conversation.site.language or settings.LANGUAGE_CODE):
-            line = reason or _("Connecting you with a member of our team. They'll reply here.")
-        message_insert(conversation=conversation, author=SYSTEM, body=line)
+        conversation.queued_at = now
+        conversation.handed_off_at = conversation.handed_off_at or now
+        conversation.bot_misses = 0
+        _save(conversation, "status", "owner", "queued_at", "handed_off_at", "bot_misses")
+        if announce:
+            message_insert(conversation=conversation, author=SYSTEM, body=reason or _handoff_line(conversation))
         publish_conversation(conversation)
         effects.fill([conversation.site_id])
     return conversation
+
+
+def _handoff_line(conversation: Conversation) -> str:
+    """The system line of a handoff the customer asked for; away, it asks for an email address (and the bot waits)."""
+    with translation.override(conversation.site.language or settings.LANGUAGE_CODE):
+        if selectors.site_team_available(conversation.site):
+            return _("Connecting you with a member of our team. They'll reply here.")
+        if conversation.visitor.email:
+            return _("Our team is away right now; we'll reply to %(email)s as soon as we're back.") % {
+                "email": conversation.visitor.email}
+        conversation.bot_expects = "email"
+        _save(conversation, "bot_expects")
+        return _("Our team is away right now. Leave your email address here and we'll get back to you.")
 
 
 def conversation_assign(*, conversation: Conversation, assignee: AbstractBaseUser | None) -> Conversation:
@@ -330,9 +362,3 @@ def customer_handoff_request(*, visitor: Visitor) -> Conversation:
         locked_visitor = _visitor_lock(visitor.pk)
         conversation = _conversation_for_customer_message(locked_visitor)
         return conversation_handoff(conversation=conversation)
-
-
-def conversation_handoff_by_bot(*, conversation_id: int) -> Conversation:
-    """The bot could not answer: hand off to the queue if the bot still owns the conversation."""
-    conversation = Conversation.objects.get(pk=conversation_id)
-    return conversation_handoff(conversation=conversation)

@@ -17,11 +17,12 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 
-from chat.models import Conversation, Message, Visitor
+from chat.models import Conversation, Message, Site, Visitor
 
 _CONVERSATION = Conversation._meta.db_table
 _MESSAGE = Message._meta.db_table
 _VISITOR = Visitor._meta.db_table
+_SITE = Site._meta.db_table
 _USER = get_user_model()._meta.db_table
 _COLUMNS = [f.column for f in Conversation._meta.concrete_fields]
 _ATTNAMES = [f.attname for f in Conversation._meta.concrete_fields]
@@ -37,42 +38,46 @@ SELECT {", ".join(f"conv.{c}" for c in _COLUMNS)}, conv.prev_public_seq,
 """
 
 _INSERT = (f"INSERT INTO {_MESSAGE} (conversation_id, seq, author_kind, author_agent_id, client_id, body, internal, "
-           "status, stream_index, delta_ends, worker, error_reason, trigger_id, lease_until, created_at, updated_at)")
+           "status, stream_index, delta_ends, worker, error_reason, trigger_id, lease_until, created_at, updated_at, "
+           "outcome, meta)")
 
-# A customer writes to their open conversation. Owned by the bot, it also starts the bot's reply
-# (seq + 2) and stops an answer still streaming: one not yet taken by a worker ends here, one
-# being generated is listed for a stop signal.
+# A customer writes to their open conversation. Where the bot answers (it owns the conversation, or helps
+# while the queue waits: conversations.bot_answers), it also starts the bot's reply (seq + 2) and stops an answer
+# still streaming: one not yet taken by a worker ends here, one being generated is listed for a stop signal.
 CUSTOMER_SQL = f"""
 WITH old AS (
-    SELECT id, owner, last_seq, last_public_seq, unread_by_agent, unread_by_customer FROM {_CONVERSATION}
-     WHERE id = %(conversation)s AND visitor_id = %(visitor)s AND status = 'open'
-       AND NOT EXISTS (SELECT 1 FROM {_MESSAGE} m JOIN {_CONVERSATION} c ON c.id = m.conversation_id
-                        WHERE c.visitor_id = %(visitor)s AND m.client_id = %(client_id)s
+    SELECT c.id, c.owner, c.last_seq, c.last_public_seq, c.unread_by_agent, c.unread_by_customer,
+           (c.owner = 'bot' OR (c.owner = 'queue' AND c.first_human_reply_at IS NULL AND s.bot_enabled
+                                AND (s.bot_answers_in_queue OR c.bot_expects <> ''))) AS bot
+      FROM {_CONVERSATION} c JOIN {_SITE} s ON s.id = c.site_id
+     WHERE c.id = %(conversation)s AND c.visitor_id = %(visitor)s AND c.status = 'open'
+       AND NOT EXISTS (SELECT 1 FROM {_MESSAGE} m JOIN {_CONVERSATION} c2 ON c2.id = m.conversation_id
+                        WHERE c2.visitor_id = %(visitor)s AND m.client_id = %(client_id)s
                           AND m.client_id IS NOT NULL)  -- lets the planner use the partial unique index
-       FOR NO KEY UPDATE
+       FOR NO KEY UPDATE OF c
 ), conv AS (
     UPDATE {_CONVERSATION} c
-       SET last_seq = old.last_seq + (CASE WHEN old.owner = 'bot' THEN 2 ELSE 1 END),
-           last_public_seq = old.last_seq + (CASE WHEN old.owner = 'bot' THEN 2 ELSE 1 END),
+       SET last_seq = old.last_seq + (CASE WHEN old.bot THEN 2 ELSE 1 END),
+           last_public_seq = old.last_seq + (CASE WHEN old.bot THEN 2 ELSE 1 END),
            unread_by_agent = old.unread_by_agent + 1,
-           unread_by_customer = old.unread_by_customer + (CASE WHEN old.owner = 'bot' THEN 1 ELSE 0 END),
+           unread_by_customer = old.unread_by_customer + (CASE WHEN old.bot THEN 1 ELSE 0 END),
            updated_at = %(now)s, last_message_at = %(now)s
       FROM old WHERE c.id = old.id
  RETURNING c.*, old.last_public_seq AS prev_public_seq
 ), msg AS (
     {_INSERT}
     SELECT id, last_seq + 1, 'customer', NULL, %(client_id)s::varchar, %(body)s::text, false, 'complete', -1,
-           '[]'::jsonb, '', '', NULL, NULL, %(now)s, %(now)s FROM old
+           '[]'::jsonb, '', '', NULL, NULL, %(now)s, %(now)s, '', '{{}}'::jsonb FROM old
     RETURNING id
 ), reply AS (
     {_INSERT}
     SELECT old.id, old.last_seq + 2, 'bot', NULL, NULL, '', false, 'streaming', -1, '[]'::jsonb, '', '', msg.id,
-           %(lease)s::timestamptz, %(now)s, %(now)s FROM old, msg WHERE old.owner = 'bot'
+           %(lease)s::timestamptz, %(now)s, %(now)s, '', '{{}}'::jsonb FROM old, msg WHERE old.bot
     RETURNING id
 ), stopped AS (
     UPDATE {_MESSAGE} m SET status = 'stopped', lease_until = NULL, error_reason = '', updated_at = %(now)s
       FROM old
-     WHERE old.owner = 'bot' AND m.conversation_id = old.id AND m.author_kind = 'bot' AND m.status = 'streaming'
+     WHERE old.bot AND m.conversation_id = old.id AND m.author_kind = 'bot' AND m.status = 'streaming'
        AND m.worker = ''
  RETURNING m.id, m.seq, m.body, m.stream_index
 )
@@ -80,7 +85,7 @@ WITH old AS (
        (SELECT id FROM reply),
        (SELECT json_agg(json_build_array(id, seq, body, stream_index)) FROM stopped),
        ARRAY(SELECT m.id FROM {_MESSAGE} m
-              WHERE conv.owner = 'bot' AND m.conversation_id = conv.id AND m.author_kind = 'bot'
+              WHERE (SELECT bot FROM old) AND m.conversation_id = conv.id AND m.author_kind = 'bot'
                 AND m.status = 'streaming' AND m.id NOT IN (SELECT id FROM stopped))""")
 
 # An agent answers a conversation a human already owns, or leaves a private note on any.
@@ -104,7 +109,7 @@ WITH old AS (
 ), msg AS (
     {_INSERT}
     SELECT id, last_seq + 1, 'agent', %(agent)s, %(client_id)s::varchar, %(body)s::text, %(internal)s, 'complete',
-           -1, '[]'::jsonb, '', '', NULL, NULL, %(now)s, %(now)s FROM old
+           -1, '[]'::jsonb, '', '', NULL, NULL, %(now)s, %(now)s, '', '{{}}'::jsonb FROM old
     RETURNING id
 )
 """ + _RESULT.format(extra="")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -12,9 +12,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from chat import broadcast, effects, events, metrics
+from django.urls import reverse
+
+from chat import broadcast, effects, events, metrics, selectors
 from chat.ai.base import ReplyRequest, Turn
-from chat.ai.retrieval import retrieve
+from chat.ai.phrases import language_of
+from chat.ai.retrieval import retrieve_in_context
 from chat.models import Conversation, Message
 from chat.services import message_sql
 from chat.services.errors import ConversationError
@@ -122,23 +125,42 @@ def _turns(earlier: list[Message]) -> list[Turn]:
     return turns[:-1] if turns and turns[-1].role == "user" else turns  # the question itself goes apart
 
 
+def _request(conversation: Conversation, question: str, earlier: list[Message]) -> ReplyRequest:
+    """Everything the bot answers one question with: the passages, the language, the conversation's state."""
+    site = conversation.site
+    history = _turns(earlier)
+    said = [turn.text for turn in history if turn.role == "user"]
+    previous = said[-1] if said else ""
+    # A message with no words ("👍") keeps the language the customer wrote in before, else the site's.
+    language = language_of(question, language_of(previous, site.language or settings.LANGUAGE_CODE))
+    passages = [replace(passage, url=reverse("help-article", kwargs={"site_key": site.key,
+                                                                      "article_id": passage.article_id}))
+                for passage in retrieve_in_context(site_id=site.pk, query=question, previous=previous,
+                                                   version=site.kb_version)]
+    in_queue = conversation.owner != Conversation.Owner.BOT
+    return ReplyRequest(
+        question=question, history=history, passages=passages, language=language, in_queue=in_queue,
+        misses=conversation.bot_misses, handoff_after=site.bot_handoff_after,
+        # Only a handoff needs it, and only one from the bot's own conversation.
+        team_available=in_queue or selectors.site_team_available(site),
+        visitor_email=conversation.visitor.email, expects=conversation.bot_expects,
+    )
+
+
 def reply_claim(*, reply_id: int, worker: str) -> ReplyJob | None:
     """Take a reply for generation; None when it ended or another worker took it (one trigger, one reply)."""
     claimed = Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING, worker="").update(
         worker=worker, lease_until=lease())
     if not claimed:
         return None
-    reply = Message.objects.select_related("conversation__site").get(pk=reply_id)
+    reply = Message.objects.select_related("conversation__site", "conversation__visitor").get(pk=reply_id)
     earlier = _earlier(reply)
     trigger = next((m for m in earlier if m.pk == reply.trigger_id), None)
     if trigger is None and reply.trigger_id:  # older than the history window: rare
         trigger = Message.objects.get(pk=reply.trigger_id)
-    question = trigger.body if trigger else ""
-    site = reply.conversation.site
-    request = ReplyRequest(question=question, history=_turns(earlier),
-                           passages=retrieve(site_id=site.pk, query=question, version=site.kb_version))
+    request = _request(reply.conversation, trigger.body if trigger else "", earlier)
     return ReplyJob(reply_id=reply.pk, seq=reply.seq, conversation_id=reply.conversation_id,
-                    visitor_id=reply.conversation.visitor_id, site_id=site.pk, request=request)
+                    visitor_id=reply.conversation.visitor_id, site_id=reply.conversation.site_id, request=request)
 
 
 @dataclass(frozen=True)
@@ -169,12 +191,14 @@ FAILED_LINE = gettext_noop("Sorry, I couldn't finish this answer. I've asked a m
 
 
 def _finish(reply_id: int, *, status: str, text: str, index: int, ends: list[int] | None = None, reason: str = "",
-            **only_if) -> Message | None:
+            outcome: str = "", meta: dict | None = None, **only_if) -> Message | None:
     """End a streaming reply once (whoever comes first wins) and publish `reply.end` on commit."""
     fields = {"status": status, "body": text, "stream_index": index, "lease_until": None,
               "error_reason": reason[:300], "updated_at": timezone.now()}
     if ends is not None:
         fields["delta_ends"] = ends
+    if outcome:
+        fields.update(outcome=outcome, meta=meta or {})
     updated = Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING, **only_if).update(**fields)
     if not updated:
         return None
@@ -191,7 +215,7 @@ def reply_end_deliver(reply: Message) -> None:
 
 
 def reply_finish(*, reply_id: int, status: str, text: str, index: int, ends: list[int],
-                 reason: str = "") -> Message | None:
+                 reason: str = "", outcome: str = "", meta: dict | None = None) -> Message | None:
     """The worker ends its reply: complete, stopped, interrupted or failed (with a line for the customer)."""
     if status == Message.Status.FAILED:
         language = Message.objects.filter(pk=reply_id).values_list("conversation__site__language", flat=True).first()
@@ -199,7 +223,26 @@ def reply_finish(*, reply_id: int, status: str, text: str, index: int, ends: lis
             line = _(FAILED_LINE)
         text = f"{text}\n\n{line}" if text else line
     with transaction.atomic():
-        return _finish(reply_id, status=status, text=text, index=index, ends=ends, reason=reason)
+        return _finish(reply_id, status=status, text=text, index=index, ends=ends, reason=reason, outcome=outcome,
+                       meta=meta)
+
+
+def reply_feedback(*, visitor_id: int, reply_id: int, helpful: bool) -> Message:
+    """The customer's 👍 or 👎 on a bot answer of their own conversation (the last one counts)."""
+    with transaction.atomic():
+        reply = (Message.objects.select_for_update().select_related("conversation")
+                 .filter(pk=reply_id, conversation__visitor_id=visitor_id, author_kind=Message.AuthorKind.BOT)
+                 .exclude(status=Message.Status.STREAMING).first())
+        if reply is None:
+            raise ConversationError("not_found", "No such reply.")
+        value = 1 if helpful else -1
+        if reply.feedback != value:
+            reply.feedback = value
+            reply.save(update_fields=["feedback"])
+        event = events.reply_feedback(reply)
+        effects.deliver(reply.conversation_id, broadcast.conversation_deliveries(
+            reply.conversation, customer=event, agents=event))
+    return reply
 
 
 def reply_reap_expired() -> int:

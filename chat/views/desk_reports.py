@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -64,7 +66,7 @@ def _y_axis(ticks: list[float], top: float, height: float, fmt) -> list[dict]:
 
 
 def volume_chart(report: reports.Report) -> dict:
-    """Stacked bars per day: answered by the bot alone, and with humans."""
+    """Stacked bars per day: handled by the bot only, and with humans."""
     left, top, width, height = _plot_box()
     days = report.days
     slot = width / max(1, len(days))
@@ -81,7 +83,7 @@ def volume_chart(report: reports.Report) -> dict:
             "x": round(x, 1), "w": round(bar, 1),
             "bot_y": round(base - bot_h, 1), "bot_h": round(bot_h, 1),
             "human_y": round(base - bot_h - human_h, 1), "human_h": round(human_h, 1),
-            "title": f"{day.day:%a %b %-d}: {day.conversations} conversations, {day.bot_alone} by the bot alone",
+            "title": f"{day.day:%a %b %-d}: {day.conversations} conversations, {day.bot_alone} by the bot only",
             "count": day.conversations,
         })
     return {"bars": bars, "y_axis": _y_axis(ticks, top, height, lambda t: f"{t:g}"),
@@ -120,7 +122,7 @@ def response_chart(report: reports.Report) -> dict:
 
 
 def share_donut(report: reports.Report) -> dict:
-    """A ring whose filled part is the share answered by the bot alone."""
+    """A ring whose filled part is the share of conversations the bot handled alone."""
     radius = 52
     circumference = 2 * math.pi * radius
     share = report.bot_alone_share or 0.0
@@ -133,6 +135,44 @@ def bucket_bars(report: reports.Report) -> list[dict]:
     top = max([count for _label, count in report.response_buckets] + [1])
     return [{"label": label, "count": count, "width": round(100 * count / top, 1)}
             for label, count in report.response_buckets]
+
+
+def _percent(share: float | None) -> int | None:
+    return None if share is None else round(share * 100)
+
+
+def add_article_url(*, site_id: int, question: str, language: str) -> str:
+    """The admin's new-article form, with the question as title."""
+    # The title field holds 200 characters; a longer question is cut rather than refused by the form.
+    query = urlencode({"site": site_id, "title": question[:200], "language": language})
+    return reverse("admin:chat_knowledgearticle_add") + "?" + query
+
+
+def bot_section(report: reports.Report, site_names: dict[int, str]) -> dict:
+    """The bot's numbers as the page shows them: percentages, bar widths and the unanswered questions' links.
+
+    `site_names` names each question's site; empty when the report covers one site.
+    """
+    bot = report.bot
+    verdicts = bot.helpful + bot.unhelpful
+    most = max([group.count for group in report.unanswered] + [1])
+    return {
+        "stats": bot,
+        "resolution_rate": _percent(bot.resolution_rate),
+        "resolved_width": round(100 * bot.resolved / bot.closed, 1) if bot.closed else 0,
+        "not_resolved": bot.closed - bot.resolved,
+        "still_open": bot.conversations - bot.closed,
+        "helpful_share": _percent(bot.helpful_share),
+        "helpful_width": round(100 * bot.helpful / verdicts, 1) if verdicts else 0,
+        "verdicts": verdicts,
+        "unanswered": [
+            {"question": group.question, "count": group.count, "examples": group.examples,
+             "language": group.language, "site": site_names.get(group.site_id, ""),
+             "width": round(100 * group.count / most, 1),
+             "add_url": add_article_url(site_id=group.site_id, question=group.question, language=group.language)}
+            for group in report.unanswered
+        ],
+    }
 
 
 def _date(raw: str | None, default: date) -> date:
@@ -156,11 +196,12 @@ def reports_page(request):
     except NotFound:
         site_id, site_ids = None, desk_selectors.desk_site_ids(user=request.user, site_id=None)
     report = reports.report_build(site_ids=site_ids, start=start, end=end, tz=timezone.get_current_timezone())
+    sites = desk_selectors.desk_sites(user=request.user)
     context = {
         "active": "reports",
         "report": report,
         "start": report.start, "end": report.end, "site_id": site_id,
-        "sites": desk_selectors.desk_sites(user=request.user),
+        "sites": sites,
         "agent_name": request.user.first_name or request.user.get_username(),
         "with_humans": report.conversations - report.bot_alone,
         "bot_share": None if report.bot_alone_share is None else round(report.bot_alone_share * 100),
@@ -170,5 +211,6 @@ def reports_page(request):
         "response": response_chart(report),
         "donut": share_donut(report),
         "buckets": bucket_bars(report),
+        "bot": bot_section(report, {s["id"]: s["name"] for s in sites} if len(site_ids) > 1 else {}),
     }
     return render(request, "desk/reports.html", context)

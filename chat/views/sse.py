@@ -211,13 +211,17 @@ def _resume_index(request, reply: Message | None) -> int:
     return cursor.index
 
 
-def _chunk(reply_id: int, content: str | None, finish_reason: str | None = None, status: str | None = None) -> str:
+def _chunk(reply_id: int, content: str | None, finish_reason: str | None = None, status: str | None = None,
+           ended: Message | None = None) -> str:
     delta = {"content": content} if content is not None else {}
     chunk = {"id": f"reply-{reply_id}", "object": "chat.completion.chunk", "created": int(time.time()),
              "model": settings.AI_PROVIDER,
              "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
     if status is not None:
         chunk["parley_status"] = status
+    if ended is not None:  # what the reply did: sources and quick replies (docs/protocol.md, 3.1)
+        chunk["parley_outcome"] = ended.outcome
+        chunk["parley_meta"] = ended.meta or {}
     return json.dumps(chunk, ensure_ascii=False)
 
 
@@ -300,8 +304,8 @@ class _ReplyText:
             records.append(_sse(None, _chunk(reply.pk, reply.body[self.sent:]), f"{self.seq}.{max(self.index, 0)}"))
         status = None if reply.status == Message.Status.COMPLETE else reply.status
         end_cursor = f"{self.seq}.{reply.stream_index + 1}"
-        records.append(_sse(None, _chunk(reply.pk, None, FINISH_REASONS.get(reply.status, "stop"), status=status),
-                            end_cursor))
+        records.append(_sse(None, _chunk(reply.pk, None, FINISH_REASONS.get(reply.status, "stop"), status=status,
+                                         ended=reply), end_cursor))
         records.append(_sse(None, "[DONE]"))
         return records
 
@@ -323,6 +327,25 @@ async def stop_reply(request, reply_id: int):
     except ConversationError as exc:
         return error_response(exc.code, exc.detail, 409)
     return JsonResponse({"reply_id": reply_id, "stopping": True})
+
+
+@csrf_exempt
+@require_POST
+async def reply_feedback(request, reply_id: int):
+    """Rate a bot answer of the visitor's own conversation (same as `reply.feedback`)."""
+    visitor = await db_threads.run(_visitor_from_request, request)
+    if visitor is None:
+        return _unauthorized()
+    try:
+        helpful = json_body(request).get("helpful")
+        if not isinstance(helpful, bool):
+            raise BadRequest("bad_request", "`helpful` must be true or false.")
+        await effects.call(replies.reply_feedback, visitor_id=visitor.pk, reply_id=reply_id, helpful=helpful)
+    except BadRequest as exc:
+        return error_response(exc.code, exc.detail, exc.status)
+    except ConversationError as exc:
+        return error_response(exc.code, exc.detail, 404)
+    return JsonResponse({"reply_id": reply_id, "helpful": helpful})
 
 
 @csrf_exempt

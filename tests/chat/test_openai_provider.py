@@ -11,18 +11,22 @@ from collections.abc import Callable
 
 import pytest
 
-from chat.ai.base import HANDOFF, Passage, ProviderError, ReplyRequest, Turn
+from chat.ai.base import UNANSWERED, Outcome, Passage, ProviderError, ReplyRequest, Source, Turn
 from chat.ai.openai_provider import OpenAIProvider, _SSEDecoder
 from tests.fake_openai import FakeOpenAI
 
 API_KEY = "sk-parley-TEST-7f3c9e1d5b2a"
 TOKENS = ["Our", " store", " ships", " within", " two", " business", " days", "."]
+SHIPPING = Passage(12, "Shipping", "Orders ship within two business days.", 0.9, url="/help/demo-shop/12/")
+RETURNS = Passage(7, "Returns", "Returns are free for 30 days.", 0.4, url="/help/demo-shop/7/")
 REQUEST = ReplyRequest(
     question="How fast do you ship?",
     history=[Turn("user", "Hi there"), Turn("assistant", "Hello! How can I help?")],
-    passages=[Passage(1, "Shipping", "Orders ship within two business days.", 0.9),
-              Passage(2, "Returns", "Returns are free for 30 days.", 0.4)],
+    passages=[SHIPPING, RETURNS],
 )
+ANSWERED = Outcome(kind="answered")
+SHIPPING_SOURCE = Source(12, "Shipping", "/help/demo-shop/12/")
+RETURNS_SOURCE = Source(7, "Returns", "/help/demo-shop/7/")
 
 
 @pytest.fixture
@@ -98,7 +102,7 @@ async def test_streams_every_token_in_order_and_the_first_before_the_server_send
     server.release()
     async with asyncio.timeout(5):
         rest = [piece async for piece in stream]
-    assert [first, *rest] == TOKENS
+    assert [first, *rest] == [*TOKENS, ANSWERED]
 
 
 async def test_tokens_arrive_while_the_server_is_still_streaming(fake):
@@ -109,11 +113,11 @@ async def test_tokens_arrive_while_the_server_is_still_streaming(fake):
     first_seen = time.monotonic()
     async with asyncio.timeout(5):
         rest = [piece async for piece in stream]
-    assert len(rest) == len(TOKENS) * 3 - 1
+    assert len(rest) == len(TOKENS) * 3  # all but the first token, then the Outcome
     assert first_seen < server.streams[0].last_write_at
 
 
-async def test_sends_model_max_tokens_prompt_with_passages_history_and_key(fake):
+async def test_sends_model_max_tokens_prompt_with_passages_and_their_ids_history_and_key(fake):
     server = fake(tokens=TOKENS)
     await collect(provider_for(server))
     request = server.requests[0]
@@ -124,9 +128,10 @@ async def test_sends_model_max_tokens_prompt_with_passages_history_and_key(fake)
     system, *history, question = body["messages"]
     assert system["role"] == "system"
     assert "You are Parley, the helpful assistant of Shop." in system["content"]
-    assert "[1] Shipping: Orders ship within two business days." in system["content"]
-    assert "[2] Returns: Returns are free for 30 days." in system["content"]
-    assert "only" in system["content"] and "[HANDOFF]" in system["content"]
+    assert "[#12] Shipping\nOrders ship within two business days." in system["content"]
+    assert "[#7] Returns\nReturns are free for 30 days." in system["content"]
+    assert "only" in system["content"] and "exactly [NO_ANSWER]" in system["content"]
+    assert "[HANDOFF]" not in system["content"]
     assert history == [{"role": "user", "content": "Hi there"},
                        {"role": "assistant", "content": "Hello! How can I help?"}]
     assert question == {"role": "user", "content": "How fast do you ship?"}
@@ -150,30 +155,167 @@ def test_repr_hides_the_key():
     assert API_KEY not in repr(provider_for())
 
 
-# --- handoff -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", "Always answer in English"),
+    ("zh-hans", "Always answer in Simplified Chinese"),
+])
+async def test_the_system_prompt_names_the_customers_language(fake, language, expected):
+    server = fake(tokens=TOKENS)
+    await collect(provider_for(server), ReplyRequest(question="Hi", passages=[SHIPPING], language=language))
+    system = server.requests[0].body["messages"][0]["content"]
+    assert expected in system
+    assert ("Chinese" in system) == (language == "zh-hans")
+
+
+async def test_history_turns_are_sent_in_order_before_the_question(fake):
+    server = fake(tokens=TOKENS)
+    history = [Turn("user", "Do you ship abroad?"), Turn("assistant", "Yes, to 30 countries."),
+               Turn("user", "And to Norway?"), Turn("assistant", "Norway too.")]
+    await collect(provider_for(server), ReplyRequest(question="How much does it cost?", history=history))
+    messages = server.requests[0].body["messages"]
+    assert messages[1:] == [{"role": "user", "content": "Do you ship abroad?"},
+                            {"role": "assistant", "content": "Yes, to 30 countries."},
+                            {"role": "user", "content": "And to Norway?"},
+                            {"role": "assistant", "content": "Norway too."},
+                            {"role": "user", "content": "How much does it cost?"}]
+
+
+def test_without_passages_the_prompt_says_none_were_found():
+    system = provider_for().build_messages(ReplyRequest(question="Hi"))[0]["content"]
+    assert "(none found)" in system
+
+
+# --- citations ---------------------------------------------------------------------------------
+
+
+async def test_a_citation_is_stripped_and_becomes_a_source_with_a_link(fake):
+    server = fake(tokens=["Orders ship", " within two", " business days", " [#12]", "."])
+    pieces = await collect(provider_for(server))
+    assert pieces == ["Orders ship", " within two", " business days", ".",
+                      "\n\nSource: [Shipping](/help/demo-shop/12/)",
+                      Outcome(kind="answered", sources=(SHIPPING_SOURCE,))]
+
+
+async def test_the_citation_line_is_in_the_customers_language(fake):
+    server = fake(tokens=["订单两个工作日内发货。", "[#12]"])
+    pieces = await collect(provider_for(server), ReplyRequest(question="多久发货？", passages=[SHIPPING],
+                                                            language="zh-hans"))
+    assert pieces == ["订单两个工作日内发货。", "\n\n来源：[Shipping](/help/demo-shop/12/)",
+                      Outcome(kind="answered", sources=(SHIPPING_SOURCE,))]
 
 
 @pytest.mark.parametrize("tokens", [
-    ["[HANDOFF]"],
-    ["[HAN", "DOFF", "]"],
-    ["[", "H", "A", "N", "D", "O", "F", "F", "]"],
-    ["\n", " [HAND", "OFF] I cannot", " help with that."],
-], ids=["whole", "split", "one-char-chunks", "whitespace-and-trailing-text"])
-async def test_handoff_marker_becomes_handoff_and_is_never_shown(fake, tokens):
+    ["Ships in two days", " [", "#", "1", "2", "]", ". Returns", " are free [#7", "]."],
+    ["Ships in two days [#", "12]. Returns are free [", "#7]", "."],
+    ["Ships", " in", " two", " days", " ", "[", "#1", "2]", ".", " Returns", " are", " free", " [#7]."],
+], ids=["one-char-pieces", "split-after-hash", "word-by-word"])
+async def test_a_citation_split_across_chunks_is_stripped_and_never_shown_in_part(fake, tokens):
     server = fake(tokens=tokens)
-    assert await collect(provider_for(server)) == [HANDOFF]
+    *texts, line, outcome = await collect(provider_for(server))
+    assert "".join(texts) == "Ships in two days. Returns are free."
+    assert not any("[" in text or "#" in text or text.endswith(" ") for text in texts), texts
+    assert line == "\n\nSources: [Shipping](/help/demo-shop/12/), [Returns](/help/demo-shop/7/)"
+    assert outcome == Outcome(kind="answered", sources=(SHIPPING_SOURCE, RETURNS_SOURCE))
+
+
+@pytest.mark.parametrize("tokens", [
+    ["Returns are free.", "[#7][#12]", " Ships fast.", "[#7]"],
+    ["Returns are free", " [#7, #12]."],
+    ["Returns are free", " [#7,12]."],
+], ids=["repeated", "list", "list-without-hash"])
+async def test_several_citations_give_each_source_once_in_the_order_cited(fake, tokens):
+    server = fake(tokens=tokens)
+    pieces = await collect(provider_for(server))
+    assert pieces[-1] == Outcome(kind="answered", sources=(RETURNS_SOURCE, SHIPPING_SOURCE))
+    assert "[#" not in "".join(pieces[:-2])
+
+
+async def test_a_citation_of_an_unknown_article_is_dropped_silently(fake):
+    server = fake(tokens=["Ships in two days", " [#99]", ". Returns are free [#7][#3]."])
+    pieces = await collect(provider_for(server))
+    assert "".join(pieces[:-2]) == "Ships in two days. Returns are free."
+    assert pieces[-2:] == ["\n\nSource: [Returns](/help/demo-shop/7/)",
+                           Outcome(kind="answered", sources=(RETURNS_SOURCE,))]
+
+
+async def test_only_citations_of_unknown_articles_leave_an_answer_without_sources(fake):
+    server = fake(tokens=["Ships in two days", " [#99]", "."])
+    assert await collect(provider_for(server)) == ["Ships in two days", ".", ANSWERED]
+
+
+async def test_only_a_possible_citation_is_held_back(fake):
+    server = fake(tokens=["Ships", " in two days", " [#", "12].", " Free returns."], pause_after=3)
+    stream = provider_for(server).stream(REQUEST)
+    async with asyncio.timeout(5):
+        assert [await anext(stream), await anext(stream)] == ["Ships", " in two days"]
+    # " [#" has been sent, but is not shown until it is resolved.
+    assert await asyncio.to_thread(server.wait_sent, 3)
+    following = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.2)
+    assert not following.done()
+    server.release()
+    async with asyncio.timeout(5):
+        rest = [await following] + [piece async for piece in stream]
+    assert rest[:2] == [".", " Free returns."]
+
+
+async def test_a_citation_cut_off_at_the_end_is_not_shown(fake):
+    server = fake(tokens=["Ships in two days.", " [#1"])
+    assert await collect(provider_for(server)) == ["Ships in two days.", ANSWERED]
+
+
+async def test_a_model_that_ignores_the_instructions_still_answers_unchanged(fake):
+    tokens = ["See [our", " guide](/help/x/) or", " [NOTE]: item", " #12 ships", " [#abc] [12]", " today."]
+    server = fake(tokens=tokens)
+    pieces = await collect(provider_for(server))
+    assert "".join(pieces[:-1]) == "".join(tokens)
+    assert pieces[-1] == ANSWERED
+
+
+# --- no answer ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tokens", [
+    ["[NO_ANSWER]"],
+    ["[NO_", "ANS", "WER]"],
+    list("[NO_ANSWER]"),
+    ["\n", " [NO_ANS", "WER] I cannot", " help with that."],
+], ids=["whole", "split", "one-char-chunks", "whitespace-and-trailing-text"])
+async def test_the_marker_at_the_start_is_unanswered_with_no_text(fake, tokens):
+    server = fake(tokens=tokens)
+    assert await collect(provider_for(server)) == [UNANSWERED]
+
+
+@pytest.mark.parametrize("tokens", [
+    ["I am not sure", " about that.", " [NO_ANSWER]", " Ask support."],
+    ["I am not sure", " about that. [NO", "_ANS", "WER", "] Ask support."],
+    ["I am not sure", " about that. [#12] [NO_ANSWER]"],
+], ids=["whole", "split", "after-a-citation"])
+async def test_the_marker_after_some_text_keeps_the_text_before_it_and_is_unanswered(fake, tokens):
+    server = fake(tokens=tokens)
+    pieces = await collect(provider_for(server))
+    assert "".join(pieces[:-1]) == "I am not sure about that."
+    assert pieces[-1] == UNANSWERED
+
+
+async def test_the_marker_closes_the_upstream_stream(fake):
+    server = fake(tokens=["I am not sure.", " [NO_ANSWER]", " More", " words"], pause_after=2)
+    assert await collect(provider_for(server)) == ["I am not sure.", UNANSWERED]
+    assert await wait_closed(server, time.monotonic()) is not None
+    assert server.streams[0].sent == 2
 
 
 async def test_text_that_only_starts_like_the_marker_is_shown_unchanged(fake):
-    server = fake(tokens=["[HAN", "DY] tip:", " use the app."])
+    server = fake(tokens=["[NO", "TE] tip:", " use the app."])
     pieces = await collect(provider_for(server))
-    assert "".join(pieces) == "[HANDY] tip: use the app."
-    assert HANDOFF not in pieces
+    assert pieces == ["[NOTE] tip:", " use the app.", ANSWERED]
 
 
-async def test_an_empty_answer_hands_off(fake):
-    server = fake(tokens=[])
-    assert await collect(provider_for(server)) == [HANDOFF]
+@pytest.mark.parametrize("tokens", [[], ["  ", "\n"], ["[#12]"], ["[NO_ANS"]],
+                         ids=["nothing", "whitespace", "only-a-citation", "cut-off-marker"])
+async def test_an_empty_answer_is_unanswered(fake, tokens):
+    server = fake(tokens=tokens)
+    assert await collect(provider_for(server)) == [UNANSWERED]
 
 
 # --- failures ----------------------------------------------------------------------------------

@@ -85,17 +85,20 @@ async def test_chinese_question_gets_a_chinese_answer(bot_visitor, settings):
     await customer.disconnect()
 
 
-async def test_unanswerable_question_hands_off_to_the_queue(bot_visitor, settings):
+async def test_unanswered_questions_in_a_row_hand_off_to_the_queue(bot_visitor, settings):
     settings.AI_TYPING_CPS = 0
     customer, _ = await open_customer(token_for(bot_visitor))
-    ack = await send_message(customer, "What is the airspeed velocity of an unladen swallow?")
+    for question in ["What is the airspeed velocity of an unladen swallow?", "Do you sell furniture?"]:
+        await send_message(customer, question)
+        _, _, end = await collect_reply(customer)
+        assert end["outcome"] == "unanswered" and end["meta"]["actions"] == ["rephrase", "human"]
+    ack = await send_message(customer, "Who won the match yesterday?")
     _, _, end = await collect_reply(customer)
-    assert end["status"] == "complete"
-    updated, before = await receive_until(customer, lambda f: f["type"] == "conversation.updated"
-                                          and f["conversation"]["owner"] == "queue")
+    assert end["status"] == "complete" and end["meta"].get("handoff") is True
+    updated, _ = await receive_until(customer, lambda f: f["type"] == "conversation.updated"
+                                     and f["conversation"]["owner"] == "queue")
     assert updated["conversation"]["id"] == ack["conversation"]
-    assert any(f["type"] == "message.new" and f["message"]["author"]["kind"] == "system" for f in before)
-    assert "connect" in end["body"].lower()  # the bot said it is fetching a person
+    assert "passing you to a person" in end["body"]  # the bot said it is fetching a person
     await customer.disconnect()
 
 
@@ -139,9 +142,10 @@ async def test_stop_closes_the_provider_stream_and_keeps_the_partial_text(bot_vi
     closed_after = await asyncio.to_thread(openai_server.wait_closed, 5, stopped_at)
     assert closed_after is not None, "the provider's HTTP stream was not closed"
     print(f"stop -> provider connection closed in {closed_after * 1000:.1f} ms")
-    assert end["status"] == "stopped" and end["body"] == "".join(TOKENS[:3])
+    # Trailing spaces wait for the next token (it may be a citation to strip), so they end with the text.
+    assert end["status"] == "stopped" and end["body"] == "".join(TOKENS[:3]).rstrip()
     stored = await database_sync_to_async(Message.objects.get)(pk=start["reply_id"])
-    assert stored.status == "stopped" and stored.body == "".join(TOKENS[:3])
+    assert stored.status == "stopped" and stored.body == end["body"]
     openai_server.release()
     await customer.disconnect()
 

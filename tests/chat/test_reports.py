@@ -1,14 +1,19 @@
-"""Report computations: volume per day, bot-alone share, median first response and resolution times."""
+"""Report computations: volume per day, bot-only share, bot resolution and feedback, unanswered questions, times."""
 
 from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
 
 from chat import reports
 from chat.models import Conversation, Message
-from chat.views.desk_reports import human_duration, nice_ticks, volume_chart
+from chat.views.desk_reports import add_article_url, human_duration, nice_ticks, volume_chart
 from tests.conftest import make_agent, make_site, make_visitor
 
 pytestmark = pytest.mark.django_db
@@ -142,3 +147,177 @@ def test_volume_chart_stacks_bot_under_human(site):
     bar = chart["bars"][0]
     assert bar["bot_h"] == bar["human_h"] > 0
     assert bar["human_y"] + bar["human_h"] == pytest.approx(bar["bot_y"])
+
+
+# ---- the bot: resolution rate, answer feedback, unanswered questions ------------------------------------------
+
+NOW = at(0, 18)  # the report is read at 18:00 on DAY
+
+
+def bot_conversation(site, *, created=None, said=(), status="open", handed_off=None, human_replied=None):
+    """A conversation built from `said`: ("customer", text) or ("bot", outcome[, feedback]), a minute apart."""
+    created = created or at()
+    conversation = Conversation.objects.create(
+        site=site, visitor=make_visitor(site), status=status, created_at=created, updated_at=created,
+        handed_off_at=handed_off, first_human_reply_at=human_replied,
+        resolved_at=created + timedelta(minutes=len(said)) if status == "resolved" else None)
+    question = None
+    for seq, (kind, *rest) in enumerate(said, start=1):
+        when = created + timedelta(minutes=seq - 1)
+        if kind == "customer":
+            question = Message.objects.create(conversation=conversation, seq=seq, author_kind="customer",
+                                              body=rest[0], created_at=when)
+            continue
+        outcome, feedback = (rest + [None])[:2]
+        Message.objects.create(conversation=conversation, seq=seq, author_kind=kind, body="…", outcome=outcome,
+                               feedback=feedback, trigger=question if kind == "bot" else None, created_at=when)
+        question = None
+    return conversation
+
+
+def answered(feedback=None):
+    return [("customer", "How long does shipping take?"), ("bot", "answered", feedback)]
+
+
+def bot_numbers(site, **kwargs) -> reports.BotStats:
+    return reports.report_build(site_ids=[site.pk], start=DAY, end=DAY, now=NOW, **kwargs).bot
+
+
+def test_a_bot_answer_without_a_human_resolves(site):
+    bot_conversation(site, said=answered(), status="resolved")
+    stats = bot_numbers(site)
+    assert (stats.conversations, stats.closed, stats.resolved) == (1, 1, 1)
+    assert stats.resolution_rate == 1.0
+
+
+def test_a_thumbs_up_counts_as_resolved_by_the_bot_even_with_a_human(site):
+    bot_conversation(site, said=answered(feedback=1) + [("agent", "")], status="resolved",
+                     handed_off=at(0, 10, 2), human_replied=at(0, 10, 3))
+    assert bot_numbers(site).resolved == 1
+
+
+def test_a_handoff_without_a_thumbs_up_is_not_resolved_by_the_bot(site):
+    bot_conversation(site, said=answered() + [("bot", "handoff")], status="resolved", handed_off=at(0, 10, 1))
+    bot_conversation(site, said=answered() + [("agent", "")], status="resolved", human_replied=at(0, 10, 2))
+    stats = bot_numbers(site)
+    assert (stats.closed, stats.resolved) == (2, 0)
+    assert stats.resolution_rate == 0.0
+
+
+def test_a_thumbs_down_without_a_human_is_not_resolved_by_the_bot(site):
+    bot_conversation(site, said=answered(feedback=-1), status="resolved")
+    assert (bot_numbers(site).closed, bot_numbers(site).resolved) == (1, 0)
+
+
+def test_an_open_conversation_active_in_the_last_hour_is_not_closed_yet(site):
+    bot_conversation(site, created=NOW - timedelta(minutes=20), said=answered())  # last message 19 minutes ago
+    bot_conversation(site, created=NOW - timedelta(hours=3), said=answered())  # quiet for hours: closed
+    stats = bot_numbers(site)
+    assert (stats.conversations, stats.closed, stats.resolved) == (2, 1, 1)
+
+
+def test_only_conversations_where_the_bot_tried_to_answer_are_bot_conversations(site):
+    bot_conversation(site, said=[("customer", "hi"), ("bot", "smalltalk")], status="resolved")
+    bot_conversation(site, said=[("customer", "a person please"), ("bot", "handoff")], status="resolved",
+                     handed_off=at(0, 10, 1))
+    bot_conversation(site, said=[("customer", "shipping?"), ("bot", "clarify")], status="resolved")
+    bot_conversation(site, said=[("customer", "gift wrap?"), ("bot", "unanswered")], status="resolved")
+    stats = bot_numbers(site)
+    assert (stats.conversations, stats.closed, stats.resolved) == (2, 2, 2)
+
+
+def test_no_closed_bot_conversation_has_no_rate(site):
+    assert bot_numbers(site).resolution_rate is None and bot_numbers(site).helpful_share is None
+
+
+def test_answer_feedback_counts_thumbs_on_bot_replies(site):
+    bot_conversation(site, said=answered(1) + [("customer", "and costs?"), ("bot", "answered", 1)])
+    bot_conversation(site, said=answered(1))
+    bot_conversation(site, said=answered(-1))
+    bot_conversation(site, said=answered())
+    stats = bot_numbers(site)
+    assert (stats.helpful, stats.unhelpful) == (3, 1)
+    assert stats.helpful_share == pytest.approx(0.75)
+
+
+def test_feedback_outside_the_period_does_not_count(site):
+    bot_conversation(site, created=at(-1), said=answered(1))
+    assert bot_numbers(site).helpful == 0
+
+
+OPENING = "What are your opening hours?"
+
+
+def test_grouping_puts_paraphrases_together_and_apart_from_other_questions():
+    groups = reports.question_groups(
+        [OPENING, "opening hours?", OPENING, "discount code not working", "What are your opening hours"])
+    assert [(g.question, g.count) for g in groups] == [(OPENING, 4), ("discount code not working", 1)]
+    assert groups[0].examples == ("opening hours?",)
+
+
+def test_a_group_shows_its_most_frequent_phrasing_then_the_shortest():
+    assert reports.question_groups(["opening hours?", OPENING, OPENING])[0].question == OPENING
+    assert reports.question_groups([OPENING, "opening hours?"])[0].question == "opening hours?"
+
+
+def test_groups_come_most_frequent_first_and_are_limited():
+    questions = ["discount code not working"] + [OPENING] * 3 + ["Do you have a store in Berlin?"] * 2
+    groups = reports.question_groups(questions, limit=2)
+    assert [g.count for g in groups] == [3, 2]
+    assert groups[0].question == OPENING
+
+
+def test_questions_without_terms_group_by_their_normalised_text():
+    groups = reports.question_groups(["Hi!", "hi", "  HI  ", "Hello?", "???", ""])
+    assert sorted((g.question, g.count) for g in groups) == [("Hello?", 1), ("Hi!", 3)]
+
+
+def test_chinese_questions_get_a_chinese_article_language():
+    groups = reports.question_groups(["你们几点开门？", "你们几点开门", OPENING])
+    assert [(g.count, g.language) for g in groups] == [(2, "zh-hans"), (1, "en")]
+
+
+def test_unanswered_questions_come_from_unanswered_replies_of_the_period(site):
+    for question in (OPENING, "opening hours?", OPENING, "my discount code is not working"):
+        bot_conversation(site, said=[("customer", question), ("bot", "unanswered")])
+    bot_conversation(site, said=[("customer", "How long does shipping take?"), ("bot", "answered")])
+    bot_conversation(site, created=at(-1), said=[("customer", OPENING), ("bot", "unanswered")])  # before the period
+    groups = reports.report_build(site_ids=[site.pk], start=DAY, end=DAY, now=NOW).unanswered
+    assert [(g.question, g.count, g.site_id) for g in groups] == [
+        (OPENING, 3, site.pk), ("my discount code is not working", 1, site.pk)]
+
+
+def test_add_article_link_carries_the_question():
+    url = add_article_url(site_id=7, question="Do you ship to Norway & Iceland?", language="en")
+    path, _, query = url.partition("?")
+    assert path == reverse("admin:chat_knowledgearticle_add")
+    assert parse_qs(query) == {"site": ["7"], "title": ["Do you ship to Norway & Iceland?"], "language": ["en"]}
+
+
+def test_another_sites_bot_numbers_and_questions_never_show(site):
+    other = make_site("Other")
+    bot_conversation(other, said=[("customer", "Do you have a store in Berlin?"), ("bot", "unanswered")],
+                     status="resolved")
+    bot_conversation(other, said=answered(1), status="resolved")
+    report = reports.report_build(site_ids=[site.pk], start=DAY, end=DAY, now=NOW)
+    assert report.bot == reports.BotStats() and report.unanswered == []
+
+
+def test_the_reports_page_shows_the_bot_section(site):
+    other = make_site("Other")
+    agent = make_agent("sam", site)
+    today = timezone.now() - timedelta(minutes=5)
+    bot_conversation(site, created=today - timedelta(hours=2), said=answered(1), status="resolved")
+    bot_conversation(site, created=today, said=[("customer", "Do you have a store in Berlin?"), ("bot", "unanswered")])
+    bot_conversation(other, created=today, said=[("customer", "Secret question of another shop"),
+                                                 ("bot", "unanswered")])
+    client = Client()
+    client.force_login(agent)
+    response = client.get("/agent/reports/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="bot-resolution"' in html and 'id="bot-feedback"' in html and 'id="unanswered"' in html
+    assert "100%" in html and "1 of 1 closed bot conversation resolved by the bot" in html
+    assert "Do you have a store in Berlin?" in html
+    assert escape(add_article_url(site_id=site.pk, question="Do you have a store in Berlin?", language="en")) in html
+    assert "Secret question" not in html

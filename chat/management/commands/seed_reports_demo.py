@@ -1,4 +1,5 @@
-"""Fill the demo shop with past conversations (for the reports page) and, optionally, a few live ones (for the desk)."""
+"""Fill the demo shop with past conversations (for the reports page, the bot's outcomes and feedback included)
+and, optionally, a few live ones (for the desk)."""
 
 import random
 from datetime import timedelta
@@ -6,9 +7,12 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
-from chat.models import Conversation, Message, Site, Visitor
+
+from chat.ai.retrieval import contains_cjk
+from chat.models import Conversation, KnowledgeArticle, Message, Site, Visitor
 
 PEOPLE = [
     ("Cleo Martin", "cleo.martin@example.com"), ("Noah Fischer", "noah.f@example.org"), ("Amara Okafor", "amara@example.net"),
@@ -17,16 +21,58 @@ PEOPLE = [
     ("Léa Dubois", "lea.dubois@example.fr"), ("Omar Haddad", ""), ("Hannah Schmidt", "h.schmidt@example.de"),
     ("Diego Alvarez", "diego.alvarez@example.mx"), ("Priya Nair", "priya.nair@example.in"), ("", ""),
 ]
-QUESTIONS = [
-    ("How long does shipping take?", "Orders placed before 2 pm ship the same business day; standard delivery takes 3 to 5 business days."),
-    ("Can I return shoes I wore once?", "Unworn items can be returned within 30 days of delivery."),
-    ("Do you take PayPal?", "Yes, we accept PayPal, Apple Pay, Google Pay and the major cards."),
-    ("Where is my order #4411?", "Once your order ships we email a tracking link; it is also under Orders in your account."),
-    ("I was charged twice for one order", "I'm sorry about that. Let me get a member of our team to look at it."),
-    ("Can I change the delivery address?", "An order's address can be changed until it is packed, usually within an hour."),
-    ("My parcel arrived damaged", "Sorry to hear that! I'm connecting you with a person who can sort out a replacement."),
-    ("Is express shipping available to Canada?", "We ship to 40 countries; international delivery takes 7 to 14 business days."),
+# Questions the bot answers from an article (question, answer, article title).
+ANSWERABLE = [
+    ("How long does shipping take?", "Orders placed before 2 pm ship the same business day; standard delivery takes "
+     "3 to 5 business days.", "Shipping times"),
+    ("Can I return shoes I wore once?", "Unworn items can be returned within 30 days of delivery.", "Returns policy"),
+    ("Do you take PayPal?", "Yes, we accept PayPal, Apple Pay, Google Pay and the major cards.", "Payment methods"),
+    ("Where is my order #4411?", "Once your order ships we email a tracking link; it is also under Orders in your "
+     "account.", "Tracking your order"),
+    ("Can I change the delivery address?", "An order's address can be changed until it is packed, usually within an "
+     "hour.", "Cancelling or changing an order"),
+    ("Is express shipping available to Canada?", "We ship to 40 countries; international delivery takes 7 to 14 "
+     "business days.", "International shipping"),
+    ("I forgot my password", "Click Sign in, then Forgot password: we email you a link that works for one hour.",
+     "Resetting your password"),
+    ("多久能到货？", "下午两点前下单当天发货，标准配送需要3到5个工作日。", "配送时间"),
+    ("可以用PayPal付款吗？", "可以，我们支持PayPal、Apple Pay、Google Pay和主流信用卡。", "付款方式"),
 ]
+# Vague questions the bot answers with a choice of topics first (question, options); the customer picks the first
+# option, whose answer follows.
+VAGUE = [
+    ("shipping?", ["Shipping costs", "Shipping times"],
+     "Standard shipping is free on orders over $50; below that it costs $4.95."),
+    ("refund", ["Refunds", "Returns policy"],
+     "Refunds go back to your original payment method within 5 business days of the parcel reaching us."),
+]
+# Questions the knowledge base has no article for: a few phrasings of each, in English and Chinese, weighted so
+# that some come back often (as the reports page's unanswered list should show).
+UNANSWERED = [
+    (6, ["What are your opening hours?", "opening hours?", "When are you open?", "What are your opening hours",
+         "你们几点开门？", "营业时间是几点？"]),
+    (4, ["do you have a store in Berlin", "Do you have a store in Berlin?", "Is there a shop in Berlin?",
+         "Berlin store?", "柏林有门店吗？"]),
+    (4, ["my discount code is not working", "My discount code isn't working", "discount code not working",
+         "The discount code SPRING20 doesn't work", "优惠码不能用"]),
+    (1, ["Can I pay in instalments?"]),
+    (1, ["Do you offer gift wrapping?"]),
+    (1, ["Are your shoes vegan?"]),
+]
+# Questions the bot hands over at once (question, the bot's reply).
+HANDOFF = [
+    ("I was charged twice for one order", "I'm sorry about that. Let me get a member of our team to look at it."),
+    ("My parcel arrived damaged", "Sorry to hear that! I'm connecting you with a person who can sort out a "
+     "replacement."),
+]
+NO_ANSWER = {
+    "en": "Sorry, I couldn't find an answer to that. You can rephrase it, or talk to a person.",
+    "zh-hans": "抱歉，我没有找到答案。您可以换个说法，或者转人工。",
+}
+HANDING_OFF = {
+    "en": "I'll connect you with a member of our team.",
+    "zh-hans": "我为您转接人工客服。",
+}
 AGENT_ANSWERS = [
     "Thanks for waiting! I've checked your order and sorted it out.",
     "I've refunded the duplicate charge; you'll see it within 5 business days.",
@@ -43,7 +89,8 @@ LIVE = [
 
 
 class Command(BaseCommand):
-    help = "Create past conversations with realistic timings in the demo shop (and optionally some open ones)."
+    help = ("Create past conversations with realistic timings and bot outcomes in the demo shop "
+            "(and optionally some open ones).")
 
     def add_arguments(self, parser):
         parser.add_argument("--site", default="demo-shop", help="Key of the site to fill (default: demo-shop).")
@@ -89,34 +136,45 @@ class Command(BaseCommand):
             ]),
         )
 
-    def _add(self, conversation, kind, body, at, *, agent=None, internal=False):
+    def _add(self, conversation, kind, body, at, *, agent=None, internal=False, **fields):
         conversation.last_seq += 1
         if not internal:
             conversation.last_public_seq = conversation.last_seq
         conversation.last_message_at = at
         return Message.objects.create(conversation=conversation, seq=conversation.last_seq, author_kind=kind,
-                                      author_agent=agent, body=body, internal=internal, created_at=at, updated_at=at)
+                                      author_agent=agent, body=body, internal=internal, created_at=at, updated_at=at,
+                                      **fields)
+
+    def _source(self, site, title):
+        article = KnowledgeArticle.objects.filter(site=site, title=title).first()
+        if article is None:
+            return []
+        url = reverse("help-article", kwargs={"site_key": site.key, "article_id": article.pk})
+        return [{"id": article.pk, "title": article.title, "url": url}]
+
+    def _bot(self, conversation, trigger, body, at, *, outcome, language, feedback=None, **meta):
+        return self._add(conversation, Message.AuthorKind.BOT, body, at, trigger=trigger, outcome=outcome,
+                         feedback=feedback, meta={"language": language, **meta})
 
     def _past_conversation(self, site, agent, rng, started):
         visitor = self._visitor(site, rng, started)
-        question, bot_answer = rng.choice(QUESTIONS)
         conversation = Conversation.objects.create(site=site, visitor=visitor, created_at=started, updated_at=started)
-        self._add(conversation, Message.AuthorKind.CUSTOMER, question, started)
-        at = started + timedelta(seconds=rng.randint(2, 6))
-        self._add(conversation, Message.AuthorKind.BOT, bot_answer, at)
-        if rng.random() < 0.55:  # the bot answered; the customer leaves happy
+        roll = rng.random()
+        if roll < 0.55:
+            at, handoff = self._bot_answers(conversation, rng, started)
+        elif roll < 0.8:
+            at, handoff = self._bot_misses(conversation, rng, started)
+        else:
+            question, reply = rng.choice(HANDOFF)
+            asked = self._add(conversation, Message.AuthorKind.CUSTOMER, question, started)
+            at = started + timedelta(seconds=rng.randint(2, 6))
+            self._bot(conversation, asked, reply, at, outcome=Message.Outcome.HANDOFF, language="en", handoff=True)
+            handoff = "bot"
+        if handoff:
+            resolved_at = self._human_answers(conversation, agent, rng, at, by=handoff)
+        else:  # the bot answered; the customer leaves
             conversation.owner = Conversation.Owner.BOT
             resolved_at = at + timedelta(minutes=rng.randint(1, 20))
-        else:  # handed off: wait for a human, who answers and resolves
-            queued_at = at + timedelta(seconds=rng.randint(5, 60))
-            self._add(conversation, Message.AuthorKind.SYSTEM, "Connecting you with a member of our team.", queued_at)
-            answered_at = queued_at + timedelta(seconds=int(rng.lognormvariate(5.2, 0.9)))
-            self._add(conversation, Message.AuthorKind.AGENT, rng.choice(AGENT_ANSWERS), answered_at, agent=agent)
-            conversation.owner = Conversation.Owner.AGENT
-            conversation.assignee = agent
-            conversation.queued_at = queued_at
-            conversation.first_human_reply_at = answered_at
-            resolved_at = answered_at + timedelta(minutes=rng.randint(2, 90))
         if rng.random() < 0.9:
             conversation.status = Conversation.Status.RESOLVED
             conversation.resolved_at = resolved_at
@@ -124,17 +182,88 @@ class Command(BaseCommand):
         conversation.customer_read_seq = conversation.agent_read_seq = conversation.last_seq
         conversation.save()
 
+    def _bot_answers(self, conversation, rng, started):
+        """The bot answers from an article (after asking which topic, sometimes); the customer may rate it.
+
+        Returns the time of the last message, and who handed off ("customer" or "") when a 👎 made the
+        customer ask for a person.
+        """
+        site, at = conversation.site, started
+        if rng.random() < 0.15:
+            vague, options, answer = rng.choice(VAGUE)
+            asked = self._add(conversation, Message.AuthorKind.CUSTOMER, vague, at)
+            at += timedelta(seconds=rng.randint(2, 5))
+            self._bot(conversation, asked, "Which of these do you mean?", at, outcome=Message.Outcome.CLARIFY,
+                      language="en", options=options)
+            question = title = options[0]  # the customer clicks the first topic; its title is sent as a message
+            at += timedelta(seconds=rng.randint(5, 30))
+        else:
+            question, answer, title = rng.choice(ANSWERABLE)
+        language = "zh-hans" if contains_cjk(question) else "en"
+        asked = self._add(conversation, Message.AuthorKind.CUSTOMER, question, at)
+        at += timedelta(seconds=rng.randint(2, 6))
+        verdict = rng.random()
+        feedback = 1 if verdict < 0.45 else -1 if verdict < 0.57 else None
+        self._bot(conversation, asked, answer, at, outcome=Message.Outcome.ANSWERED, language=language,
+                  feedback=feedback, sources=self._source(site, title))
+        wants_person = rng.random() < (0.6 if feedback == -1 else 0.05)
+        return at, "customer" if wants_person else ""
+
+    def _bot_misses(self, conversation, rng, started):
+        """A question without an article: the customer rephrases, asks for a person, or gives up."""
+        phrasings = rng.choices([group for _weight, group in UNANSWERED], weights=[w for w, _ in UNANSWERED])[0]
+        # The first phrasing of each is the common one.
+        at, question = started, rng.choices(phrasings, weights=[3] + [1] * (len(phrasings) - 1))[0]
+        for attempt in range(2):
+            language = "zh-hans" if contains_cjk(question) else "en"
+            asked = self._add(conversation, Message.AuthorKind.CUSTOMER, question, at)
+            at += timedelta(seconds=rng.randint(2, 6))
+            self._bot(conversation, asked, NO_ANSWER[language], at, outcome=Message.Outcome.UNANSWERED,
+                      language=language, actions=["rephrase", "human"])
+            conversation.bot_misses = attempt + 1
+            next_step = rng.random()
+            if attempt == 0 and next_step < 0.35 and len(phrasings) > 1:  # tries other words
+                question = rng.choice([p for p in phrasings if p != question])
+                at += timedelta(seconds=rng.randint(10, 40))
+                continue
+            if attempt == 1 and conversation.site.bot_handoff_after and conversation.site.bot_handoff_after <= 2:
+                at += timedelta(seconds=1)
+                self._bot(conversation, None, HANDING_OFF[language], at, outcome=Message.Outcome.HANDOFF,
+                          language=language, handoff=True)
+                return at, "bot"
+            return at, "customer" if next_step < 0.7 else ""
+        return at, ""
+
+    def _human_answers(self, conversation, agent, rng, at, *, by):
+        """The conversation goes to the queue; a person answers. Returns when the person resolved it."""
+        queued_at = at + timedelta(seconds=rng.randint(5, 60) if by == "customer" else 1)
+        self._add(conversation, Message.AuthorKind.SYSTEM, "Connecting you with a member of our team.", queued_at)
+        answered_at = queued_at + timedelta(seconds=int(rng.lognormvariate(5.2, 0.9)))
+        self._add(conversation, Message.AuthorKind.AGENT, rng.choice(AGENT_ANSWERS), answered_at, agent=agent)
+        conversation.owner = Conversation.Owner.AGENT
+        conversation.assignee = agent
+        conversation.queued_at = conversation.handed_off_at = queued_at
+        conversation.first_human_reply_at = answered_at
+        conversation.bot_misses = 0
+        return answered_at + timedelta(minutes=rng.randint(2, 90))
+
     def _live_conversation(self, site, agent, rng, index, now):
         question, owner = LIVE[index % len(LIVE)]
         started = now - timedelta(minutes=rng.randint(2, 40))
         visitor = self._visitor(site, rng, started)
         conversation = Conversation.objects.create(site=site, visitor=visitor, created_at=started, updated_at=started)
-        self._add(conversation, Message.AuthorKind.CUSTOMER, question, started)
+        asked = self._add(conversation, Message.AuthorKind.CUSTOMER, question, started)
         at = started + timedelta(seconds=4)
-        self._add(conversation, Message.AuthorKind.BOT, "Let me check that for you.", at)
+        if owner == Conversation.Owner.BOT:
+            answer = "Yes, we ship to Norway; international delivery takes 7 to 14 business days."
+            self._bot(conversation, asked, answer, at, outcome=Message.Outcome.ANSWERED, language="en",
+                      sources=self._source(site, "International shipping"))
+        else:
+            self._bot(conversation, asked, HANDING_OFF["en"], at, outcome=Message.Outcome.HANDOFF, language="en",
+                      handoff=True)
         conversation.owner = owner
         if owner != Conversation.Owner.BOT:
-            conversation.queued_at = at + timedelta(seconds=20)
+            conversation.queued_at = conversation.handed_off_at = at + timedelta(seconds=20)
             self._add(conversation, Message.AuthorKind.SYSTEM, "Connecting you with a member of our team.", conversation.queued_at)
         if owner == Conversation.Owner.AGENT:
             conversation.assignee = agent
