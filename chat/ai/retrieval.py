@@ -34,14 +34,14 @@ B = 0.75
 TITLE_BOOST = 3
 # Query terms no article contains still count against coverage, but a little: they are often filler.
 UNKNOWN_WORD_WEIGHT = 0.5
-UNKNOWN_BIGRAM_WEIGHT = 0.2
+UNKNOWN_BIGRAM_WEIGHT = 0.1
 # A question made only of common terms ("what time is it") says too little to be sure of: the denominator of
 # the score never drops below this fraction of an unseen term's idf.
 MIN_INFORMATION = 0.75
 # A typo correction is a guess ("bread" is a word, not a typo for "break"), so what it adds counts for less.
 CORRECTED_WEIGHT = 0.5
 # An article in the other language is a fallback, not an equal: a Chinese question prefers a Chinese article.
-OTHER_LANGUAGE_FACTOR = 0.8
+OTHER_LANGUAGE_FACTOR = 0.9
 MAX_CACHED_SITES = 256
 # A shop topic the question names ("discount code") that no article covers says the question is about something
 # else: it weighs as much as the rarest known term, not as filler.
