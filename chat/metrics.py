@@ -63,10 +63,11 @@ class Summary:
 LAYER_SEND_FAILURES = Counter("parley_layer_send_failures_total", "Channel-layer group sends that raised.")
 MESSAGES_STORED = Counter("parley_messages_total", "Messages stored.")
 REPLIES_ENDED = Counter("parley_replies_total", "Bot replies ended, by final status.", label="status")
+BOT_OUTCOMES = Counter("parley_bot_outcomes_total", "Complete bot replies, by what they did.", label="outcome")
 STOP_LATENCY = Summary("parley_stop_latency_seconds", "From a stop reaching the worker to its reply ending.")
 FIRST_TOKEN = Summary("parley_first_token_seconds", "From a worker claiming a reply to its first delta.")
 
-COUNTERS = [MESSAGES_STORED, REPLIES_ENDED, LAYER_SEND_FAILURES]
+COUNTERS = [MESSAGES_STORED, REPLIES_ENDED, BOT_OUTCOMES, LAYER_SEND_FAILURES]
 SUMMARIES = [STOP_LATENCY, FIRST_TOKEN]
 
 

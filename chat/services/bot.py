@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from chat import metrics
 from chat.ai.base import Outcome
 from chat.models import Conversation, Message, Visitor
 from chat.services import conversations, replies
@@ -37,6 +38,7 @@ def bot_reply_finish(*, reply_id: int, conversation_id: int, status: str, text: 
             return None  # stopped or reaped meanwhile: whoever ended it decided
         if complete:
             _conclude(conversation_id, outcome)
+            metrics.BOT_OUTCOMES.inc(outcome.kind)
         if handoff or (complete and outcome.handoff):
             # The reply said it already; a failed one says so in its last line.
             conversations.conversation_handoff(conversation=Conversation(pk=conversation_id), announce=False,

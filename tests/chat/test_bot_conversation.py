@@ -4,6 +4,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import AsyncClient
 
+from chat import metrics
 from chat.models import Conversation, Message, Visitor
 from tests.chat.test_replies import bot_visitor, collect_reply  # noqa: F401  (a fixture and a helper)
 from tests.conftest import (
@@ -22,10 +23,12 @@ def conversation(pk: int) -> Conversation:
 
 
 async def test_small_talk_then_a_question_gets_an_answer_without_a_handoff(bot_visitor):
+    small_talk_before = metrics.BOT_OUTCOMES.value("smalltalk")
     customer, _ = await open_customer(token_for(bot_visitor))
     ack = await send_message(customer, "hi")
     _, _, end = await collect_reply(customer)
     assert end["outcome"] == "smalltalk" and end["body"] and end["meta"]["language"] == "en"
+    assert metrics.BOT_OUTCOMES.value("smalltalk") == small_talk_before + 1
     await send_message(customer, "How much does express shipping cost?")
     _, _, end = await collect_reply(customer)
     assert end["outcome"] == "answered" and "$12.95" in end["body"]

@@ -85,6 +85,7 @@ def test_post_streams_chunks_before_the_provider_finishes_then_done(server, prov
             else:
                 texts.append(chunk["choices"][0]["delta"]["content"])
     assert finish["choices"][0]["finish_reason"] == "stop"
+    assert finish["parley_outcome"] == "answered" and finish["parley_meta"]["language"] == "en"
     [(stored_body, status)] = database_rows(env, "select body, status from chat_message where author_kind='bot' "
                                                  "order by id desc limit 1")
     assert "".join(texts) == stored_body == "".join(TOKENS) and status == "complete"
