@@ -92,19 +92,25 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
 OTHER_TOPICS: dict[str, tuple[str, ...]] = {
     "promo": (
         "discount", "discount code", "promo", "promo code", "promotion", "promotion code", "coupon", "coupon code",
-        "voucher code", "student discount", "优惠", "优惠码", "折扣", "优惠券", "打折", "促销",
+        "voucher code", "student discount", "sale", "sales", "black friday", "clearance",
+        "优惠", "优惠码", "折扣", "优惠券", "打折", "促销",
     ),
     "hours": (
         "opening hours", "opening times", "open hours", "opening time", "closing time", "business hours",
-        "when are you open", "what time do you open", "what time do you close",
+        "when are you open", "what time do you open", "what time do you close", "service hours",
+        "customer service hours", "support hours",
         "营业时间", "几点开门", "几点关门", "营业",
     ),
     "store": (
         "store", "stores", "physical store", "physical shop", "showroom", "branch", "in person", "in store",
+        "located", "location", "locations",
         "门店", "实体店", "线下店", "自提",
     ),
     "stock": ("in stock", "out of stock", "restock", "back in stock", "sold out", "availability",
               "有货", "缺货", "补货", "库存"),
+    "lost": ("nothing arrived", "never arrived", "never came", "missing parcel",
+             "missing package", "lost parcel", "lost package", "stolen", "没收到", "丢了", "丢失", "被偷"),
+    "wrap": ("gift wrap", "gift wrapping", "wrapping", "gift box", "礼品包装"),
     "loyalty": ("loyalty", "points", "reward", "rewards", "membership", "积分", "会员"),
     "job": ("job", "jobs", "career", "careers", "hiring", "vacancy", "vacancies", "招聘", "工作机会"),
     "phone": ("phone number", "telephone", "hotline", "call you", "电话", "客服电话"),

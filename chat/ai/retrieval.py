@@ -46,8 +46,8 @@ MAX_CACHED_SITES = 256
 # A shop topic the question names ("discount code") that no article covers says the question is about something
 # else: it weighs as much as the rarest known term, not as filler.
 UNKNOWN_TOPIC_WEIGHT = 1.0
-# Evidence that is only generic ("hour", "order", "account") is weak: an answer resting on it is more often wrong
-# than right, so it counts for this share of its score.
+# Evidence that is only generic ("hour", "order", "account"), or a single plain word, is weak: an answer resting
+# on it is more often wrong than right, so it counts for this share of its score.
 WEAK_EVIDENCE_FACTOR = 0.5
 # An article that leaves a topic of the question uncovered ("the email address on my account") answers another
 # question, however well the rest matches.
@@ -67,8 +67,14 @@ def contains_cjk(text: str) -> bool:
 # --- Analysis -----------------------------------------------------------------------------------------------
 
 
+# Words the suffix rules would fold into another word's stem ("customer" is not "customs").
+_STEM_EXCEPTIONS = {"customer": "customer", "customers": "customer"}
+
+
 def stem(word: str) -> str:
     """Reduce an English word to a crude stem so inflections meet ("arrives", "arrived" -> "arriv")."""
+    if word in _STEM_EXCEPTIONS:
+        return _STEM_EXCEPTIONS[word]
     if len(word) <= 3:
         return word
     if word.endswith("ies") and len(word) > 4:
@@ -362,9 +368,11 @@ def score_all(index: _Index, query: str) -> list[tuple[float, _Article]]:
         if not raw:
             continue
         score = min(raw / ideal, 1.0)
+        specific = [term for term in matched if term not in _GENERIC]
         if any(not terms[topic] for topic in topics):
             score *= UNCOVERED_TOPIC_FACTOR
-        elif _GENERIC.issuperset(matched):
+        elif not specific or (len(specific) == 1 and specific[0].isascii() and not specific[0].startswith("#")):
+            # Only generic terms, or one plain word ("open", "email") that no concept vouches for.
             score *= WEAK_EVIDENCE_FACTOR
         if article.chinese != chinese_query:
             score *= OTHER_LANGUAGE_FACTOR
@@ -416,8 +424,10 @@ def _passages(scored: list[tuple[float, _Article]]) -> list[Passage]:
     ]
 
 
-# Openings that make a message lean on the one before: "and to the UK?", "what about express?", "那退款呢".
-_FOLLOW_UP = re.compile(r"^(and|also|what about|how about|and what about|same for|or|plus)\b|^(那|还有|那么|另外)|呢[?？]?$")
+# Openings that make a message lean on the one before ("and to the UK?", "what about express?", "那退款呢"), and
+# words that point back at it ("how long would that take?").
+_FOLLOW_UP = re.compile(r"^(and|also|what about|how about|and what about|same for|or|plus)\b|^(那|还有|那么|另外)|呢[?？]?$"
+                        r"|\b(that|it|this|those|them)\b|这个|那个")
 # A follow-up is short: a long message is a question of its own.
 FOLLOW_UP_MAX_TERMS = 4
 
