@@ -235,3 +235,31 @@ async def test_small_talk_is_answered_without_a_handoff(message):
 async def test_frustration_offers_a_person():
     _, outcome = await run(ask("you're not helping"))
     assert outcome.kind == "smalltalk" and outcome.actions == ("human",) and not outcome.handoff
+
+
+# --- The evaluation sets ------------------------------------------------------------------------------------
+
+
+def test_the_evaluation_command_prints_the_table_for_both_sets():
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("evaluate_bot", stdout=out)
+    text = out.getvalue()
+    assert "dev (dev.json)" in text and "heldout (heldout.json)" in text
+    assert text.count("| en |") == 2 and text.count("| zh-hans |") == 2
+
+
+def test_the_development_set_stays_where_it_was_calibrated():
+    """A guard against regressions on the set the thresholds were chosen on (the held-out set is only reported)."""
+    from pathlib import Path
+
+    from chat.ai.evaluation import evaluate, load
+
+    tallies = evaluate(load(Path(__file__).parent / "bot_eval" / "dev.json"), ARTICLES)
+    for tally in tallies.values():
+        assert tally.share("answerable", "right") >= 0.9
+        assert tally.share("all", "wrong") <= 0.03
+        assert tally.share("smalltalk", "right") == 1.0
