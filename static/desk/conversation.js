@@ -297,6 +297,7 @@ export class ConversationView {
           el("span", { class: "who" }, who),
           el("time", { datetime: entry.created_at ?? "" }, clock(entry.created_at)),
           el("span", { class: "msg-state" }),
+          kind === "bot" ? el("span", { class: "msg-verdict" }) : null,
           kind !== "customer" && !entry.internal ? el("span", { class: "seen", title: "Not seen yet" }) : null)));
     this.patch(node, entry);
     return node;
@@ -321,6 +322,16 @@ export class ConversationView {
       state.textContent = label;
       state.title = entry.reason ?? "";
       state.className = `msg-state${label ? ` is-${entry.status}` : ""}`;
+    }
+    const verdict = node.querySelector(".msg-verdict");
+    if (verdict) {
+      // What the bot's answer did for the customer: their 👍 / 👎, or that it had no answer.
+      const parts = [];
+      if (entry.outcome === "unanswered") parts.push("Could not answer");
+      if (entry.feedback === true) parts.push("👍 Helpful");
+      if (entry.feedback === false) parts.push("👎 Not helpful");
+      verdict.textContent = parts.join(" · ");
+      verdict.className = `msg-verdict${entry.feedback === false ? " is-down" : ""}`;
     }
   }
 

@@ -285,6 +285,12 @@ socket.on("*", (frame) => {
   if (entry.author?.kind === "customer") markRead();
 });
 
+socket.on("reply.feedback", (frame) => {
+  const transcript = state.transcripts.get(frame.conversation);
+  const entry = transcript?.started ? transcript.applyFeedback(frame) : null;
+  if (entry && transcript.id === state.selected) view.renderEntry(entry);
+});
+
 socket.on("conversation.updated", (frame) => {
   const row = frame.conversation;
   notifyIfNews(row);

@@ -15,6 +15,13 @@ export function parseCursor(text) {
 
 const isStreaming = (m) => m.status === "streaming";
 
+/** A bot reply's outcome, meta and the customer's verdict (feedback: true, false or null), from a frame. */
+function takeReplyFields(entry, source) {
+  if (typeof source.outcome === "string") entry.outcome = source.outcome;
+  if (source.meta && typeof source.meta === "object") entry.meta = source.meta;
+  if (source.feedback !== undefined) entry.feedback = typeof source.feedback === "boolean" ? source.feedback : null;
+}
+
 export class Transcript {
   constructor(id) {
     this.id = id;
@@ -95,6 +102,7 @@ export class Transcript {
           created_at: m.created_at, internal: Boolean(m.internal), index: held ? held.index : -1,
           pos: { seq, index: 0 },
         };
+        takeReplyFields(entry, m);
         this.messages.set(seq, entry);
         return { result: "applied", entry };
       }
@@ -129,9 +137,21 @@ export class Transcript {
         if (Number.isInteger(event.index)) entry.index = event.index;
         entry.pos = { seq, index: entry.index + 1 };
         entry.reason = event.reason;
+        takeReplyFields(entry, event);
         return { result: "applied", entry };
       }
     }
+  }
+
+  /** A `reply.feedback` event: the customer's verdict on a bot reply. Returns the entry it changed, or null. */
+  applyFeedback(event) {
+    for (const entry of this.messages.values()) {
+      if (entry.id === event.reply_id && entry.author?.kind === "bot") {
+        entry.feedback = typeof event.helpful === "boolean" ? event.helpful : null;
+        return entry;
+      }
+    }
+    return null;
   }
 
   newReply(event) {

@@ -147,11 +147,29 @@ class Emitter {
   }
 }
 
+/** What a bot reply says about itself (protocol: `outcome`, `meta`, `feedback`), copied when present. */
+const REPLY_FIELDS = ["outcome", "meta", "feedback"];
+
 /** A copy of a transcript entry without our bookkeeping (index, pos). */
 function publicMessage(m) {
   const out = { id: m.id, seq: m.seq, author: m.author, body: m.body, status: m.status, created_at: m.created_at };
   if (m.html !== undefined) out.html = m.html;
+  for (const field of REPLY_FIELDS) if (m[field] !== undefined) out[field] = m[field];
   return out;
+}
+
+/** Copy a bot reply's outcome, meta and feedback from a frame onto an entry. */
+function takeReplyFields(entry, source) {
+  if (typeof source.outcome === "string") entry.outcome = source.outcome;
+  if (source.meta && typeof source.meta === "object") entry.meta = source.meta;
+  if (source.feedback !== undefined) entry.feedback = helpfulness(source.feedback);
+}
+
+/** The customer's verdict as true (helpful), false or null; the database's 1 / -1 read the same. */
+export function helpfulness(value) {
+  if (value === true || value === 1) return true;
+  if (value === false || value === -1) return false;
+  return null;
 }
 
 /** A stored transcript entry we can trust enough to build a cursor from. */
@@ -179,7 +197,7 @@ function defaultNetwork() {
 /**
  * The widget's link to Parley. Emits:
  * `state`, `welcome`, `conversation`, `message`, `reply`, `typing`, `read`, `ack`,
- * `error`, `auth`, `outbox`, `transport`.
+ * `error`, `auth`, `outbox`, `transport`, `feedback`.
  */
 export class Connection extends Emitter {
   constructor(options = {}) {
@@ -223,7 +241,8 @@ export class Connection extends Emitter {
     this.inFlight = new Set(); // client_ids sent on this link and not yet answered
     this.resumeInFlight = false;
     this.held = []; // live events that arrived while a resume was outstanding
-    this.control = []; // stop / handoff frames waiting for the next welcome
+    this.control = []; // stop / handoff / feedback frames waiting for the next welcome
+    this.feedbackSent = new Map(); // reply id -> the verdict before ours, until the server confirms ours
     this.readWanted = 0;
     this.readSent = 0;
     this.posting = false;
@@ -323,6 +342,26 @@ export class Connection extends Emitter {
     }
     if (!this.control.some((f) => f.type === "handoff.request")) this.control.push({ type: "handoff.request" });
     this.flushControl();
+  }
+
+  /**
+   * The customer's verdict on a bot reply (true: it helped). Shown at once; the server's `reply.feedback`
+   * confirms it, an error puts the previous one back. Choosing what is already chosen sends nothing.
+   */
+  feedback(replyId, helpful) {
+    const entry = this.entryById(replyId);
+    const verdict = Boolean(helpful);
+    if (!entry || entry.feedback === verdict) return false;
+    if (!this.feedbackSent.has(replyId)) this.feedbackSent.set(replyId, entry.feedback ?? null);
+    this.setFeedback(entry, verdict);
+    if (this.transport === "sse") {
+      void this.postFeedback(replyId, verdict);
+      return true;
+    }
+    this.control = this.control.filter((f) => !(f.type === "reply.feedback" && f.reply_id === replyId));
+    this.control.push({ type: "reply.feedback", reply_id: replyId, helpful: verdict });
+    this.flushControl();
+    return true;
   }
 
   /** Tell agents the customer is (not) typing; dropped when not live, it is only a hint. */
@@ -523,6 +562,8 @@ export class Connection extends Emitter {
         return this.emit("typing", { author: frame.author, active: Boolean(frame.active), conversation: frame.conversation });
       case "read":
         return this.emit("read", { by: frame.by, seq: frame.seq, conversation: frame.conversation });
+      case "reply.feedback":
+        return this.onFeedback(frame);
       case "pong":
         // The server's head cursor: behind it means events were lost without a visible gap
         // (e.g. the channel layer restarted and forgot our groups), so ask for them.
@@ -680,6 +721,7 @@ export class Connection extends Emitter {
       index: held ? held.index : -1, pos: { seq: m.seq, index: 0 },
     };
     if (m.html !== undefined) entry.html = m.html;
+    takeReplyFields(entry, m);
     this.messages.set(m.seq, entry);
     this.emit("message", { message: publicMessage(entry), change: held ? "update" : "new" });
     if (held) this.emitReply("end", entry);
@@ -727,6 +769,7 @@ export class Connection extends Emitter {
     if (!isStreaming(entry)) return "duplicate";
     if (typeof event.body === "string") entry.body = event.body;
     if (event.html !== undefined) entry.html = event.html;
+    takeReplyFields(entry, event);
     entry.status = event.status ?? "complete";
     if (Number.isInteger(event.index)) entry.index = event.index;
     entry.pos = { seq: entry.seq, index: entry.index + 1 };
@@ -814,6 +857,8 @@ export class Connection extends Emitter {
       }
     } else if (ref === "resume" && this.resumeInFlight) {
       this.linkLost(0); // no replay will come: a fresh hello repairs the transcript
+    } else if (ref === "reply.feedback") {
+      for (const replyId of [...this.feedbackSent.keys()]) this.feedbackRefused(replyId);
     }
     this.emit("error", { code, detail, ref });
     return undefined;
@@ -869,6 +914,35 @@ export class Connection extends Emitter {
   replyEnded(replyId) {
     for (const m of this.messages.values()) if (m.id === replyId) return !isStreaming(m);
     return false;
+  }
+
+  entryById(id) {
+    for (const m of this.messages.values()) if (m.id === id) return m;
+    return null;
+  }
+
+  /** The server stored a verdict (ours, or one from another tab): it is the truth. */
+  onFeedback(frame) {
+    if (frame.conversation != null && frame.conversation !== this.conversationId) return;
+    const entry = this.entryById(frame.reply_id);
+    this.feedbackSent.delete(frame.reply_id);
+    if (entry) this.setFeedback(entry, helpfulness(frame.helpful));
+  }
+
+  /** The server refused a verdict: show the one it holds again. */
+  feedbackRefused(replyId) {
+    const previous = this.feedbackSent.get(replyId) ?? null;
+    this.feedbackSent.delete(replyId);
+    const entry = this.entryById(replyId);
+    if (entry) this.setFeedback(entry, previous);
+  }
+
+  setFeedback(entry, verdict) {
+    if (entry.feedback === verdict) return;
+    entry.feedback = verdict;
+    this.persist();
+    this.emit("message", { message: publicMessage(entry), change: "update" });
+    this.emit("feedback", { reply_id: entry.id, helpful: verdict });
   }
 
   refuse(code, detail) {
@@ -1017,6 +1091,30 @@ export class Connection extends Emitter {
     } catch {
       this.emit("error", { code: "unavailable", detail: "Could not reach the server to stop the reply.", ref: "reply.stop" });
     }
+  }
+
+  /** Over SSE the verdict goes by POST; its answer `{helpful}` is the server's confirmation. */
+  async postFeedback(replyId, helpful) {
+    try {
+      const response = await this.fetchImpl(this.httpUrl(`/api/widget/replies/${encodeURIComponent(replyId)}/feedback`), {
+        method: "POST",
+        headers: this.authHeaders({ "Content-Type": "application/json", Accept: "application/json" }),
+        body: JSON.stringify({ helpful }),
+      });
+      const answer = await response.json().catch(() => null);
+      if (response.status === 401) return void this.linkLost(CLOSE.UNAUTHORIZED);
+      if (!response.ok) {
+        this.feedbackRefused(replyId);
+        const error = answer?.error ?? {};
+        this.emit("error", { code: error.code ?? "bad_request", detail: error.detail ?? `HTTP ${response.status}`, ref: "reply.feedback" });
+        return undefined;
+      }
+      this.onFeedback({ reply_id: replyId, helpful: typeof answer?.helpful === "boolean" ? answer.helpful : helpful });
+    } catch {
+      this.feedbackRefused(replyId);
+      this.emit("error", { code: "unavailable", detail: "Could not reach the server to save the feedback.", ref: "reply.feedback" });
+    }
+    return undefined;
   }
 
   // ---- storage ------------------------------------------------------------------

@@ -48,6 +48,7 @@ class WidgetApp {
     this.timers = {};
     this.announcedConversation = false;
     this.identifyLater = false;
+    this.handoffAsked = false; // until the conversation's owner changes, don't offer a person twice
   }
 
   async boot() {
@@ -187,6 +188,7 @@ class WidgetApp {
       this.agentReadSeq = 0;
     }
     const ownerChanged = conversation?.owner !== this.conversation?.owner;
+    if (ownerChanged || switched) this.handoffAsked = false;
     this.conversation = conversation;
     if (ownerChanged && conversation && !switched) this.refreshAvailability(); // an agent may have come online
     if (conversation) $("transcript").dataset.conversation = String(conversation.id);
@@ -243,6 +245,8 @@ class WidgetApp {
   onError({ code, detail, ref, retrying }) {
     if (code === "unsupported" && ref === "handoff.request") {
       this.postHandoff();
+    } else if (ref === "reply.feedback") {
+      this.notice(t("feedback.failed"));
     } else if (code === "too_long") {
       this.notice(t("error.too_long", { max: MAX_BODY }));
     } else if (code === "rate_limited") {
@@ -262,6 +266,8 @@ class WidgetApp {
       });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
     } catch {
+      this.handoffAsked = false; // it did not go through: offer it again
+      this.renderControls();
       this.notice(t("error.generic"));
     }
   }
@@ -350,7 +356,9 @@ class WidgetApp {
   renderControls() {
     $("stop").hidden = this.streaming.size === 0;
     const owner = this.conversation?.owner ?? (config.bot_enabled ? "bot" : "queue");
-    $("handoff").hidden = !config.bot_enabled || owner !== "bot" || this.conversation?.status === "resolved";
+    const canHandoff = config.bot_enabled && owner === "bot" && this.conversation?.status !== "resolved" && !this.handoffAsked;
+    $("handoff").hidden = !canHandoff;
+    this.view.setHandoffOpen(canHandoff);
   }
 
   renderTyping() {
@@ -423,10 +431,10 @@ class WidgetApp {
       for (const replyId of this.streaming.keys()) this.connection?.stop(replyId);
       composer.focus();
     });
-    $("handoff").addEventListener("click", () => {
-      this.connection?.requestHuman();
-      $("handoff").hidden = true;
-      composer.focus();
+    $("handoff").addEventListener("click", () => this.askForPerson());
+    $("transcript").addEventListener("click", (event) => {
+      const button = event.target.closest?.("button");
+      if (button && $("transcript").contains(button)) this.onTranscriptButton(button);
     });
     $("prechat").addEventListener("submit", (event) => {
       event.preventDefault();
@@ -445,13 +453,41 @@ class WidgetApp {
 
   send() {
     const composer = $("composer");
-    const text = composer.value;
-    if (!text.trim() || !this.connection) return;
-    if (this.connection.send(text) == null) return; // refused locally (too long): the error says why
+    if (!this.sendText(composer.value)) return;
     composer.value = "";
     this.autosize();
     this.noteTyping(false);
+  }
+
+  /** Send a customer message; false when there is nothing to send or it is refused locally (the error says why). */
+  sendText(text) {
+    if (!text.trim() || !this.connection) return false;
+    if (this.connection.send(text) == null) return false;
     this.view.scrollToEnd();
+    return true;
+  }
+
+  /** A 👍 / 👎 or a quick reply under a bot message. */
+  onTranscriptButton(button) {
+    if (button.dataset.helpful) {
+      const replyId = Number(button.closest(".msg")?.dataset.id);
+      if (Number.isInteger(replyId)) this.connection?.feedback(replyId, button.dataset.helpful === "true");
+    } else if (button.dataset.quick === "human") {
+      this.askForPerson();
+    } else if (button.dataset.quick === "rephrase") {
+      $("composer").focus();
+    } else if (button.dataset.quick === "option") {
+      this.sendText(button.textContent);
+      $("composer").focus();
+    }
+  }
+
+  /** "Talk to a person", from the footer or a quick reply: the same handoff.request either way. */
+  askForPerson() {
+    this.connection?.requestHuman();
+    this.handoffAsked = true;
+    this.renderControls();
+    $("composer").focus();
   }
 
   noteTyping(active) {

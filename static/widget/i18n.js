@@ -47,6 +47,14 @@ const en = {
   "error.generic": "Something went wrong. Please try again.",
   "launcher.open": "Open chat",
   "launcher.close": "Close chat",
+  "quick.label": "Suggested replies",
+  "quick.rephrase": "Rephrase",
+  "quick.human": "Talk to a person",
+  "feedback.ask": "Did that answer your question?",
+  "feedback.yes": "Yes, it helped",
+  "feedback.no": "No",
+  "feedback.thanks": "Thanks for your feedback",
+  "feedback.failed": "Your feedback could not be saved. Please try again.",
 };
 
 const zhHans = {
@@ -78,6 +86,14 @@ const zhHans = {
   "error.generic": "出了点问题，请重试。",
   "launcher.open": "打开聊天",
   "launcher.close": "关闭聊天",
+  "quick.label": "建议回复",
+  "quick.rephrase": "换个说法",
+  "quick.human": "转人工",
+  "feedback.ask": "这个回答有帮助吗？",
+  "feedback.yes": "有帮助",
+  "feedback.no": "没有帮助",
+  "feedback.thanks": "感谢您的反馈",
+  "feedback.failed": "反馈未能保存，请重试。",
 };
 
 export const CATALOGS = Object.freeze({ en, "zh-hans": zhHans });

@@ -8,19 +8,44 @@
 const SAFE_SCHEMES = new Set(["http:", "https:", "mailto:"]);
 export const LINK_REL = "noopener noreferrer nofollow";
 
-/** The normalised href when `raw` is an absolute http, https or mailto URL; null for anything else. */
-export function safeHref(raw) {
+// A path from the root of Parley's own origin ("/help/demo-shop/3/"): the help-center pages the bot cites.
+// Not "//host" (another host) nor "/\\host" (browsers read a backslash as a slash).
+const ROOT_PATH = /^\/(?![/\\])/;
+
+/** The origin of the page running this, if it is a web origin (the widget frame is served by Parley). */
+function ownOrigin() {
+  const origin = globalThis.location?.origin;
+  return typeof origin === "string" && /^https?:\/\//.test(origin) ? origin : null;
+}
+
+/**
+ * The normalised href when `raw` is an absolute http, https or mailto URL, or a root-relative path
+ * resolved against `base` (Parley's origin; by default the page's own); null for anything else.
+ */
+export function safeHref(raw, { base = ownOrigin() } = {}) {
   const text = String(raw ?? "").trim();
   if (!text) return null;
+  const rooted = ROOT_PATH.test(text);
+  if (rooted && !base) return null;
   let url;
   try {
-    url = new URL(text); // relative URLs throw: they would resolve against Parley, not the shop
+    // Other relative forms ("returns", "#top", "?q") throw without a base: their meaning is unclear.
+    url = rooted ? new URL(text, base) : new URL(text);
   } catch {
     return null;
   }
   if (!SAFE_SCHEMES.has(url.protocol)) return null;
   if (url.protocol !== "mailto:" && !url.hostname) return null;
+  if (rooted && url.origin !== originOf(base)) return null; // "/\t/evil.example" parses as "//evil.example"
   return url.href;
+}
+
+function originOf(base) {
+  try {
+    return new URL(base).origin;
+  } catch {
+    return null;
+  }
 }
 
 // ---- blocks ---------------------------------------------------------------------
@@ -94,8 +119,9 @@ const WORD = /[\p{L}\p{N}]/u;
  * Inline nodes: {type: "text", text} | {type: "br"} | {type: "code", text} | {type: "strong"|"em", children} |
  * {type: "link", href, children}. With `partial` (a reply still streaming, or cut short) an emphasis that
  * is opened but not yet closed runs to the end, so "**Ship" shows as bold rather than as asterisks.
+ * `base` is the origin root-relative links resolve against (see safeHref).
  */
-export function parseInline(text, { links = true, partial = false } = {}) {
+export function parseInline(text, { links = true, partial = false, base = ownOrigin() } = {}) {
   const src = String(text ?? "");
   const out = [];
   let buffer = "";
@@ -132,7 +158,7 @@ export function parseInline(text, { links = true, partial = false } = {}) {
       if (end < 0 && partial && opensAt(src, i, delimiter)) end = src.length;
       if (end > 0) {
         flush();
-        const inner = parseInline(src.slice(i + delimiter.length, end), { links, partial });
+        const inner = parseInline(src.slice(i + delimiter.length, end), { links, partial, base });
         out.push({ type: delimiter.length === 2 ? "strong" : "em", children: inner });
         i = end + delimiter.length;
       } else {
@@ -145,8 +171,8 @@ export function parseInline(text, { links = true, partial = false } = {}) {
       const link = bracketLink(src, i);
       if (link) {
         flush();
-        const children = parseInline(link.label, { links: false, partial });
-        const href = links ? safeHref(link.target) : null;
+        const children = parseInline(link.label, { links: false, partial, base });
+        const href = links ? safeHref(link.target, { base }) : null;
         if (href) out.push({ type: "link", href, children });
         else out.push(...children); // an unsafe or nested link keeps only its words, inert
         i = link.end;
@@ -155,7 +181,8 @@ export function parseInline(text, { links = true, partial = false } = {}) {
     }
     if (ch === "<") {
       const end = src.indexOf(">", i + 1);
-      const href = links && end > 0 ? safeHref(src.slice(i + 1, end)) : null;
+      // An autolink is an absolute URL (CommonMark): "</script>" or "</p>" stays text, not a link to a path.
+      const href = links && end > 0 ? safeHref(src.slice(i + 1, end), { base: null }) : null;
       if (href && !/\s/.test(src.slice(i + 1, end))) {
         flush();
         out.push({ type: "link", href, children: [{ type: "text", text: src.slice(i + 1, end) }] });
@@ -249,15 +276,17 @@ function count(text, ch) {
 
 /**
  * `text` as a DocumentFragment of safe nodes, built with `doc` (the page's document by default);
- * `partial` for a reply that is still streaming or was cut short (see parseInline).
+ * `partial` for a reply that is still streaming or was cut short, `base` for root-relative links
+ * (see parseInline). Every link opens in a new tab, so the chat stays where it was.
  */
-export function renderMarkdown(text, doc = globalThis.document, { partial = false } = {}) {
+export function renderMarkdown(text, doc = globalThis.document, { partial = false, base = ownOrigin() } = {}) {
   const fragment = doc.createDocumentFragment();
-  for (const block of parseBlocks(text)) fragment.appendChild(renderBlock(block, doc, partial));
+  const options = { partial, base };
+  for (const block of parseBlocks(text)) fragment.appendChild(renderBlock(block, doc, options));
   return fragment;
 }
 
-function renderBlock(block, doc, partial) {
+function renderBlock(block, doc, options) {
   if (block.type === "code") {
     const pre = doc.createElement("pre");
     const code = doc.createElement("code");
@@ -268,20 +297,20 @@ function renderBlock(block, doc, partial) {
   if (block.type === "list") {
     const list = doc.createElement(block.ordered ? "ol" : "ul");
     if (block.ordered && block.start !== 1) list.setAttribute("start", String(block.start));
-    for (const item of block.items) list.appendChild(withInlines(doc.createElement("li"), item, doc, partial));
+    for (const item of block.items) list.appendChild(withInlines(doc.createElement("li"), item, doc, options));
     return list;
   }
   const paragraph = doc.createElement("p");
   if (block.type === "heading") {
     paragraph.setAttribute("class", "md-heading");
-    paragraph.appendChild(withInlines(doc.createElement("strong"), block.text, doc, partial));
+    paragraph.appendChild(withInlines(doc.createElement("strong"), block.text, doc, options));
     return paragraph;
   }
-  return withInlines(paragraph, block.text, doc, partial);
+  return withInlines(paragraph, block.text, doc, options);
 }
 
-function withInlines(parent, text, doc, partial) {
-  appendInlines(parent, parseInline(text, { partial }), doc);
+function withInlines(parent, text, doc, { partial, base }) {
+  appendInlines(parent, parseInline(text, { partial, base }), doc);
   return parent;
 }
 

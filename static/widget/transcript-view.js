@@ -3,9 +3,13 @@
  * DOM contract other code and tests rely on — `data-seq`, `data-author`, `data-status`,
  * the text in `.body`. Bot replies are rendered from Markdown; everything a person wrote
  * is set as textContent. Messages still in the outbox follow, without a seq.
+ *
+ * A bot answer carries a 👍 / 👎 row (`.feedback`, buttons with `data-helpful`), and the latest
+ * bot message its quick replies (`.quick`, buttons with `data-quick`) until someone writes
+ * after it. The buttons only render; the frame listens for their clicks.
  */
 
-import { sparkleIcon } from "./icons.js";
+import { sparkleIcon, thumbIcon } from "./icons.js";
 import { renderMarkdown } from "./markdown.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000; // a pause this long starts a new group with the author's name again
@@ -21,6 +25,9 @@ export class TranscriptView {
     this.bySeq = new Map();
     this.pending = new Map(); // client_id -> element
     this.rendered = new WeakMap(); // .body -> the status and text it shows, so nothing unchanged is rebuilt
+    this.replies = new WeakMap(); // bot message element -> {outcome, meta, feedback}
+    this.quickShown = new WeakMap(); // bot message element -> the quick replies it shows, as a key
+    this.handoffOpen = false; // whether "Talk to a person" may be offered (the bot owns the conversation)
     this.clock = new Intl.DateTimeFormat(locale, { hour: "numeric", minute: "2-digit" });
     this.dated = new Intl.DateTimeFormat(locale, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
   }
@@ -44,6 +51,16 @@ export class TranscriptView {
     }
     this.fill(element, message);
     this.regroupAround(element);
+    this.refreshQuick();
+    if (stick) this.scrollToEnd();
+  }
+
+  /** Whether a quick reply may offer a person: not when one already owns the conversation, or was asked. */
+  setHandoffOpen(open) {
+    if (this.handoffOpen === open) return;
+    const stick = this.nearBottom();
+    this.handoffOpen = open;
+    this.refreshQuick();
     if (stick) this.scrollToEnd();
   }
 
@@ -67,6 +84,7 @@ export class TranscriptView {
       this.pending.set(entry.client_id, element);
       this.regroupAround(element);
     }
+    this.refreshQuick();
     if (stick) this.scrollToEnd();
   }
 
@@ -152,6 +170,102 @@ export class TranscriptView {
     this.fillTime(element.querySelector("time"), message.created_at);
     const note = element.querySelector(".note");
     note.textContent = status === "pending" ? this.t("message.sending") : NOTES[status] ? this.t(NOTES[status]) : "";
+    if (kind === "bot") this.fillReply(element, message, status);
+  }
+
+  // ---- what the bot offers: feedback and quick replies ---------------------------------
+
+  fillReply(element, message, status) {
+    const reply = { outcome: message.outcome ?? "", meta: message.meta ?? {}, feedback: message.feedback ?? null };
+    this.replies.set(element, reply);
+    if (reply.outcome) element.dataset.outcome = reply.outcome;
+    else delete element.dataset.outcome;
+    let row = element.querySelector(".feedback");
+    if (status !== "complete" || reply.outcome !== "answered") {
+      row?.remove();
+      return;
+    }
+    if (!row) {
+      row = this.feedbackRow(element.dataset.seq);
+      element.querySelector(".stack").insertBefore(row, element.querySelector(".quick"));
+    }
+    // Updated in place, so a thumb keeps the keyboard focus after it is pressed.
+    const chosen = reply.feedback === null ? "" : String(reply.feedback);
+    row.dataset.chosen = chosen;
+    row.querySelector(".feedback-text").textContent = this.t(chosen ? "feedback.thanks" : "feedback.ask");
+    for (const button of row.querySelectorAll("button")) {
+      button.setAttribute("aria-pressed", String(button.dataset.helpful === chosen));
+    }
+  }
+
+  feedbackRow(seq) {
+    const row = this.el("div", "feedback");
+    row.setAttribute("role", "group");
+    const text = this.el("span", "feedback-text");
+    text.id = `feedback-${seq}`;
+    row.setAttribute("aria-labelledby", text.id);
+    row.append(text, this.thumb(true, "feedback.yes"), this.thumb(false, "feedback.no"));
+    return row;
+  }
+
+  thumb(helpful, label) {
+    const button = this.el("button", "thumb");
+    button.type = "button";
+    button.dataset.helpful = String(helpful);
+    button.setAttribute("aria-label", this.t(label));
+    button.title = this.t(label);
+    button.setAttribute("aria-pressed", "false");
+    button.appendChild(thumbIcon(this.doc));
+    return button;
+  }
+
+  /** Quick replies belong to the latest bot message, until the customer (or a person) writes after it. */
+  refreshQuick() {
+    let latest = null;
+    for (let node = this.root.lastElementChild; node && !latest; node = node.previousElementSibling) {
+      if (node.dataset.author === "customer" || node.dataset.author === "agent") break;
+      if (node.dataset.author === "bot" && node.dataset.seq) latest = node;
+    }
+    for (const element of this.bySeq.values()) {
+      if (element.dataset.author === "bot") this.fillQuick(element, element === latest ? this.quickFor(element) : []);
+    }
+  }
+
+  /** The quick replies of one bot message: its topic options, then "Rephrase", then "Talk to a person". */
+  quickFor(element) {
+    const reply = this.replies.get(element);
+    if (!reply || element.dataset.status !== "complete") return [];
+    const items = [];
+    const options = Array.isArray(reply.meta.options) ? reply.meta.options : [];
+    for (const option of options) {
+      if (typeof option === "string" && option.trim()) items.push({ kind: "option", label: option.trim() });
+    }
+    const actions = Array.isArray(reply.meta.actions) ? reply.meta.actions : [];
+    if (actions.includes("rephrase")) items.push({ kind: "rephrase", label: this.t("quick.rephrase") });
+    // A 👎 offers a person too, as the bot does when it could not help.
+    if (this.handoffOpen && (actions.includes("human") || reply.feedback === false)) {
+      items.push({ kind: "human", label: this.t("quick.human") });
+    }
+    return items;
+  }
+
+  fillQuick(element, items) {
+    const key = JSON.stringify(items);
+    if ((this.quickShown.get(element) ?? "[]") === key) return;
+    this.quickShown.set(element, key);
+    element.querySelector(".quick")?.remove();
+    if (!items.length) return;
+    const group = this.el("div", "quick");
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", this.t("quick.label"));
+    for (const item of items) {
+      const button = this.el("button", `quick-reply quick-${item.kind}`);
+      button.type = "button";
+      button.dataset.quick = item.kind;
+      button.textContent = item.label;
+      group.appendChild(button);
+    }
+    element.querySelector(".stack").appendChild(group);
   }
 
   fillTime(time, iso) {

@@ -108,6 +108,7 @@ def shown_text(author: str, body: str, status: str = "complete") -> str:
     if author != "bot":
         return body
     text = re.sub(r"\*\*(.+?)\*\*", r"\1", body)
+    text = re.sub(r"\[([^\]]+)\]\(/[^)\s]*\)", r"\1", text)  # a help-center link shows its title
     if status != "complete":
         text = re.sub(r"\*\*(?=\S)", "", text)
     return re.sub(r"\n\s*\n", "", text)

@@ -575,6 +575,70 @@ describe("controls", () => {
   });
 });
 
+describe("bot replies: outcome, meta and the customer's feedback", () => {
+  const META = { sources: [{ id: 2, title: "Shipping costs", url: "/help/demo-shop/2/" }], actions: ["rephrase"] };
+  const answered = (seq, prev, replyId, feedback = null) => ({
+    ...ev.message(seq, prev, "Express costs $12.95.", "bot"),
+    message: { ...ev.message(seq, prev, "", "bot").message, id: replyId, body: "Express costs $12.95.", outcome: "answered",
+      meta: META, feedback },
+  });
+
+  test("reply.end and replayed bot messages carry outcome, meta and feedback into the transcript", () => {
+    const ctx = setup();
+    const ws = goLive(ctx, welcome([ev.message(1, 0, "hi", "customer"), answered(2, 1, 50, -1)], { cursor: "2.0" }));
+    ws.receive(ev.message(3, 2, "and?", "customer"));
+    ws.receive(ev.start(4, 3, 51));
+    ws.receive({ ...ev.end(4, 51, -1, "I don't know."), outcome: "unanswered", meta: { actions: ["rephrase", "human"] },
+      feedback: null });
+    const [, first, , last] = ctx.conn.transcript();
+    assert.deepEqual([first.outcome, first.meta, first.feedback], ["answered", META, false]);
+    assert.deepEqual([last.outcome, last.meta.actions, last.feedback], ["unanswered", ["rephrase", "human"], null]);
+    assert.equal(ctx.conn.transcript()[0].outcome, undefined, "a customer message has none");
+  });
+
+  test("feedback goes over the socket once per choice, shows at once, and the server's echo confirms it", () => {
+    const ctx = setup();
+    const ws = goLive(ctx, welcome([ev.message(1, 0, "q", "customer"), answered(2, 1, 50)], { cursor: "2.0" }));
+    assert.equal(ctx.conn.feedback(50, false), true);
+    assert.equal(ctx.conn.feedback(50, false), false, "the same choice again sends nothing");
+    assert.equal(ctx.conn.transcript()[1].feedback, false);
+    assert.deepEqual(ws.frames("reply.feedback"), [{ type: "reply.feedback", reply_id: 50, helpful: false }]);
+    ws.receive({ type: "reply.feedback", conversation: 7, reply_id: 50, helpful: false });
+    assert.equal(ctx.conn.feedback(50, true), true, "changing one's mind is a new choice");
+    assert.deepEqual(ws.frames("reply.feedback").map((f) => f.helpful), [false, true]);
+    assert.equal(ctx.conn.feedback(999, true), false, "no such reply");
+    assert.deepEqual(ctx.of("message").filter((e) => e.change === "update").map((e) => e.message.feedback), [false, true]);
+  });
+
+  test("a refused feedback puts the previous verdict back; another tab's verdict is taken as it comes", () => {
+    const ctx = setup();
+    const ws = goLive(ctx, welcome([ev.message(1, 0, "q", "customer"), answered(2, 1, 50, true)], { cursor: "2.0" }));
+    ctx.conn.feedback(50, false);
+    ws.receive({ type: "error", code: "not_found", detail: "No such reply.", ref: "reply.feedback" });
+    assert.equal(ctx.conn.transcript()[1].feedback, true);
+    assert.equal(ctx.of("error").at(-1).ref, "reply.feedback");
+    ws.receive({ type: "reply.feedback", conversation: 7, reply_id: 50, helpful: false });
+    assert.equal(ctx.conn.transcript()[1].feedback, false);
+    ws.receive({ type: "reply.feedback", conversation: 8, reply_id: 50, helpful: true });
+    assert.equal(ctx.conn.transcript()[1].feedback, false, "another conversation's event changes nothing");
+  });
+
+  test("a verdict given while offline waits for the link, and it survives a reload", () => {
+    const storage = new MemoryStorage();
+    const ctx = setup({ storage });
+    goLive(ctx, welcome([ev.message(1, 0, "q", "customer"), answered(2, 1, 50)], { cursor: "2.0" }));
+    ctx.socket().serverClose(1006);
+    ctx.conn.feedback(50, true);
+    ctx.clock.advance(250);
+    ctx.socket().open();
+    ctx.socket().receive(welcome([], { cursor: "2.0" }));
+    assert.deepEqual(ctx.socket().frames("reply.feedback"), [{ type: "reply.feedback", reply_id: 50, helpful: true }]);
+    const reloaded = setup({ storage }).conn;
+    assert.equal(reloaded.transcript()[1].feedback, true);
+    assert.equal(reloaded.transcript()[1].outcome, "answered");
+  });
+});
+
 describe("SSE fallback", () => {
   const enc = new TextEncoder();
 
@@ -655,6 +719,40 @@ describe("SSE fallback", () => {
     assert.deepEqual(JSON.parse(post.init.body), { client_id: "cid-1", body: "via post" });
     assert.deepEqual(ctx.conn.pending(), []);
     assert.equal(ctx.of("ack")[0].id, 400);
+  });
+
+  test("feedback goes by POST with the bearer token; a refusal puts the previous verdict back", async () => {
+    const ctx = sseSetup();
+    ctx.conn.connect();
+    ctx.socket().fail();
+    ctx.clock.advance(250);
+    ctx.socket().fail();
+    await settle();
+    const reply = { ...ev.message(2, 1, "Express costs $12.95.", "bot"), prev_seq: undefined };
+    reply.message = { ...reply.message, id: 50, outcome: "answered", meta: {}, feedback: null };
+    ctx.streams[0].push(new TextEncoder().encode(`event: message.new\ndata: ${JSON.stringify(reply)}\nid: 2.0\n\n`));
+    await settle();
+
+    const answers = [{ ok: true, status: 200, json: async () => ({ helpful: true }) },
+      { ok: false, status: 404, json: async () => ({ error: { code: "not_found", detail: "No such reply." } }) }];
+    const posts = [];
+    ctx.conn.fetchImpl = async (url, init) => {
+      posts.push({ url, init });
+      return answers.shift();
+    };
+    ctx.conn.feedback(50, true);
+    await settle();
+    assert.equal(posts[0].url, "https://parley.test/api/widget/replies/50/feedback");
+    assert.equal(posts[0].init.method, "POST");
+    assert.equal(posts[0].init.headers.Authorization, "Bearer tok-1");
+    assert.deepEqual(JSON.parse(posts[0].init.body), { helpful: true });
+    assert.equal(ctx.conn.transcript()[0].feedback, true);
+
+    ctx.conn.feedback(50, false);
+    await settle();
+    assert.equal(ctx.conn.transcript()[0].feedback, true);
+    assert.deepEqual(ctx.of("error").at(-1), { type: "error", code: "not_found", detail: "No such reply.", ref: "reply.feedback" });
+    assert.equal(posts.length, 2);
   });
 
   test("a gap in the stream reopens it from the cursor; a dead stream is reopened too", async () => {

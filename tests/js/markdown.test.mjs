@@ -25,10 +25,30 @@ describe("safeHref", () => {
     }
   });
 
-  test("refuses relative and host-less URLs, which would point at Parley rather than the shop", () => {
+  test("refuses host-less and relative URLs when there is no origin to resolve a root path against", () => {
     for (const href of ["/admin/", "returns", "//evil.example/x", "https://", "#top", ""]) {
       assert.equal(safeHref(href), null, href);
     }
+  });
+
+  test("a root-relative path resolves against Parley's origin: the help center the bot cites", () => {
+    const base = "https://chat.example";
+    assert.equal(safeHref("/help/demo-shop/3/", { base }), "https://chat.example/help/demo-shop/3/");
+    assert.equal(safeHref(" /help/demo-shop/?lang=zh-hans#top ", { base }),
+      "https://chat.example/help/demo-shop/?lang=zh-hans#top");
+    assert.equal(safeHref("/help/a b/", { base: "http://127.0.0.1:8000" }), "http://127.0.0.1:8000/help/a%20b/");
+  });
+
+  test("only a single leading slash counts: nothing that reaches another host or another scheme", () => {
+    const base = "https://chat.example";
+    for (const href of [
+      "//evil.example/x", "/\\evil.example/x", "\\/evil.example/x", "/\t/evil.example/x", "/\n/evil.example",
+      "help/demo-shop/3/", "./help/", "../help/", "?q=1", "#top", "javascript:alert(1)", "",
+    ]) {
+      assert.equal(safeHref(href, { base }), null, JSON.stringify(href));
+    }
+    assert.equal(safeHref("/help/", { base: "not a url" }), null);
+    assert.equal(safeHref("/help/", { base: null }), null);
   });
 });
 
@@ -86,6 +106,18 @@ describe("inlines", () => {
       `<p><a href="mailto:help@shop.example" ${rel}>mailto:help@shop.example</a></p>`);
   });
 
+  test("the bot's help-center citations become links to Parley's own pages, opening in a new tab", () => {
+    const cited = renderMarkdown("Express costs $12.95.\n\nSource: [Shipping costs](/help/demo-shop/2/)", fakeDocument,
+      { base: "http://127.0.0.1:8000" }).outerHTML;
+    assert.equal(cited, "<p>Express costs $12.95.</p>"
+      + `<p>Source: <a href="http://127.0.0.1:8000/help/demo-shop/2/" ${rel}>Shipping costs</a></p>`);
+    assert.equal(renderMarkdown("来源：[配送时间](/help/demo-shop/14/)", fakeDocument, { base: "https://chat.example" }).outerHTML,
+      `<p>来源：<a href="https://chat.example/help/demo-shop/14/" ${rel}>配送时间</a></p>`);
+    // Only a [label](/path) link: an angle-bracket autolink must be absolute, so a closing tag stays text.
+    assert.equal(renderMarkdown("</help/x/> <script>alert(1)</script>", fakeDocument, { base: "https://chat.example" })
+      .outerHTML, "<p>&lt;/help/x/&gt; &lt;script&gt;alert(1)&lt;/script&gt;</p>");
+  });
+
   test("a bare URL stops at Chinese punctuation", () => {
     assert.equal(html("请访问 https://shop.example/zh。谢谢"),
       `<p>请访问 <a href="https://shop.example/zh" ${rel}>https://shop.example/zh</a>。谢谢</p>`);
@@ -112,6 +144,9 @@ describe("hostile input renders inert", () => {
   test("javascript:, data: and relative links keep only their words", () => {
     assert.equal(html("[click](javascript:alert(1)) [x](data:text/html,hi) [y](/admin/)"), "<p>click x y</p>");
     assert.equal(html("[z](JaVaScRiPt:alert(document.domain))"), "<p>z</p>");
+    const based = (text) => renderMarkdown(text, fakeDocument, { base: "https://chat.example" }).outerHTML;
+    assert.equal(based("[a](//evil.example/) [b](/\\evil.example/) [c](javascript:alert(1)) [d](data:,x) [e](help/x)"),
+      "<p>a b c d e</p>");
   });
 
   test("a bare javascript: URL is not linked", () => {
