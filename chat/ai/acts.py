@@ -147,6 +147,9 @@ _THANKS_EN = (
     r"(?:that|this|it|you)(?: was| is|s| were| have been|ve been| are|re)? (?:very |really |so |super |a |a great |"
     r"a big |extremely )?(?:helpful|useful|help|great help|big help|lifesaver|the best|a star)",
     r"(?:that|this|it) help(?:s|ed)(?: a lot| me| so much)?|great help",
+    # Praise that closes a thank-you: "that's exactly what I needed".
+    r"(?:that|this|it)(?: is|s| was)? (?:exactly |just )?what i (?:needed|wanted|was looking for|was after)",
+    r"(?:you|u)(?: are|re| r)? (?:the best|a star|amazing|awesome|great|brilliant|a lifesaver)",
 )
 
 _GREETING_EN = (
@@ -205,7 +208,7 @@ _HUMAN_ZH = (
 )
 
 _NOT_HELPING_ZH = (
-    r"(?:你|您|这|这个|这个回答|回答|机器人)?(?:真|太|好|很|根本|完全|一点|还是|依然)?(?:没用|没有用|没啥用|没什么用|"
+    r"(?:你这个?回答|你的回答|你这个?|这个?回答|你|您|这|这个|回答|机器人)?(?:真|太|好|很|根本|完全|一点|还是|依然)?(?:没用|没有用|没啥用|没什么用|"
     r"没用处|无用|一点用都没有|一点用也没有|没帮助|没有帮助|没什么帮助|没帮上忙|没帮上|帮不上忙|帮不了我|帮不到我|没帮到我|"
     r"不管用|不靠谱|答非所问|智障|垃圾|废物|太差|差劲|好烂|真烂|笨|蠢|浪费时间|听不懂人话|没解决|没有解决|解决不了|"
     r"没解决我的问题|没有解决我的问题)(?:了|啊|吧|的|呀)?",
