@@ -18,7 +18,7 @@ def build(spec: dict) -> dict:
     from django.db import transaction
 
     from bench.databases import BENCH_ORIGIN
-    from chat import tokens
+    from chat.security import tokens
     from chat.models import AgentProfile, Conversation, Site, Visitor
 
     count, per_site = spec.get("conversations", 0), max(1, spec.get("per_site", 10))

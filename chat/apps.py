@@ -9,6 +9,8 @@ class ChatConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from chat.services import knowledge
+        from chat.realtime import effects
+        from chat.services import assignment, knowledge
 
         knowledge.connect_signals()
+        effects.register_filler(assignment.assignment_fill)

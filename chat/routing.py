@@ -3,8 +3,8 @@
 from channels.auth import AuthMiddlewareStack
 from django.urls import path
 
-from chat.consumers.agent import AgentConsumer
-from chat.consumers.customer import CustomerConsumer
+from chat.transports.agent import AgentConsumer
+from chat.transports.customer import CustomerConsumer
 
 websocket_urlpatterns = [
     # The widget authenticates with its signed token in `hello`; loading a session and user for it

@@ -10,9 +10,9 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from chat.ai.embedded import BackgroundTasksMiddleware  # noqa: E402
-from chat.ai.worker import AIReplyConsumer  # noqa: E402
-from chat.groups import REPLY_CHANNEL  # noqa: E402
+from chat.transports.background import BackgroundTasksMiddleware  # noqa: E402
+from chat.transports.ai_worker import AIReplyConsumer  # noqa: E402
+from chat.realtime.groups import REPLY_CHANNEL  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 
 # `manage.py runworker ai-reply` and the embedded worker both dispatch through this router.

@@ -107,7 +107,7 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "chat.memory_layer.SweptInMemoryChannelLayer",
+            "BACKEND": "chat.realtime.memory_layer.SweptInMemoryChannelLayer",
             "CONFIG": {"capacity": CHANNEL_LAYER_CAPACITY, "expiry": CHANNEL_LAYER_EXPIRY},
         }
     }

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from chat import tokens
+from chat.security import tokens
 from chat.models import AgentProfile, Site, Visitor
 
 SHOP_ORIGIN = "https://shop.example"

@@ -11,7 +11,7 @@ from collections import deque
 # isort: off
 from chatsite.asgi import application  # noqa: F401  (sets Django up before the worker is imported)
 
-from chat.ai import worker  # noqa: E402
+from chat.transports import ai_worker as worker
 from chat.ai.stream import DeltaStream  # noqa: E402
 
 # isort: on

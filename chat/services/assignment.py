@@ -10,8 +10,9 @@ from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from chat import effects
+from chat.realtime import effects
 from chat.models import AgentProfile, Conversation, Message, Site
+from chat.selectors.agents import agent_auto_site_ids
 from chat.services import conversations
 from chat.services.messages import conversation_lock
 
@@ -89,14 +90,9 @@ def assignment_fill(*, site_id: int) -> list[int]:
     return assigned
 
 
-def _agent_auto_site_ids(user: AbstractBaseUser) -> list[int]:
-    """Auto-assigning sites the agent serves (staff without a profile are supervisors, never auto-assigned)."""
-    return list(Site.objects.filter(agents__user=user, assignment=Site.Assignment.AUTO).values_list("pk", flat=True))
-
-
 def assignment_agent_available(*, user: AbstractBaseUser) -> None:
     """The agent came online or got room: after commit, offer them their sites' queues."""
-    effects.fill(_agent_auto_site_ids(user))
+    effects.fill(agent_auto_site_ids(user))
 
 
 def unattended_conversations(*, user: AbstractBaseUser):

@@ -10,9 +10,14 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from chat import broadcast, effects, events, groups, selectors
+from chat.realtime import broadcast
+from chat.realtime import effects
+from chat.protocol import events
+from chat.realtime import groups
+from chat.selectors import agents
+from chat.selectors.conversations import latest_conversation
 from chat.models import Conversation, Message, Visitor
-from chat.services import assignment, replies
+from chat.services import replies
 from chat.services.errors import ConversationError
 from chat.services import message_sql
 from chat.services.messages import (
@@ -63,13 +68,6 @@ def publish_conversation(conversation: Conversation) -> None:
     effects.deliver(conversation.pk, deliveries)
 
 
-def _latest(conversations, visitor: Visitor) -> Conversation | None:
-    return conversations.filter(visitor=visitor).order_by("-created_at", "-pk").first()
-
-
-def conversation_current(*, visitor: Visitor) -> Conversation | None:
-    """The visitor's latest conversation, open or resolved."""
-    return _latest(Conversation.objects.select_related("site", "visitor", "assignee"), visitor)
 
 
 def _visitor_lock(visitor_id: int) -> Visitor:
@@ -84,7 +82,7 @@ def _conversation_for_customer_message(visitor: Visitor) -> Conversation:
     (a follow-up to the same problem, back with the same agent); after that a new one starts.
     """
     # Locking the latest conversation in the same query is safe: new ones start only under the visitor lock.
-    conversation = _latest(conversations_locking(), visitor)
+    conversation = latest_conversation(conversations_locking(), visitor)
     now = timezone.now()
     if conversation is not None:
         if conversation.status == Conversation.Status.OPEN:
@@ -226,7 +224,7 @@ def conversation_handoff(*, conversation: Conversation, reason: str = "", announ
 def _handoff_line(conversation: Conversation) -> str:
     """The system line of a handoff the customer asked for; away, it asks for an email address (and the bot waits)."""
     with translation.override(conversation.site.language or settings.LANGUAGE_CODE):
-        if selectors.site_team_available(conversation.site):
+        if agents.site_team_available(conversation.site):
             return _("Connecting you with a member of our team. They'll reply here.")
         if conversation.visitor.email:
             return _("Our team is away right now; we'll reply to %(email)s as soon as we're back.") % {
@@ -270,7 +268,7 @@ def _freed(previous: AbstractBaseUser | None, conversation: Conversation) -> Non
     if previous is not None and not (conversation.assignee_id == previous.pk
                                      and conversation.owner == Conversation.Owner.AGENT
                                      and conversation.status == Conversation.Status.OPEN):
-        assignment.assignment_agent_available(user=previous)
+        effects.fill(agents.agent_auto_site_ids(previous))
 
 
 def conversation_bot_pause(*, conversation: Conversation, agent: AbstractBaseUser) -> Conversation:

@@ -8,7 +8,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from chat import broadcast, effects, events, metrics
+from chat import metrics
+from chat.realtime import broadcast
+from chat.realtime import effects
+from chat.protocol import events
 from chat.models import Conversation, Message
 from chat.services import message_sql
 

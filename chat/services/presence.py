@@ -16,9 +16,11 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from chat import effects, events, groups
+from chat.realtime import effects
+from chat.protocol import events
+from chat.realtime import groups
 from chat.models import AgentConnection, AgentProfile
-from chat.selectors import agent_site_ids
+from chat.selectors.agents import agent_site_ids
 from chat.services import assignment
 
 OFFLINE = "offline"

@@ -14,7 +14,11 @@ from django.utils.translation import gettext_noop
 
 from django.urls import reverse
 
-from chat import broadcast, effects, events, metrics, selectors
+from chat import metrics
+from chat.realtime import broadcast
+from chat.realtime import effects
+from chat.protocol import events
+from chat.selectors import agents
 from chat.ai.base import ReplyRequest, Turn
 from chat.ai.phrases import language_of
 from chat.ai.retrieval import retrieve_in_context
@@ -142,7 +146,7 @@ def _request(conversation: Conversation, question: str, earlier: list[Message]) 
         question=question, history=history, passages=passages, language=language, in_queue=in_queue,
         misses=conversation.bot_misses, handoff_after=site.bot_handoff_after,
         # Only a handoff needs it, and only one from the bot's own conversation.
-        team_available=in_queue or selectors.site_team_available(site),
+        team_available=in_queue or agents.site_team_available(site),
         visitor_email=conversation.visitor.email, expects=conversation.bot_expects,
     )
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from chat import tokens
+from chat.security import tokens
 from chat.models import Site, Visitor
 
 

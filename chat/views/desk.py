@@ -9,7 +9,8 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from chat import desk_selectors, selectors
+from chat.selectors import desk as desk_selectors
+from chat.selectors import agents
 
 
 def agent_required(view):
@@ -19,7 +20,7 @@ def agent_required(view):
     def wrapped(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not selectors.is_agent(request.user):
+        if not agents.is_agent(request.user):
             raise PermissionDenied("The desk is for agents.")
         return view(request, *args, **kwargs)
 

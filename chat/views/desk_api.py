@@ -10,8 +10,9 @@ from functools import wraps
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
-from chat import desk_selectors, selectors
-from chat.access import NotFound
+from chat.selectors import desk as desk_selectors
+from chat.selectors import agents as agent_reads
+from chat.selectors.access import NotFound
 from chat.views.http import BadRequest, error_response
 
 MAX_QUERY_CHARS = 100
@@ -31,7 +32,7 @@ def agent_api(view):
             return error_response("forbidden", "Same-origin requests only.", 403)
         if not request.user.is_authenticated:
             return error_response("unauthorized", "Sign in first.", 401)
-        if not selectors.is_agent(request.user):
+        if not agent_reads.is_agent(request.user):
             return error_response("forbidden", "The desk is for agents.", 403)
         try:
             response = view(request, *args, **kwargs)

@@ -11,8 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from chat import desk_selectors, reports
-from chat.access import NotFound
+from chat.selectors import desk as desk_selectors
+from chat.selectors import reports
+from chat.selectors.access import NotFound
 from chat.views.desk import agent_required
 
 DEFAULT_DAYS = 14

@@ -7,7 +7,7 @@ import json
 from django.conf import settings
 from django.http import JsonResponse
 
-from chat.frames import too_deep
+from chat.protocol.frames import too_deep
 
 
 class BadRequest(Exception):

@@ -16,8 +16,8 @@ from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from chat import metrics
-from chat.ai.worker import ALIVE_KEY, WORKER_METRICS_KEY
-from chat.consumers import registry
+from chat.transports.ai_worker import ALIVE_KEY, WORKER_METRICS_KEY
+from chat.realtime import registry
 
 LAYER_ROUND_TRIP_TIMEOUT = 2.0
 

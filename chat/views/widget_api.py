@@ -8,11 +8,11 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import events
+from chat.protocol import events
 from chat.business_hours import site_is_open
 from chat.models import Site
-from chat.origins import origin_allowed
-from chat.selectors import presence_list
+from chat.security.origins import origin_allowed
+from chat.selectors.agents import presence_list
 from chat.services.visitors import IdentityRejected, visitor_session_start
 from chat.views.http import BadRequest, error_response, json_body, text_field
 

@@ -12,7 +12,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
 from chat.models import Site
-from chat.origins import normalize_origin, origin_allowed
+from chat.security.origins import normalize_origin, origin_allowed
 from chat.views.widget_api import site_availability, site_public_config
 
 LANGUAGES = ("en", "zh-hans")

@@ -10,7 +10,7 @@ def _fresh_cache():
     """Every test starts with no rate-limit counts and an empty cache."""
     from django.core.cache import cache
 
-    from chat.ratelimit import rate_reset
+    from chat.security.ratelimit import rate_reset
 
     cache.clear()
     rate_reset()
@@ -23,7 +23,7 @@ async def _quiet_background_tasks():
     yield
     from channels.layers import channel_layers, get_channel_layer
 
-    from chat.ai.embedded import stop_background_tasks
+    from chat.transports.background import stop_background_tasks
     from chat.ai.openai_provider import close_shared_clients
 
     await stop_background_tasks()

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
-from chat.desk_selectors import user_agent_summary
+from chat.selectors.desk import user_agent_summary
 from chat.models import AgentConnection, AgentProfile, CannedResponse, Conversation, Message
 from tests.conftest import make_agent, make_site, make_visitor
 

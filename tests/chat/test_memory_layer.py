@@ -1,6 +1,6 @@
 """The one-process channel layer: expiry still works, swept at most once per interval; group sends skip full channels."""
 
-from chat.memory_layer import SweptInMemoryChannelLayer
+from chat.realtime.memory_layer import SweptInMemoryChannelLayer
 
 
 async def test_an_expired_message_drops_its_channel_from_groups_at_the_next_sweep():

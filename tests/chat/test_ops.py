@@ -31,7 +31,7 @@ async def test_readyz_is_ready_once_a_worker_announced_itself(visitor):
     await send_message(customer, "hello")
     from django.core.cache import cache
 
-    from chat.ai.worker import ALIVE_KEY
+    from chat.transports.ai_worker import ALIVE_KEY
 
     while await database_sync_to_async(cache.get)(ALIVE_KEY) is None:
         await customer.send_json_to({"type": "ping"})  # yield to the worker's first announcement

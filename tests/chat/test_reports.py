@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from chat import reports
+from chat.selectors import reports
 from chat.models import Conversation, Message
 from chat.views.desk_reports import add_article_url, human_duration, nice_ticks, volume_chart
 from tests.conftest import make_agent, make_site, make_visitor

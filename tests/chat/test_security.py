@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 from django.core import signing
 from django.test import Client
 
-from chat import tokens
+from chat.security import tokens
 from chat.models import Conversation, Message, Visitor
 from chat.services.visitors import identity_hash
 from tests.conftest import (

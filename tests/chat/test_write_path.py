@@ -13,8 +13,10 @@ from channels.db import database_sync_to_async
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from chat import effects, groups, outbox
-from chat.dispatch import DirectDispatch
+from chat.realtime import effects
+from chat.realtime import groups
+from chat.realtime import outbox
+from chat.realtime.dispatch import DirectDispatch
 from chat.models import Conversation, Message, Site
 from chat.services import conversations
 from tests.conftest import (
@@ -301,5 +303,5 @@ def test_direct_dispatch_mirrors_channels_dispatch_but_the_connection_cleanup():
         "await handler(message)",
         "else:",
         'raise ValueError("No handler for message type %s" % message["type"])',
-    ], "channels' AsyncConsumer.dispatch changed: update chat/dispatch.py to mirror it"
+    ], "channels' AsyncConsumer.dispatch changed: update chat/realtime/dispatch.py to mirror it"
     assert DirectDispatch.dispatch is not AsyncConsumer.dispatch

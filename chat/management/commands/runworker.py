@@ -7,9 +7,9 @@ import signal
 from channels.management.commands.runworker import Command as ChannelsRunworker
 from channels.worker import Worker
 
-from chat.ai.embedded import reap_forever
-from chat.ai.worker import announce_alive_forever, shutdown_all, worker_name
-from chat.layer_errors import LAYER_RETRY_SECONDS
+from chat.transports.background import reap_forever
+from chat.transports.ai_worker import announce_alive_forever, shutdown_all, worker_name
+from chat.realtime.layer_errors import LAYER_RETRY_SECONDS
 
 logger = logging.getLogger("django.channels.worker")
 

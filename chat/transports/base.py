@@ -8,11 +8,12 @@ import logging
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
-from chat import events, frames
-from chat.access import NotFound
-from chat.consumers import registry
-from chat.dispatch import DirectDispatch
-from chat.layer_errors import LAYER_ERRORS, ResilientLayerReceive
+from chat.protocol import events
+from chat.protocol import frames
+from chat.selectors.access import NotFound
+from chat.realtime import registry
+from chat.realtime.dispatch import DirectDispatch
+from chat.realtime.layer_errors import LAYER_ERRORS, ResilientLayerReceive
 from chat.services.errors import ConversationError
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from chat.cursors import Cursor
+from chat.protocol.cursors import Cursor
 
 ENDED = math.inf
 TRACKED = frozenset({"message.new", "reply.start", "reply.delta", "reply.snapshot", "reply.end"})

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chat import events, selectors
-from chat.access import access_conversation_for_visitor
-from chat.cursors import Cursor
+from chat.protocol import events
+from chat.selectors import conversations as selectors
+from chat.selectors.access import access_conversation_for_visitor
+from chat.protocol.cursors import Cursor
 from chat.models import Visitor
-from chat.services.conversations import conversation_current
+from chat.selectors.conversations import conversation_current
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import logging
 import signal
 import threading
 
-from chat.consumers import registry
+from chat.realtime import registry
 
 logger = logging.getLogger(__name__)
 

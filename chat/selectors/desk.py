@@ -12,10 +12,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from chat import events
-from chat.access import NotFound, access_conversation_for_agent
+from chat.protocol import events
+from chat.selectors.access import NotFound, access_conversation_for_agent
 from chat.models import AgentConnection, AgentProfile, CannedResponse, Conversation, Message, Site, Visitor
-from chat.selectors import agent_site_ids, site_agents
+from chat.selectors.agents import agent_site_ids, site_agents
 
 VIEWS = ("queue", "mine", "open", "resolved")
 PREVIEW_CHARS = 140

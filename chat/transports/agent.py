@@ -7,11 +7,17 @@ import time
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from chat import db_threads, effects, events, frames, groups, selectors
-from chat.access import access_assignee_for_site, access_conversation_for_agent, access_reply_for_agent
-from chat.consumers.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, ParleyConsumer
-from chat.feeds import Feed
-from chat.origins import is_same_origin, scope_header
+from chat.realtime import db_threads
+from chat.realtime import effects
+from chat.protocol import events
+from chat.protocol import frames
+from chat.realtime import groups
+from chat.selectors import conversations as selectors
+from chat.selectors import agents
+from chat.selectors.access import access_assignee_for_site, access_conversation_for_agent, access_reply_for_agent
+from chat.transports.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, ParleyConsumer
+from chat.realtime.feeds import Feed
+from chat.security.origins import is_same_origin, scope_header
 from chat.services import conversations, presence, replies
 
 
@@ -52,12 +58,12 @@ class AgentConsumer(ParleyConsumer):
         if user is None or not user.is_authenticated:
             await self.close_with(CLOSE_UNAUTHORIZED)
             return
-        if not await db_threads.run(selectors.is_agent, user):
+        if not await db_threads.run(agents.is_agent, user):
             await self.close_with(CLOSE_FORBIDDEN)
             return
         self.user = user
         self.feed = Feed(self.channel_name)
-        self.site_ids = await db_threads.run(selectors.agent_site_ids, user)
+        self.site_ids = await db_threads.run(agents.agent_site_ids, user)
         for site_id in self.site_ids:
             await self.channel_layer.group_add(groups.site_group(site_id), self.channel_name)
         status = await effects.call(presence.presence_connect, user=user, channel_name=self.channel_name,
@@ -70,7 +76,7 @@ class AgentConsumer(ParleyConsumer):
             "type": "welcome",
             "agent": {"id": self.user.pk, "name": self.user.first_name or self.user.get_username(), "status": status},
             "sites": self.site_ids,
-            "presence": selectors.presence_list(self.site_ids),
+            "presence": agents.presence_list(self.site_ids),
             "queues": selectors.queue_counts(self.site_ids),
         }
 
@@ -194,7 +200,7 @@ class AgentConsumer(ParleyConsumer):
         def refresh():  # one trip: presence, the sites this agent may still see, and the heads
             presence.presence_touch(channel_name=self.channel_name)
             user = get_user_model().objects.filter(pk=self.user.pk).first()
-            site_ids = selectors.agent_site_ids(user) if user is not None and selectors.is_agent(user) else None
+            site_ids = agents.agent_site_ids(user) if user is not None and agents.is_agent(user) else None
             heads = {conversation_id: selectors.conversation_head(conversation_id=conversation_id,
                                                                   audience=selectors.AGENTS)
                      for conversation_id in following}

@@ -15,14 +15,17 @@ from channels.consumer import AsyncConsumer
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import effects, events, groups, metrics
+from chat import metrics
+from chat.realtime import effects
+from chat.protocol import events
+from chat.realtime import groups
 from chat.ai.base import Outcome, ProviderError
 from chat.ai.dialogue import respond
 from chat.ai.providers import get_provider
 from chat.ai.stream import DeltaStream
-from chat.broadcast import send_to_groups
-from chat.dispatch import DirectDispatch
-from chat.layer_errors import LAYER_RETRY_SECONDS, ResilientLayerReceive
+from chat.realtime.broadcast import send_to_groups
+from chat.realtime.dispatch import DirectDispatch
+from chat.realtime.layer_errors import LAYER_RETRY_SECONDS, ResilientLayerReceive
 from chat.models import Message
 from chat.services import bot, replies
 

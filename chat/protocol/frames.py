@@ -7,7 +7,7 @@ import uuid
 
 from django.conf import settings
 
-from chat.cursors import BadCursor, Cursor
+from chat.protocol.cursors import BadCursor, Cursor
 
 
 class ProtocolError(Exception):

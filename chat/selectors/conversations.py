@@ -1,44 +1,17 @@
-"""Reads: who may see what, and what a client missed since its cursor."""
+"""Reads of conversations: the current one, what a client missed since its cursor, queue counts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q
-from django.utils import timezone
 
-from chat import events
-from chat.business_hours import site_is_open
-from chat.cursors import Cursor
-from chat.models import AgentConnection, AgentProfile, Conversation, Message, Site
+from chat.protocol import events
+from chat.protocol.cursors import Cursor
+from chat.protocol.replay import Replay
+from chat.models import Conversation, Message, Visitor
 
 CUSTOMER = "customer"
 AGENTS = "agents"
-
-
-def is_agent(user: AbstractBaseUser) -> bool:
-    """Staff, or a user with an agent profile, may use the dashboard."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    return user.is_staff or AgentProfile.objects.filter(user=user).exists()
-
-
-def agent_site_ids(user: AbstractBaseUser) -> list[int]:
-    """The sites an agent serves; staff serve every site."""
-    if user.is_staff:
-        return list(Site.objects.order_by("pk").values_list("pk", flat=True))
-    return list(
-        Site.objects.filter(agents__user=user).order_by("pk").values_list("pk", flat=True)
-    )
-
-
-def site_agents(site_id: int):
-    """Users who serve a site: its agents and staff."""
-    return get_user_model().objects.filter(Q(is_staff=True) | Q(agent_profile__sites=site_id), is_active=True).distinct()
 
 
 def queue_counts(site_ids: list[int]) -> list[dict]:
@@ -54,15 +27,14 @@ def queue_counts(site_ids: list[int]) -> list[dict]:
     return [events.queue(site_id=site_id, count=count) for site_id, count in counts.items()]
 
 
-@dataclass
-class Replay:
-    """The events a client missed, the cursor they bring it to, and whether more remain."""
+def latest_conversation(conversations, visitor: Visitor) -> Conversation | None:
+    """The newest of a visitor's conversations in a queryset (which may lock the row)."""
+    return conversations.filter(visitor=visitor).order_by("-created_at", "-pk").first()
 
-    events: list[dict] = field(default_factory=list)
-    head: Cursor = Cursor()
-    more: bool = False
-    # Replies a worker is generating right now: live deltas may have gone out between checkpoints.
-    generating: list[int] = field(default_factory=list)
+
+def conversation_current(*, visitor: Visitor) -> Conversation | None:
+    """The visitor's latest conversation, open or resolved."""
+    return latest_conversation(Conversation.objects.select_related("site", "visitor", "assignee"), visitor)
 
 
 def _is_reply(message: Message) -> bool:
@@ -136,31 +108,3 @@ def cursor_after(message: Message, *, previous: Cursor) -> Cursor:
     if message.status == Message.Status.STREAMING:
         return Cursor(message.seq, message.stream_index) if message.stream_index >= 0 else previous
     return Cursor(message.seq, message.stream_index + 1)
-
-
-def presence_list(site_ids: list[int]) -> list[dict]:
-    """The effective presence of every agent who serves any of these sites."""
-    users = list(
-        get_user_model().objects.filter(Q(is_staff=True) | Q(agent_profile__sites__in=site_ids), is_active=True)
-        .distinct().select_related("agent_profile").order_by("pk")
-    )
-    cutoff = timezone.now() - timedelta(seconds=settings.PARLEY_PRESENCE_TTL)
-    present = set(
-        AgentConnection.objects.filter(user__in=users, last_seen__gte=cutoff).values_list("user_id", flat=True)
-    )
-    result = []
-    for user in users:
-        profile = getattr(user, "agent_profile", None)
-        status = (profile.status if profile else AgentProfile.Status.ONLINE) if user.pk in present else "offline"
-        result.append(events.presence(agent_id=user.pk, name=user.first_name or user.get_username(), status=status))
-    return result
-
-
-def site_team_available(site: Site) -> bool:
-    """Whether a person could answer now: within business hours and an agent of the site online (one query)."""
-    if not site_is_open(site):
-        return False
-    cutoff = timezone.now() - timedelta(seconds=settings.PARLEY_PRESENCE_TTL)
-    serving = Q(user__is_staff=True) | Q(user__agent_profile__sites=site)
-    online = ~Q(user__agent_profile__status=AgentProfile.Status.AWAY)
-    return AgentConnection.objects.filter(serving, online, user__is_active=True, last_seen__gte=cutoff).exists()

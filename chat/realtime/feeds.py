@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from chat import groups
-from chat.broadcast import group_send_safely
-from chat.cursors import Cursor
-from chat.dedupe import ReplayFilter
-from chat.selectors import Replay
+from chat.realtime import groups
+from chat.realtime.broadcast import group_send_safely
+from chat.protocol.cursors import Cursor
+from chat.realtime.dedupe import ReplayFilter
+from chat.protocol.replay import Replay
 
 
 class Feed:

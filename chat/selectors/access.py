@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 
 from chat.models import Conversation, Message, Visitor
-from chat.selectors import agent_site_ids, site_agents
+from chat.selectors.agents import agent_site_ids, site_agents
 
 
 class NotFound(Exception):

@@ -6,7 +6,8 @@ import logging
 
 from channels.layers import get_channel_layer
 
-from chat import groups, metrics
+from chat import metrics
+from chat.realtime import groups
 from chat.models import Conversation
 
 logger = logging.getLogger(__name__)

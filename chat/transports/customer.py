@@ -7,14 +7,20 @@ import time
 
 from django.conf import settings
 
-from chat import db_threads, effects, events, frames, groups, selectors, tokens
-from chat.access import NotFound, access_conversation_for_visitor, access_reply_for_visitor, visitor_from_claim
-from chat.consumers.base import CLOSE_FORBIDDEN, CLOSE_HELLO_TIMEOUT, CLOSE_UNAUTHORIZED, ParleyConsumer
-from chat.cursors import Cursor
-from chat.feeds import Feed
-from chat.origins import origin_allowed, scope_header
-from chat.ratelimit import rate_allow
-from chat.replays import CustomerReplay, customer_replay
+from chat.realtime import db_threads
+from chat.realtime import effects
+from chat.protocol import events
+from chat.protocol import frames
+from chat.realtime import groups
+from chat.selectors import conversations as selectors
+from chat.security import tokens
+from chat.selectors.access import NotFound, access_conversation_for_visitor, access_reply_for_visitor, visitor_from_claim
+from chat.transports.base import CLOSE_FORBIDDEN, CLOSE_HELLO_TIMEOUT, CLOSE_UNAUTHORIZED, ParleyConsumer
+from chat.protocol.cursors import Cursor
+from chat.realtime.feeds import Feed
+from chat.security.origins import origin_allowed, scope_header
+from chat.security.ratelimit import rate_allow
+from chat.selectors.replays import CustomerReplay, customer_replay
 from chat.services import conversations, replies
 
 

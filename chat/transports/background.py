@@ -9,11 +9,11 @@ import os
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chat import effects
-from chat.ai.worker import announce_alive_forever
-from chat.lifecycle import install_daphne_sigterm
+from chat.realtime import effects
+from chat.transports.ai_worker import announce_alive_forever
+from chat.realtime.lifecycle import install_daphne_sigterm
 from chat.services.presence import presence_gone_agents, presence_release_gone
-from chat.groups import REPLY_CHANNEL
+from chat.realtime.groups import REPLY_CHANNEL
 from chat.services.replies import reply_reap_expired
 
 logger = logging.getLogger(__name__)

@@ -15,14 +15,19 @@ from django.http import JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import db_threads, effects, events, frames, groups, tokens
-from chat.access import NotFound, access_reply_for_visitor, visitor_from_claim
-from chat.cursors import BadCursor, Cursor
-from chat.feeds import Feed
+from chat.realtime import db_threads
+from chat.realtime import effects
+from chat.protocol import events
+from chat.protocol import frames
+from chat.realtime import groups
+from chat.security import tokens
+from chat.selectors.access import NotFound, access_reply_for_visitor, visitor_from_claim
+from chat.protocol.cursors import BadCursor, Cursor
+from chat.realtime.feeds import Feed
 from chat.models import Message, Visitor
-from chat.ratelimit import rate_allow
-from chat.replays import customer_replay, event_cursor
-from chat.selectors import Replay
+from chat.security.ratelimit import rate_allow
+from chat.selectors.replays import customer_replay, event_cursor
+from chat.protocol.replay import Replay
 from chat.services import conversations, replies
 from chat.services.errors import ConversationError
 from chat.views.http import BadRequest, error_response, json_body

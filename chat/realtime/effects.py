@@ -23,8 +23,10 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from chat import db_threads, groups, outbox
-from chat.broadcast import group_send_safely, send_to_groups
+from chat.realtime import db_threads
+from chat.realtime import groups
+from chat.realtime import outbox
+from chat.realtime.broadcast import group_send_safely, send_to_groups
 
 logger = logging.getLogger(__name__)
 
@@ -122,10 +124,22 @@ async def send_stop(reply_id: int) -> None:
 _background: set[asyncio.Task] = set()
 
 
-def _fill(site_id: int) -> None:
-    from chat.services.assignment import assignment_fill
+# Offers a site's queue to agents with room; the services register it (chat/apps.py), since this layer sits
+# below them and must not import them.
+_filler: Callable[..., object] | None = None
 
-    assignment_fill(site_id=site_id)
+
+def register_filler(filler: Callable[..., object]) -> None:
+    """Set what carrying out a queue fill calls: `filler(site_id=...)`."""
+    global _filler
+    _filler = filler
+
+
+def _fill(site_id: int) -> None:
+    if _filler is None:
+        logger.warning("no queue filler registered; site %s waits for the next trigger", site_id)
+        return
+    _filler(site_id=site_id)
 
 
 async def _fill_later(site_ids: list[int]) -> None:

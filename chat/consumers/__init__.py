@@ -1,1 +1,0 @@
-"""WebSocket consumers: thin shells that parse, authorize, call a service and answer."""
