@@ -4,6 +4,8 @@ import asyncio
 
 import pytest
 
+from tests.conftest import make_site, make_visitor
+
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
@@ -41,3 +43,18 @@ async def _quiet_background_tasks():
         await layer.close_pools()
     # A fresh layer per test: its locks and queues belong to the test's own event loop.
     channel_layers.backends.clear()
+
+
+@pytest.fixture
+def bot_visitor(transactional_db):
+    """A visitor of a bot site whose knowledge base is the demo shop's."""
+    site = make_site("Bot shop", bot=True)
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # a knowledge base for the kb provider
+    from chat.models import KnowledgeArticle, Site
+
+    demo = Site.objects.get(key="demo-shop")
+    for article in KnowledgeArticle.objects.filter(site=demo):
+        KnowledgeArticle.objects.create(site=site, title=article.title, body=article.body, language=article.language)
+    return make_visitor(site, name="Cleo")

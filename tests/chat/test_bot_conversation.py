@@ -6,7 +6,7 @@ from django.test import AsyncClient
 
 from chat import metrics
 from chat.models import Conversation, Message, Visitor
-from tests.chat.test_replies import bot_visitor, collect_reply  # noqa: F401  (a fixture and a helper)
+from tests.chat.test_replies import collect_reply
 from tests.conftest import (
     make_agent, make_visitor, open_agent, open_customer, receive_until, send_message, token_for)
 

@@ -16,20 +16,6 @@ TOKENS = ["Orders ", "placed ", "before ", "2 pm ", "ship ", "the ", "same ", "d
 
 
 @pytest.fixture
-def bot_visitor(transactional_db):
-    site = make_site("Bot shop", bot=True)
-    from django.core.management import call_command
-
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # a knowledge base for the kb provider
-    from chat.models import KnowledgeArticle, Site
-
-    demo = Site.objects.get(key="demo-shop")
-    for article in KnowledgeArticle.objects.filter(site=demo):
-        KnowledgeArticle.objects.create(site=site, title=article.title, body=article.body, language=article.language)
-    return make_visitor(site, name="Cleo")
-
-
-@pytest.fixture
 def openai_server(settings):
     """A real HTTP server speaking the streaming chat-completions format, wired in as the provider."""
     with FakeOpenAI(tokens=TOKENS) as server:
