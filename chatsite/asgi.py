@@ -8,12 +8,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 # Set Django up before importing anything that touches models.
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter
 
-from chat.transports.background import BackgroundTasksMiddleware  # noqa: E402
-from chat.transports.ai_worker import AIReplyConsumer  # noqa: E402
-from chat.realtime.groups import REPLY_CHANNEL  # noqa: E402
-from chat.routing import websocket_urlpatterns  # noqa: E402
+from chat.transports.background import BackgroundTasksMiddleware
+from chat.transports.ai_worker import AIReplyConsumer
+from chat.realtime.groups import REPLY_CHANNEL
+from chat.routing import websocket_urlpatterns
 
 # `manage.py runworker ai-reply` and the embedded worker both dispatch through this router.
 channel_application = ChannelNameRouter({REPLY_CHANNEL: AIReplyConsumer.as_asgi()})

@@ -14,7 +14,7 @@ SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY is not set. Set it, or set DEBUG=1 for a development key.")
-    SECRET_KEY = "parley-development-key-not-for-production"  # noqa: S105 - only ever with DEBUG
+    SECRET_KEY = "parley-development-key-not-for-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

@@ -5,8 +5,8 @@ import os
 os.environ.setdefault("SECRET_KEY", "parley-tests-only-secret-key")
 os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"parley-test-{os.getpid()}")
 
-from chatsite.settings import *  # noqa: E402,F403
-from chatsite.settings import BASE_DIR, DATABASES  # noqa: E402
+from chatsite.settings import *
+from chatsite.settings import BASE_DIR, DATABASES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]

@@ -18,10 +18,10 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.baselines.relay_settings")
 django.setup()
 
-import httpx  # noqa: E402
-from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.urls import path  # noqa: E402
+import httpx
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.routing import ProtocolTypeRouter, URLRouter
+from django.urls import path
 
 ACK_TIMEOUT = 30.0
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections import deque
 
 # isort: off
-from chatsite.asgi import application  # noqa: F401  (sets Django up before the worker is imported)
+from chatsite.asgi import application  # sets Django up before the worker is imported
 
 from chat.transports import ai_worker as worker
-from chat.ai.stream import DeltaStream  # noqa: E402
+from chat.ai.stream import DeltaStream
 
 # isort: on
 

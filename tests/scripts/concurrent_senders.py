@@ -15,16 +15,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 os.environ.setdefault("SECRET_KEY", "concurrency-script-only")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connections  # noqa: E402
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import connections
 
-from chat.models import Conversation, Message, Site, Visitor  # noqa: E402
-from chat.services import conversations  # noqa: E402
+from chat.models import Conversation, Message, Site, Visitor
+from chat.services import conversations
 
 
 def writer(index: int, visitor_id: int, agent_id: int, conversation_id: int, count: int, out) -> None:
