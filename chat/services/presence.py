@@ -14,12 +14,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
-from chat.realtime import effects
+from chat.models import AgentConnection, AgentProfile, Conversation
 from chat.protocol import events
-from chat.realtime import groups
-from chat.models import AgentConnection, AgentProfile
+from chat.realtime import effects, groups
 from chat.selectors.agents import agent_site_ids
 from chat.services import assignment
 
@@ -101,24 +101,34 @@ def presence_set(*, user: AbstractBaseUser, status: str) -> str:
     return after
 
 
-def _offline_since(user: AbstractBaseUser) -> float | None:
-    """When the agent's last dashboard went away: a clean close is remembered; a killed process's rows age out."""
-    remembered = cache.get(_offline_key(user.pk))
-    if remembered is not None:
-        return remembered
-    last_seen = AgentConnection.objects.filter(user=user).order_by("-last_seen").values_list("last_seen", flat=True).first()
-    return last_seen.timestamp() + settings.PARLEY_PRESENCE_TTL if last_seen else None
-
-
 def presence_gone_agents() -> list[int]:
-    """Agents with open conversations who have been offline for longer than PARLEY_RELEASE_GRACE."""
+    """Agents with open conversations who have been offline for longer than PARLEY_RELEASE_GRACE.
+
+    One query and one cache read however many agents hold conversations: the reaper asks every few seconds.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.PARLEY_PRESENCE_TTL)
+    connections = AgentConnection.objects.filter(user=OuterRef("pk"))
+    offline = (
+        get_user_model()
+        .objects.filter(Exists(Conversation.objects.filter(assignee=OuterRef("pk"), status=Conversation.Status.OPEN)))
+        .filter(~Exists(connections.filter(last_seen__gte=cutoff)))  # no fresh socket: what presence_of calls offline
+        .annotate(last_seen=Subquery(connections.order_by("-last_seen").values("last_seen")[:1]))
+        .order_by("pk")
+        .values_list("pk", "last_seen")
+    )
+    rows = list(offline)
+    if not rows:
+        return []
+    # When each went offline: a clean close is remembered; a killed process's rows age out one TTL after their ping.
+    remembered = cache.get_many([_offline_key(user_id) for user_id, _ in rows])
+    now = time.time()
     gone = []
-    for user in get_user_model().objects.filter(assigned_conversations__status="open").distinct():
-        if presence_of(user) != OFFLINE:
-            continue
-        since = _offline_since(user)
-        if since is None or time.time() - since >= settings.PARLEY_RELEASE_GRACE:
-            gone.append(user.pk)
+    for user_id, last_seen in rows:
+        since = remembered.get(_offline_key(user_id))
+        if since is None and last_seen is not None:
+            since = last_seen.timestamp() + settings.PARLEY_PRESENCE_TTL
+        if since is None or now - since >= settings.PARLEY_RELEASE_GRACE:
+            gone.append(user_id)
     return gone
 
 

@@ -16,23 +16,22 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from chat import metrics
-from chat.realtime import effects
-from chat.protocol import events
-from chat.realtime import groups
 from chat.ai.base import Outcome, ProviderError
 from chat.ai.dialogue import respond
 from chat.ai.providers import get_provider
 from chat.ai.stream import DeltaStream
-from chat.realtime.broadcast import send_to_groups
+from chat.models import Message
+from chat.protocol import events
+from chat.realtime import effects, groups
+from chat.realtime.broadcast import EVENT_MESSAGE_TYPE, send_to_groups
 from chat.realtime.dispatch import DirectDispatch
 from chat.realtime.layer_errors import LAYER_RETRY_SECONDS, ResilientLayerReceive
-from chat.models import Message
 from chat.services import bot, replies
 
 logger = logging.getLogger(__name__)
 
 # Consumers generating replies in this process, so a shutdown can hand their replies back.
-_instances: "weakref.WeakSet[AIReplyConsumer]" = weakref.WeakSet()
+_instances: weakref.WeakSet[AIReplyConsumer] = weakref.WeakSet()
 
 # Workers refresh this cache key; /readyz reports "no AI worker" once it expires.
 ALIVE_KEY = "parley:ai-worker-alive"
@@ -107,8 +106,10 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
         if job is None:  # ended already, or another worker has it: one trigger, one reply
             await self.channel_layer.group_discard(groups.reply_group(reply_id), self.channel_name)
             return
-        running = Running(job=job, stream=DeltaStream(self._delta_sender(job, time.monotonic()),
-                                                      interval=settings.PARLEY_DELTA_INTERVAL))
+        running = Running(
+            job=job,
+            stream=DeltaStream(self._delta_sender(job, time.monotonic()), interval=settings.PARLEY_DELTA_INTERVAL),
+        )
         self.running[reply_id] = running
         running.task = asyncio.create_task(self._generate(running))
         if asked.stop_at is not None:  # stopped while we claimed it: end it before a token is spent
@@ -144,10 +145,16 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
 
     async def _send_snapshot(self, running: Running, reply_to: str) -> None:
         job, stream = running.job, running.stream
-        snapshot = events.reply_snapshot(reply_id=job.reply_id, conversation_id=job.conversation_id, seq=job.seq,
-                                         index=stream.index, text=stream.text, ends=list(stream.ends))
+        snapshot = events.reply_snapshot(
+            reply_id=job.reply_id,
+            conversation_id=job.conversation_id,
+            seq=job.seq,
+            index=stream.index,
+            text=stream.text,
+            ends=list(stream.ends),
+        )
         try:
-            await self.channel_layer.send(reply_to, {"type": "parley.event", "event": snapshot})
+            await self.channel_layer.send(reply_to, {"type": EVENT_MESSAGE_TYPE, "event": snapshot})
         except Exception:
             logger.warning("could not answer a snapshot request for reply %s", job.reply_id, exc_info=True)
 
@@ -155,10 +162,13 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
         async def send_delta(index: int, text: str) -> None:
             if index == 0:
                 metrics.FIRST_TOKEN.observe(time.monotonic() - claimed_at)
-            delta = events.reply_delta(reply_id=job.reply_id, conversation_id=job.conversation_id, seq=job.seq,
-                                       index=index, text=text)
-            await send_to_groups([(groups.visitor_group(job.visitor_id), delta),
-                                  (groups.conversation_group(job.conversation_id), delta)])
+            delta = events.reply_delta(
+                reply_id=job.reply_id, conversation_id=job.conversation_id, seq=job.seq, index=index, text=text
+            )
+            await send_to_groups(
+                [(groups.visitor_group(job.visitor_id), delta), (groups.conversation_group(job.conversation_id), delta)]
+            )
+
         return send_delta
 
     async def _generate(self, running: Running) -> None:
@@ -184,16 +194,25 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
             pump.cancel()
             await self._finish(running, status, reason, handoff, outcome)
 
-    async def _finish(self, running: Running, status: str, reason: str, handoff: bool,
-                      outcome: Outcome | None) -> None:
+    async def _finish(self, running: Running, status: str, reason: str, handoff: bool, outcome: Outcome | None) -> None:
         job, stream = running.job, running.stream
         running.finishing = True
         try:
             # Returns once its events have left: reply.end is out before a shutdown may stop the loop.
-            await effects.call(bot.bot_reply_finish, reply_id=job.reply_id, conversation_id=job.conversation_id,
-                               status=status, text=stream.full_text, index=stream.index, reason=reason,
-                               ends=list(stream.ends), outcome=outcome, language=job.request.language,
-                               handoff=handoff and not running.shutting_down, lane=job.conversation_id)
+            await effects.call(
+                bot.bot_reply_finish,
+                reply_id=job.reply_id,
+                conversation_id=job.conversation_id,
+                status=status,
+                text=stream.full_text,
+                index=stream.index,
+                reason=reason,
+                ends=list(stream.ends),
+                outcome=outcome,
+                language=job.request.language,
+                handoff=handoff and not running.shutting_down,
+                lane=job.conversation_id,
+            )
         except Exception:
             # The lease runs out and the reaper ends the reply `interrupted` with its last checkpoint.
             logger.exception("could not finish reply %s", job.reply_id)
@@ -209,14 +228,16 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
             await asyncio.sleep(settings.PARLEY_CHECKPOINT_INTERVAL)
             running = list(self.running.values())
             # A restarted layer forgot the groups: without them a stop would not reach us.
-            await asyncio.gather(*(self.channel_layer.group_add(groups.reply_group(r.job.reply_id), self.channel_name)
-                                   for r in running), return_exceptions=True)
+            await asyncio.gather(
+                *(self.channel_layer.group_add(groups.reply_group(r.job.reply_id), self.channel_name) for r in running),
+                return_exceptions=True,
+            )
             # One database round trip for all of them: a hop per reply would queue stops and new replies behind.
-            checkpoints = [replies.Checkpoint(r.job.reply_id, r.stream.text, r.stream.index, list(r.stream.ends))
-                           for r in running]
+            checkpoints = [
+                replies.Checkpoint(r.job.reply_id, r.stream.text, r.stream.index, list(r.stream.ends)) for r in running
+            ]
             try:
-                alive = await effects.call(replies.reply_checkpoint_many,
-                    worker=self.worker, checkpoints=checkpoints)
+                alive = await effects.call(replies.reply_checkpoint_many, worker=self.worker, checkpoints=checkpoints)
             except Exception:
                 logger.warning("checkpoint of %d replies failed", len(checkpoints), exc_info=True)
                 continue

@@ -7,9 +7,9 @@ import signal
 from channels.management.commands.runworker import Command as ChannelsRunworker
 from channels.worker import Worker
 
-from chat.transports.background import reap_forever
-from chat.transports.ai_worker import announce_alive_forever, shutdown_all, worker_name
 from chat.realtime.layer_errors import LAYER_RETRY_SECONDS
+from chat.transports.ai_worker import announce_alive_forever, shutdown_all, worker_name
+from chat.transports.background import STOP_GRACE_SECONDS, reap_forever
 
 logger = logging.getLogger("django.channels.worker")
 
@@ -39,6 +39,8 @@ class ParleyWorker(Worker):
         await close_shared_clients()
         for task in [*helpers, stop_wait]:
             task.cancel()
+        # Bounded: the reaper gives up its lease as it stops, so another process takes over at once.
+        await asyncio.wait([*helpers, stop_wait], timeout=STOP_GRACE_SECONDS)
         logger.info("worker stopped")
 
 
