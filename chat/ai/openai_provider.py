@@ -11,13 +11,14 @@ import math
 import os
 import re
 import ssl
+import urllib.parse
+import urllib.request
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import certifi
-from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from chat.ai.answers import citation
@@ -88,13 +89,15 @@ def _ssl_context() -> ssl.SSLContext:
 
 
 @functools.cache
-def _env_proxy(url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
-    """The proxy HTTP_PROXY/HTTPS_PROXY/NO_PROXY name for `url`, and its credentials; (None, None) if none."""
+def _env_proxy(url: str) -> URL | None:
+    """The proxy HTTPS_PROXY/HTTP_PROXY/NO_PROXY name for `url` (with its credentials, if any), or None."""
     # Looked up once per URL: a proxy configured in the environment keeps working, at no cost per reply.
-    try:
-        return get_env_proxy_for_url(URL(url))
-    except LookupError:
-        return None, None
+    parts = urllib.parse.urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if not proxy or (parts.hostname and urllib.request.proxy_bypass(parts.hostname)):
+        return None
+    # aiohttp sends credentials written in the proxy URL to the proxy, for plain and tunnelled requests alike.
+    return URL(proxy if "://" in proxy else f"http://{proxy}")  # "proxy.internal:3128" is HTTP, as for curl
 
 
 class OpenAIProvider(Provider):
@@ -164,7 +167,6 @@ class OpenAIProvider(Provider):
         logger.debug("openai request: model=%s passages=%d history=%d", self.model, len(request.passages),
                      len(request.history))
         url = f"{self.base_url}/chat/completions"
-        proxy, proxy_auth = _env_proxy(url)
         try:
             # Everything entered on the stack is closed on any exit, including cancellation and aclose():
             # a response closed before its end closes its HTTP connection, which is how the customer's
@@ -174,7 +176,7 @@ class OpenAIProvider(Provider):
                 async with asyncio.timeout_at(deadline):
                     response = await _shared_client().post(
                         url, data=self._body(request), headers=self._headers(), timeout=self._client_timeout,
-                        allow_redirects=False, proxy=proxy, proxy_auth=proxy_auth)
+                        allow_redirects=False, proxy=_env_proxy(url))
                     stack.callback(_let_go, response)
                     await self._check_status(response)
                 texts = await stack.enter_async_context(contextlib.aclosing(self._texts(response, deadline)))

@@ -1,7 +1,7 @@
 """Knowledge-base retrieval: BM25 over words, Chinese bigrams and shop-domain concepts, in pure Python.
 
 A question and each article are turned into the same kind of terms:
-- English words, lower-cased and lightly stemmed ("shipped" -> "ship"), minus stopwords;
+- English words, lower-cased and Snowball-stemmed ("shipped" -> "ship"), minus stopwords;
 - for Chinese (no spaces), character bigrams ("退货政策" -> "退货", "货政", "政策");
 - concept tokens ("#ship", "#refund") from the hand-written map in kb_synonyms, so a paraphrase
   ("when will my stuff arrive") meets an article that never uses its words ("Shipping times").
@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+
+import snowballstemmer
 
 from chat.ai.base import Passage
 from chat.ai.kb_synonyms import CJK_STOP_CHARS, CONCEPTS, GENERIC_CONCEPTS, OTHER_TOPICS, STOPWORDS
@@ -67,32 +70,22 @@ def contains_cjk(text: str) -> bool:
 # --- Analysis -----------------------------------------------------------------------------------------------
 
 
-# Words the suffix rules would fold into another word's stem ("customer" is not "customs").
+# Words Snowball folds into another word's stem ("customer" and "customs" both become "custom").
 _STEM_EXCEPTIONS = {"customer": "customer", "customers": "customer"}
+_STEMMER = snowballstemmer.stemmer("english")
+# A Snowball stemmer keeps the word it works on in the instance: threads take turns with the one instance.
+_STEMMER_LOCK = threading.Lock()
+# A shop's words are a few thousand; remembered, each is stemmed once per process, not once per question.
+STEM_CACHE_SIZE = 65536
 
 
+@lru_cache(maxsize=STEM_CACHE_SIZE)
 def stem(word: str) -> str:
-    """Reduce an English word to a crude stem so inflections meet ("arrives", "arrived" -> "arriv")."""
+    """Reduce an English word to its Snowball stem so inflections meet ("arrives", "arrived" -> "arriv")."""
     if word in _STEM_EXCEPTIONS:
         return _STEM_EXCEPTIONS[word]
-    if len(word) <= 3:
-        return word
-    if word.endswith("ies") and len(word) > 4:
-        word = word[:-3] + "y"
-    elif word.endswith(("ches", "shes", "sses", "xes", "zes")):
-        word = word[:-2]
-    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
-    for suffix in ("ing", "ed"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)]
-            # "shipp" -> "ship", but keep "ll"/"ss" endings ("billed" -> "bill").
-            if word[-1] == word[-2] and word[-1] not in "lsz":
-                word = word[:-1]
-            break
-    if word.endswith("e") and len(word) > 3:
-        word = word[:-1]
-    return word
+    with _STEMMER_LOCK:
+        return _STEMMER.stemWord(word)
 
 
 def _normalize(text: str) -> str:

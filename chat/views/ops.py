@@ -14,10 +14,12 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 
 from chat import metrics
-from chat.transports.ai_worker import ALIVE_KEY, WORKER_METRICS_KEY
 from chat.realtime import registry
+from chat.transports.ai_worker import ALIVE_KEY, WORKER_METRICS_KEY
 
 LAYER_ROUND_TRIP_TIMEOUT = 2.0
 
@@ -68,35 +70,29 @@ def _metrics_allowed(request) -> bool:
     return request.user.is_authenticated and request.user.is_staff
 
 
-def _exposition(process: str, snapshot: dict, lines: list[str]) -> None:
-    for name, samples in snapshot["counters"].items():
-        for label_value, value in samples:
-            label = f',status="{label_value}"' if label_value else ""
-            lines.append(f'{name}{{process="{process}"{label}}} {value}')
-    for name, summary in snapshot["summaries"].items():
-        for quantile in ("0.5", "0.99"):
-            if summary[quantile] is not None:
-                lines.append(f'{name}{{process="{process}",quantile="{quantile}"}} {summary[quantile]:.6f}')
-        lines.append(f'{name}_count{{process="{process}"}} {summary["count"]}')
-        lines.append(f'{name}_sum{{process="{process}"}} {summary["sum"]:.6f}')
+class _OpenSockets:
+    """A collector of this process's open WebSockets, by kind."""
+
+    def collect(self):
+        """The `parley_open_sockets` gauge, read when scraped."""
+        sockets = GaugeMetricFamily(
+            "parley_open_sockets", "Open WebSockets in this process, by kind.", labels=["process", "kind"]
+        )
+        for kind, count in sorted(registry.count_by_kind().items()):
+            sockets.add_metric(["web", kind], count)
+        yield sockets
 
 
 def metrics_view(request):
     """GET /metrics: Prometheus text format; staff session or `Authorization: Bearer $PARLEY_METRICS_TOKEN`."""
     if not _metrics_allowed(request):
         return HttpResponse("forbidden\n", status=403, content_type="text/plain")
-    lines = ["# HELP parley_open_sockets Open WebSockets in this process, by kind.",
-             "# TYPE parley_open_sockets gauge"]
-    for kind, count in sorted(registry.count_by_kind().items()):
-        lines.append(f'parley_open_sockets{{process="web",kind="{kind}"}} {count}')
-    for counter in metrics.COUNTERS:
-        lines += [f"# HELP {counter.name} {counter.help_text}", f"# TYPE {counter.name} counter"]
-    for summary in metrics.SUMMARIES:
-        lines += [f"# HELP {summary.name} {summary.help_text}", f"# TYPE {summary.name} summary"]
-    _exposition("web", metrics.snapshot(), lines)
-    for worker, shared in sorted((cache.get(WORKER_METRICS_KEY) or {}).items()):
-        _exposition(worker, shared["metrics"], lines)
-    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4")
+    workers = cache.get(WORKER_METRICS_KEY) or {}
+    snapshots = {"web": metrics.snapshot()} | {name: shared["metrics"] for name, shared in sorted(workers.items())}
+    exposition = CollectorRegistry()
+    exposition.register(_OpenSockets())
+    exposition.register(metrics.ProcessSnapshots(snapshots))
+    return HttpResponse(generate_latest(exposition), content_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
 @staff_member_required
@@ -120,6 +116,7 @@ SELFCHECK_GAP = 0.4  # seconds between events: a buffering proxy delivers them a
 @staff_member_required
 def selfcheck_stream(request):
     """GET /selfcheck/stream: a few SSE events spaced in time, to see whether a proxy buffers them."""
+
     async def events():
         yield "retry: 2000\n\n"
         for number in range(SELFCHECK_EVENTS):

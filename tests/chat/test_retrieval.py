@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from chat.ai import kb as kb_module
 from chat.ai import pacing
 from chat.ai.base import UNANSWERED, Outcome, Passage, ReplyRequest
 from chat.ai.kb import KnowledgeBaseProvider, compose, decide, split_chunks
-from chat.ai.retrieval import THRESHOLD, contains_cjk, retrieve
+from chat.ai.retrieval import THRESHOLD, analyze, contains_cjk, retrieve, stem
 from chat.models import KnowledgeArticle, Site
 
 EVAL = json.loads((Path(__file__).parent / "kb_eval.json").read_text(encoding="utf-8"))
@@ -44,12 +46,50 @@ SHIPPING = Passage(
     score=0.8,
 )
 SHIPPING_ZH = Passage(
-    article_id=2, title="配送时间", body="下午两点前下单当天发货。标准配送需要3到5个工作日。第三句不引用。", score=0.7,
+    article_id=2,
+    title="配送时间",
+    body="下午两点前下单当天发货。标准配送需要3到5个工作日。第三句不引用。",
+    score=0.7,
     language="zh-hans",
 )
 
 
 # --- Retrieval ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ("cancel", "cancelled", "canceled", "cancelling", "cancellation"),
+        ("arrive", "arrives", "arrived", "arriving"),
+        ("ship", "ships", "shipped", "shipping"),
+        ("delivery", "deliveries"),
+    ],
+)
+def test_inflections_share_one_snowball_stem(words):
+    assert len({stem(word) for word in words}) == 1
+
+
+def test_customer_keeps_its_own_stem_apart_from_customs():
+    assert stem("customers") == stem("customer") == "customer" != stem("customs")
+
+
+def test_text_and_concept_keys_are_stemmed_alike():
+    # "shipping" is a concept key: another inflection of it in a question reaches the same concept token.
+    assert "#ship" in analyze("shipping") and analyze("shipped") == analyze("shipping")
+
+
+def test_stemming_is_safe_from_several_threads():
+    # One Snowball stemmer holds the word it works on: unguarded, threads garble stems or raise IndexError.
+    words = [f"{word}{n}s" for n in range(500) for word in ("cancelled", "deliveries", "internationally")]
+    expected = [stem.__wrapped__(word) for word in words]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, so a race shows
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            assert list(pool.map(stem, words)) == expected
+    finally:
+        sys.setswitchinterval(interval)
 
 
 @pytest.mark.django_db
@@ -144,16 +184,18 @@ async def test_answer_streams_in_chunks_and_ends_with_its_outcome():
 
 async def test_chinese_question_gets_a_chinese_answer():
     provider = KnowledgeBaseProvider(chars_per_second=0)
-    chunks = await collect(provider, ReplyRequest(question="我的包裹什么时候到", passages=[SHIPPING_ZH],
-                                                  language="zh-hans"))
+    chunks = await collect(
+        provider, ReplyRequest(question="我的包裹什么时候到", passages=[SHIPPING_ZH], language="zh-hans")
+    )
     text = "".join(chunks[:-1])
     assert "配送时间" in text and "来源" in text and "Source" not in text
 
 
 async def test_best_passage_is_used_whatever_the_order():
     weaker = Passage(article_id=9, title="Gift cards", body="Gift cards never expire.", score=0.3)
-    chunks = await collect(KnowledgeBaseProvider(chars_per_second=0),
-                           ReplyRequest(question="delivery time?", passages=[weaker, SHIPPING]))
+    chunks = await collect(
+        KnowledgeBaseProvider(chars_per_second=0), ReplyRequest(question="delivery time?", passages=[weaker, SHIPPING])
+    )
     assert "Shipping times" in "".join(chunks[:-1])
 
 
@@ -166,7 +208,9 @@ async def test_best_passage_is_used_whatever_the_order():
     ],
 )
 async def test_low_score_says_nothing_and_leaves_the_no_answer_to_the_dialogue(question, passages):
-    chunks = await collect(KnowledgeBaseProvider(chars_per_second=0), ReplyRequest(question=question, passages=passages))
+    chunks = await collect(
+        KnowledgeBaseProvider(chars_per_second=0), ReplyRequest(question=question, passages=passages)
+    )
     assert chunks == [UNANSWERED]
 
 
@@ -177,7 +221,9 @@ async def test_chunks_are_paced_by_chars_per_second(monkeypatch):
         delays.append(seconds)
 
     monkeypatch.setattr(pacing.asyncio, "sleep", fake_sleep)
-    chunks = await collect(KnowledgeBaseProvider(chars_per_second=100), ReplyRequest(question="eta?", passages=[SHIPPING]))
+    chunks = await collect(
+        KnowledgeBaseProvider(chars_per_second=100), ReplyRequest(question="eta?", passages=[SHIPPING])
+    )
     text_chunks = chunks[:-1]
     assert len(delays) == len(text_chunks) - 1  # the first chunk goes out at once
     assert sum(delays) == pytest.approx(sum(len(chunk) for chunk in text_chunks[1:]) / 100)
