@@ -7,18 +7,16 @@ import time
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from chat.realtime import db_threads
-from chat.realtime import effects
-from chat.protocol import events
-from chat.protocol import frames
-from chat.realtime import groups
-from chat.selectors import conversations as selectors
-from chat.selectors import agents
-from chat.selectors.access import access_assignee_for_site, access_conversation_for_agent, access_reply_for_agent
-from chat.transports.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, ParleyConsumer
+from chat.protocol import events, frames
+from chat.realtime import db_threads, effects, groups
 from chat.realtime.feeds import Feed
 from chat.security.origins import is_same_origin, scope_header
+from chat.selectors import agents
+from chat.selectors import conversations as selectors
+from chat.selectors.access import access_assignee_for_site, access_conversation_for_agent, access_reply_for_agent
 from chat.services import conversations, presence, replies
+from chat.transports.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, ParleyConsumer
+from chat.transports.layer_events import layer_message
 
 
 class AgentConsumer(ParleyConsumer):
@@ -66,8 +64,9 @@ class AgentConsumer(ParleyConsumer):
         self.site_ids = await db_threads.run(agents.agent_site_ids, user)
         for site_id in self.site_ids:
             await self.channel_layer.group_add(groups.site_group(site_id), self.channel_name)
-        status = await effects.call(presence.presence_connect, user=user, channel_name=self.channel_name,
-                                    lane=("presence", user.pk))
+        status = await effects.call(
+            presence.presence_connect, user=user, channel_name=self.channel_name, lane=("presence", user.pk)
+        )
         welcome = await db_threads.run(self._welcome, status)
         await self.send_event(welcome)
 
@@ -88,8 +87,12 @@ class AgentConsumer(ParleyConsumer):
             await self.channel_layer.group_discard(groups.site_group(site_id), self.channel_name)
         for conversation_id in self.subscribed:
             await self.channel_layer.group_discard(groups.conversation_group(conversation_id), self.channel_name)
-        await effects.call(presence.presence_disconnect, user=self.user, channel_name=self.channel_name,
-                           lane=("presence", self.user.pk))
+        await effects.call(
+            presence.presence_disconnect,
+            user=self.user,
+            channel_name=self.channel_name,
+            lane=("presence", self.user.pk),
+        )
 
     def _access(self, conversation_id: int):
         """A conversation of the sites this socket serves (read at connect, refreshed on every ping)."""
@@ -111,11 +114,19 @@ class AgentConsumer(ParleyConsumer):
         await self.channel_layer.group_add(groups.conversation_group(conversation.pk), self.channel_name)
         self.subscribed[conversation.pk] = conversation.site_id
 
-        replay = await db_threads.run(selectors.conversation_replay, conversation=conversation, cursor=cursor,
-                                      audience=selectors.AGENTS)
+        replay = await db_threads.run(
+            selectors.conversation_replay, conversation=conversation, cursor=cursor, audience=selectors.AGENTS
+        )
         await self.feed.start(conversation.pk, cursor, replay)
-        await self.send_event({"type": "subscribed", "conversation": events.conversation_agent_payload(conversation),
-                               "events": replay.events, "cursor": str(replay.head), "more": replay.more})
+        await self.send_event(
+            {
+                "type": "subscribed",
+                "conversation": events.conversation_agent_payload(conversation),
+                "events": replay.events,
+                "cursor": str(replay.head),
+                "more": replay.more,
+            }
+        )
 
     async def handle_unsubscribe(self, frame: dict) -> None:
         """Stop following a conversation."""
@@ -136,12 +147,21 @@ class AgentConsumer(ParleyConsumer):
         conversation_id = frames.integer(frame, "conversation", minimum=1)
 
         def send():  # one trip to the database thread; usually one statement
-            result = conversations.agent_message_send_fast(agent=self.user, site_ids=self.site_ids,
-                                                           conversation_id=conversation_id, client_id=client_id,
-                                                           body=body, internal=internal)
+            result = conversations.agent_message_send_fast(
+                agent=self.user,
+                site_ids=self.site_ids,
+                conversation_id=conversation_id,
+                client_id=client_id,
+                body=body,
+                internal=internal,
+            )
             return result or conversations.agent_message_send(
-                agent=self.user, conversation=self._access(conversation_id), client_id=client_id, body=body,
-                internal=internal)
+                agent=self.user,
+                conversation=self._access(conversation_id),
+                client_id=client_id,
+                body=body,
+                internal=internal,
+            )
 
         # Returns once the message's events have left for the other tabs and the agents: then the ack.
         result = await effects.call(send, lane=conversation_id)
@@ -152,7 +172,9 @@ class AgentConsumer(ParleyConsumer):
         agent_id = frames.nullable_integer(frame, "agent")
 
         def assign(conversation):
-            assignee = None if agent_id is None else access_assignee_for_site(site_id=conversation.site_id, agent_id=agent_id)
+            assignee = (
+                None if agent_id is None else access_assignee_for_site(site_id=conversation.site_id, agent_id=agent_id)
+            )
             conversations.conversation_assign(conversation=conversation, assignee=assignee)
 
         await self._act(frame, assign)
@@ -177,8 +199,7 @@ class AgentConsumer(ParleyConsumer):
         """Stop the bot's reply in a conversation of this agent's sites."""
         reply_id = frames.integer(frame, "reply_id", minimum=1)
 
-        reply = await db_threads.run(access_reply_for_agent, user=self.user, reply_id=reply_id,
-                                                                      site_ids=self.site_ids)
+        reply = await db_threads.run(access_reply_for_agent, user=self.user, reply_id=reply_id, site_ids=self.site_ids)
         await replies.reply_stop_now(reply)
 
     async def handle_presence(self, frame: dict) -> None:
@@ -190,8 +211,10 @@ class AgentConsumer(ParleyConsumer):
         """The agent's sites and the conversations it follows."""
         if self.user is None:
             return []
-        return [*(groups.site_group(site_id) for site_id in self.site_ids),
-                *(groups.conversation_group(conversation_id) for conversation_id in self.subscribed)]
+        return [
+            *(groups.site_group(site_id) for site_id in self.site_ids),
+            *(groups.conversation_group(conversation_id) for conversation_id in self.subscribed),
+        ]
 
     async def handle_ping(self, frame: dict) -> None:
         """Keep-alive that proves the tab is there; re-reads the agent's sites; the pong names head cursors."""
@@ -201,9 +224,10 @@ class AgentConsumer(ParleyConsumer):
             presence.presence_touch(channel_name=self.channel_name)
             user = get_user_model().objects.filter(pk=self.user.pk).first()
             site_ids = agents.agent_site_ids(user) if user is not None and agents.is_agent(user) else None
-            heads = {conversation_id: selectors.conversation_head(conversation_id=conversation_id,
-                                                                  audience=selectors.AGENTS)
-                     for conversation_id in following}
+            heads = {
+                conversation_id: selectors.conversation_head(conversation_id=conversation_id, audience=selectors.AGENTS)
+                for conversation_id in following
+            }
             return site_ids, heads
 
         site_ids, heads = await db_threads.run(refresh)
@@ -242,7 +266,7 @@ class AgentConsumer(ParleyConsumer):
         if not internal:
             targets.append(groups.visitor_group(conversation.visitor_id))
         for group in targets:
-            await self.channel_layer.group_send(group, {"type": "parley.event", "event": event})
+            await self.channel_layer.group_send(group, layer_message(event))
 
     async def handle_read(self, frame: dict) -> None:
         """The agent has seen everything up to `seq`."""
@@ -251,7 +275,11 @@ class AgentConsumer(ParleyConsumer):
 
     async def deliver(self, event: dict) -> None:
         """Forward an event, minus what a subscribe replay already gave, and not our own typing."""
-        if event.get("type") == "typing" and event["author"].get("id") == self.user.pk and event["author"]["kind"] == "agent":
+        if (
+            event.get("type") == "typing"
+            and event["author"].get("id") == self.user.pk
+            and event["author"]["kind"] == "agent"
+        ):
             return
         if self.feed.accept(event):
             await self.send_event(event)

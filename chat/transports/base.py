@@ -8,12 +8,11 @@ import logging
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
-from chat.protocol import events
-from chat.protocol import frames
-from chat.selectors.access import NotFound
+from chat.protocol import events, frames
 from chat.realtime import registry
 from chat.realtime.dispatch import DirectDispatch
 from chat.realtime.layer_errors import LAYER_ERRORS, ResilientLayerReceive
+from chat.selectors.access import NotFound
 from chat.services.errors import ConversationError
 
 logger = logging.getLogger(__name__)
@@ -33,6 +32,7 @@ class ParleyConsumer(DirectDispatch, ResilientLayerReceive, AsyncWebsocketConsum
 
     #: frame type -> handler method name; each subclass lists what it accepts.
     handlers: dict[str, str] = {}
+
     @property
     def kind(self) -> str:
         """A label for metrics: "customer" for CustomerConsumer, "agent" for AgentConsumer."""
@@ -64,7 +64,9 @@ class ParleyConsumer(DirectDispatch, ResilientLayerReceive, AsyncWebsocketConsum
             frame = frames.decode(text_data, bytes_data)
             handler_name = self.handlers.get(frame["type"])
             if handler_name is None:
-                raise frames.ProtocolError("bad_request", f"Unknown frame type {frame['type'][:64]!r}.", frame["type"][:64])
+                raise frames.ProtocolError(
+                    "bad_request", f"Unknown frame type {frame['type'][:64]!r}.", frame["type"][:64]
+                )
             self.check_ready(frame["type"])
             await getattr(self, handler_name)(frame)
         except frames.FrameTooLarge:
@@ -80,7 +82,9 @@ class ParleyConsumer(DirectDispatch, ResilientLayerReceive, AsyncWebsocketConsum
             await self.close_with(CLOSE_RESTARTING)
         except DatabaseError:
             logger.warning("database error while handling a %s frame", _ref(frame), exc_info=True)
-            await self.send_event(events.error("unavailable", "Could not save right now; retry with the same client_id.", _ref(frame)))
+            await self.send_event(
+                events.error("unavailable", "Could not save right now; retry with the same client_id.", _ref(frame))
+            )
         except Exception:
             logger.exception("unexpected error while handling a %s frame", _ref(frame))
             await self.send_event(events.error("internal", "Something went wrong on our side.", _ref(frame)))

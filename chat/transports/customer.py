@@ -7,21 +7,17 @@ import time
 
 from django.conf import settings
 
-from chat.realtime import db_threads
-from chat.realtime import effects
-from chat.protocol import events
-from chat.protocol import frames
-from chat.realtime import groups
-from chat.selectors import conversations as selectors
-from chat.security import tokens
-from chat.selectors.access import NotFound, access_conversation_for_visitor, access_reply_for_visitor, visitor_from_claim
-from chat.transports.base import CLOSE_FORBIDDEN, CLOSE_HELLO_TIMEOUT, CLOSE_UNAUTHORIZED, ParleyConsumer
-from chat.protocol.cursors import Cursor
+from chat.protocol import events, frames
+from chat.realtime import db_threads, groups
 from chat.realtime.feeds import Feed
+from chat.security import tokens
 from chat.security.origins import origin_allowed, scope_header
-from chat.security.ratelimit import rate_allow
+from chat.selectors import conversations as selectors
+from chat.selectors.access import NotFound, visitor_from_claim
 from chat.selectors.replays import CustomerReplay, customer_replay
-from chat.services import conversations, replies
+from chat.transports import commands
+from chat.transports.base import CLOSE_FORBIDDEN, CLOSE_HELLO_TIMEOUT, CLOSE_UNAUTHORIZED, ParleyConsumer
+from chat.transports.layer_events import layer_message
 
 
 class CustomerConsumer(ParleyConsumer):
@@ -76,8 +72,9 @@ class CustomerConsumer(ParleyConsumer):
         await self.rejoin_groups()
         pong = {"type": "pong"}
         if self.conversation_id is not None:
-            head = await db_threads.run(selectors.conversation_head, conversation_id=self.conversation_id,
-                                        audience=selectors.CUSTOMER)
+            head = await db_threads.run(
+                selectors.conversation_head, conversation_id=self.conversation_id, audience=selectors.CUSTOMER
+            )
             pong.update(conversation=self.conversation_id, cursor=str(head))
         await self.send_event(pong)
 
@@ -136,56 +133,45 @@ class CustomerConsumer(ParleyConsumer):
         self.visitor = visitor
         if outcome is None:
             raise NotFound  # said hello, but named a conversation that is not theirs
-        await self.send_event(await self._start("welcome", outcome))
+        await commands.follow(self.feed, outcome)
+        await self.send_event(self._replayed("welcome", outcome))
 
-    async def _replay(self, frame_type: str, cursor: Cursor, conversation_id: int | None) -> dict:
-        result = await db_threads.run(customer_replay, visitor=self.visitor, cursor=cursor,
-                                      conversation_id=conversation_id)
-        return await self._start(frame_type, result)
-
-    async def _start(self, frame_type: str, result: CustomerReplay) -> dict:
-        """Follow the replayed conversation live and build the frame that carries the replay."""
-        if result.replay is not None:
+    def _replayed(self, frame_type: str, result: CustomerReplay) -> dict:
+        """Follow the replayed conversation from now on, and build the frame that carries the replay."""
+        if result.conversation_id is not None:
             self.conversation_id = result.conversation_id
-            await self.feed.start(result.conversation_id, result.cursor, result.replay)
         return {"type": frame_type, **result.fields}
 
     async def handle_resume(self, frame: dict) -> None:
         """Replay from a cursor again (after the client saw a gap), without reconnecting."""
         cursor = frames.cursor(frame)
         conversation_id = frames.integer(frame, "conversation", minimum=1, optional=True)
-        await self.send_event(await self._replay("replay", cursor, conversation_id))
+        result = await commands.resume(
+            visitor=self.visitor, feed=self.feed, cursor=cursor, conversation_id=conversation_id
+        )
+        await self.send_event(self._replayed("replay", result))
 
     async def handle_message_send(self, frame: dict) -> None:
         """Store the message once per client_id, then acknowledge it to this socket."""
-        client_id = frames.client_id(frame)
-        body = frames.body(frame, client_id)
-        if not await rate_allow(key=f"visitor:{self.visitor.pk}", limit=settings.PARLEY_SEND_RATE_COUNT,
-                                window=settings.PARLEY_SEND_RATE_WINDOW):
-            raise frames.ProtocolError("rate_limited", "Too many messages; wait a few seconds.", client_id)
-        # Returns once the message's events have left for the other tabs and the agents: then the ack.
-        result = await effects.call(conversations.customer_message_send, visitor=self.visitor, client_id=client_id,
-                                    body=body, conversation_id=self.conversation_id, lane=self.conversation_id)
-        self.conversation_id = result.message.conversation_id
-        await self.send_event(events.message_ack(result.message, client_id))
+        sent = await commands.message_send(visitor=self.visitor, conversation_id=self.conversation_id, fields=frame)
+        self.conversation_id = sent.message.conversation_id
+        await self.send_event(sent.ack)
 
     async def handle_reply_stop(self, frame: dict) -> None:
         """Stop a bot reply of this visitor's conversation."""
         reply_id = frames.integer(frame, "reply_id", minimum=1)
-        reply = await db_threads.run(access_reply_for_visitor, visitor=self.visitor, reply_id=reply_id)
-        await replies.reply_stop_now(reply)
+        await commands.reply_stop(visitor=self.visitor, reply_id=reply_id)
 
     async def handle_reply_feedback(self, frame: dict) -> None:
         """The customer's 👍 or 👎 on a bot answer of their conversation; answered by a `reply.feedback` event."""
         reply_id = frames.integer(frame, "reply_id", minimum=1)
-        helpful = frames.boolean(frame, "helpful")
-        await effects.call(replies.reply_feedback, visitor_id=self.visitor.pk, reply_id=reply_id, helpful=helpful,
-                           lane=self.conversation_id)
+        await commands.reply_feedback(
+            visitor=self.visitor, conversation_id=self.conversation_id, reply_id=reply_id, fields=frame
+        )
 
     async def handle_handoff_request(self, frame: dict) -> None:
         """Ask for a human: the conversation goes to the queue (a new one starts if there is none)."""
-        conversation = await effects.call(conversations.customer_handoff_request, visitor=self.visitor,
-                                          lane=self.conversation_id)
+        conversation = await commands.handoff_request(visitor=self.visitor, conversation_id=self.conversation_id)
         self.conversation_id = conversation.pk
 
     async def handle_typing(self, frame: dict) -> None:
@@ -199,20 +185,11 @@ class CustomerConsumer(ParleyConsumer):
             return
         self.typing_sent = (active, now)
         event = events.typing(conversation_id=self.conversation_id, author={"kind": "customer"}, active=active)
-        await self.channel_layer.group_send(groups.conversation_group(self.conversation_id),
-                                            {"type": "parley.event", "event": event})
+        await self.channel_layer.group_send(groups.conversation_group(self.conversation_id), layer_message(event))
 
     async def handle_read(self, frame: dict) -> None:
         """The customer has seen everything up to `seq`."""
-        seq = frames.integer(frame, "seq")
-        if self.conversation_id is None:
-            raise frames.ProtocolError("not_found", "There is no conversation yet.", "read")
-
-        def mark():
-            conversation = access_conversation_for_visitor(visitor=self.visitor, conversation_id=self.conversation_id)
-            conversations.conversation_mark_read(conversation=conversation, by="customer", seq=seq)
-
-        await effects.call(mark, lane=self.conversation_id)
+        await commands.mark_read(visitor=self.visitor, conversation_id=self.conversation_id, fields=frame)
 
     async def deliver(self, event: dict) -> None:
         """Forward an event, minus what the replay already gave; follow the visitor to a new conversation."""
