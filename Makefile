@@ -25,7 +25,11 @@ run: seed
 	@echo "Parley on http://$(HOST):$(PORT)/  (admin: /admin/, desk: /agent/)"
 	DEBUG=$${DEBUG:-1} $(BIN)/daphne -b $(HOST) -p $(PORT) chatsite.asgi:application
 
-test: venv
+# The JavaScript type check's compiler (a dev dependency from npm); skipped where there is no npm.
+node_modules/.installed: package.json package-lock.json
+	if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent && touch $@; fi
+
+test: venv node_modules/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks against baselines (bench/README.md): `make bench`, or one scenario: `make bench SCENARIO=stop`.

@@ -4,8 +4,9 @@
  * It renders incrementally: a delta touches only its message's `.body`.
  */
 
+import { newClientId } from "../shared/ids.js";
 import { renderMarkdown } from "../widget/markdown.js";
-import { avatar, clock, dayLabel, duration, el, uuid, visitorAvatar, visitorName } from "./util.js";
+import { avatar, clock, dayLabel, duration, el, visitorAvatar, visitorName } from "./util.js";
 
 const STATUS_LABEL = { stopped: "Stopped", interrupted: "Interrupted", failed: "Failed", streaming: "" };
 const STICK_PX = 80; // closer than this to the bottom: new messages keep the view pinned there
@@ -471,7 +472,7 @@ export class ConversationView {
   send() {
     const body = this.composer.value.trim();
     if (!body || !this.id) return;
-    const clientId = uuid();
+    const clientId = newClientId();
     const frame = { type: "message.send", conversation: this.id, client_id: clientId, body, internal: this.noteMode };
     this.socket.sendMessage(frame);
     const node = el("div", {

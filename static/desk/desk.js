@@ -3,6 +3,8 @@
  * the three panes, notifications and shortcuts. Plain ES modules, no build step.
  */
 
+import { isBehind, parseCursor } from "../shared/cursors.js";
+import { isTracked } from "../shared/events.js";
 import { ConversationView } from "./conversation.js";
 import { DetailsPane } from "./details.js";
 import { ConversationList } from "./list.js";
@@ -11,7 +13,7 @@ import {
 } from "./notify.js";
 import { bindShortcuts } from "./shortcuts.js";
 import { DeskSocket } from "./socket.js";
-import { TRACKED, Transcript } from "./transcript.js";
+import { Transcript } from "./transcript.js";
 import { avatar, debounce, el, getJSON, visitorName } from "./util.js";
 
 const $ = (id) => document.getElementById(id);
@@ -262,17 +264,13 @@ socket.on("subscribed", (frame) => {
 socket.on("pong", (frame) => {
   for (const [id, head] of Object.entries(frame.heads ?? {})) {
     const transcript = state.transcripts.get(Number(id));
-    if (transcript?.started && !transcript.resyncing && cursorBefore(transcript.cursor(), head)) subscribe(transcript);
+    if (!transcript?.started || transcript.resyncing) continue;
+    if (isBehind(parseCursor(transcript.cursor()), parseCursor(head))) subscribe(transcript);
   }
 });
 
-function cursorBefore(mine, theirs) {
-  const [a, b] = [mine, theirs].map((text) => text.split(".").map(Number));
-  return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
-}
-
 socket.on("*", (frame) => {
-  if (!TRACKED.has(frame.type)) return;
+  if (!isTracked(frame.type)) return;
   const transcript = state.transcripts.get(frame.conversation);
   if (!transcript?.started) return;
   const { result, entry } = transcript.apply(frame);

@@ -4,18 +4,15 @@
  * own client_id (the server stores a client_id once, so a resend never doubles a message).
  */
 
+import { backoffDelay } from "../shared/backoff.js";
+
 const PING_MS = 25000; // well under the server's presence TTL (90 s by default)
 const SILENCE_MS = 60000; // no frame (not even a pong) for this long: the link is dead
-const BACKOFF_BASE_MS = 500;
-const BACKOFF_MAX_MS = 15000;
+// Full jitter, so a restarted server is not hit by every desk at once.
+const BACKOFF = { base: 500, max: 15000 };
 
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
-
-/** Exponential backoff with full jitter, so a restarted server is not hit by every desk at once. */
-export function backoff(attempt, random = Math.random) {
-  return Math.floor(random() * Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempt, 20)));
-}
 
 export class DeskSocket {
   constructor(url) {
@@ -97,7 +94,7 @@ export class DeskSocket {
       this.emit("state", { state: "forbidden" });
       return;
     }
-    const delay = backoff(this.attempt++);
+    const delay = backoffDelay(this.attempt++, BACKOFF);
     this.emit("state", { state: "reconnecting", delay });
     this.timers.retry = setTimeout(() => this.connect(), delay);
   }

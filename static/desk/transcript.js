@@ -6,12 +6,8 @@
  * the desk then subscribes again from the cursor.
  */
 
-export const TRACKED = new Set(["message.new", "reply.start", "reply.delta", "reply.snapshot", "reply.end"]);
-
-export function parseCursor(text) {
-  const match = /^(\d{1,10})\.(\d{1,10})$/.exec(typeof text === "string" ? text : "");
-  return match ? { seq: Number(match[1]), index: Number(match[2]) } : { seq: 0, index: 0 };
-}
+import { formatCursor, parseCursor } from "../shared/cursors.js";
+import { isTracked } from "../shared/events.js";
 
 const isStreaming = (m) => m.status === "streaming";
 
@@ -61,7 +57,7 @@ export class Transcript {
       }
       cursor = m.pos ?? { seq: m.seq, index: 0 };
     }
-    return `${cursor.seq}.${cursor.index}`;
+    return formatCursor(cursor);
   }
 
   /** The server's cursor after a replay knows a finished reply's last index; keep it when it is ahead. */
@@ -87,7 +83,7 @@ export class Transcript {
 
   /** Apply one event: {result: "applied" | "duplicate" | "gap" | "ignored", entry}. */
   apply(event, { live = true } = {}) {
-    if (!TRACKED.has(event.type)) return { result: "ignored", entry: null };
+    if (!isTracked(event.type)) return { result: "ignored", entry: null };
     const seq = event.type === "message.new" ? event.message?.seq : event.seq;
     if (!Number.isInteger(seq) || seq < 1) return { result: "ignored", entry: null };
     const held = this.messages.get(seq);

@@ -4,6 +4,7 @@
  * status in step with it. Talks to the host page's loader only through HostBridge.
  */
 
+import { backoffDelay } from "../shared/backoff.js";
 import { HostBridge } from "./bridge.js";
 import { Connection } from "./connection.js";
 import { intlLocale, pickLanguage, translator } from "./i18n.js";
@@ -16,8 +17,8 @@ const TYPING_IDLE_MS = 4000; // the customer counts as typing until this long af
 const AGENT_TYPING_TTL_MS = 8000; // hide an agent's typing if its "stopped" never arrives
 const NOTICE_MS = 6000;
 const STATUS_REFRESH_MS = 60000;
-const SESSION_RETRY_BASE_MS = 500;
-const SESSION_RETRY_MAX_MS = 15000;
+// Equal jitter: a retry never comes much sooner than planned, while a crowd is still spread out.
+const SESSION_RETRY = { base: 500, max: 15000, jitter: "equal" };
 const MAX_BODY = 4000;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -107,7 +108,7 @@ class WidgetApp {
         // Offline at boot with a stored token: the connection retries on its own.
         if (this.token && !this.connection) return true;
         this.showStatus(navigator.onLine === false ? "offline" : "reconnecting");
-        await delay(Math.min(SESSION_RETRY_BASE_MS * 2 ** attempt, SESSION_RETRY_MAX_MS) * (0.5 + Math.random() / 2));
+        await delay(backoffDelay(attempt, SESSION_RETRY));
       }
     }
   }
