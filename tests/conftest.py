@@ -12,8 +12,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from chat.security import tokens
 from chat.models import AgentProfile, Site, Visitor
+from chat.protocol.schemas import AGENT, CUSTOMER, SchemaError, check_event
+from chat.security import tokens
 
 SHOP_ORIGIN = "https://shop.example"
 DASHBOARD_ORIGIN = "http://testserver"
@@ -73,11 +74,41 @@ def application():
     return app
 
 
+#: Who a socket's frames are for, by its path: their shapes differ (docs/protocol.md, sections 3 and 4).
+AUDIENCE_OF_PATH = {"/ws/widget/": CUSTOMER, "/ws/agent/": AGENT}
+
+
+def check_frame(communicator, frame: dict) -> dict:
+    """Hold a frame the server sent to the wire contract (chat/protocol/schemas.py); return it."""
+    audience = AUDIENCE_OF_PATH.get(communicator.scope.get("path"))
+    try:
+        check_event(frame, audience=audience)
+    except SchemaError as exc:
+        raise AssertionError(f"the server sent a frame outside docs/protocol.md: {exc}\n{frame!r}") from None
+    return frame
+
+
+class CheckedCommunicator(WebsocketCommunicator):
+    """A WebsocketCommunicator that checks every text frame the server sends against the protocol's schemas."""
+
+    async def receive_output(self, timeout=1):
+        """Called by every receive: a JSON frame is checked before the test sees it."""
+        output = await super().receive_output(timeout)
+        if output.get("type") == "websocket.send" and output.get("text") is not None:
+            check_frame(self, json.loads(output["text"]))
+        return output
+
+
+def _check_unless_checked(communicator, frame: dict) -> dict:
+    """Check a frame a plain WebsocketCommunicator received (a CheckedCommunicator did already)."""
+    return frame if isinstance(communicator, CheckedCommunicator) else check_frame(communicator, frame)
+
+
 async def open_customer(token: str | None, *, cursor: str = "0.0", origin: str = SHOP_ORIGIN,
                         conversation: int | None = None, expect_welcome: bool = True):
     """Connect to /ws/widget/ and say hello; return (communicator, welcome)."""
-    communicator = WebsocketCommunicator(application(), "/ws/widget/",
-                                         headers=[(b"origin", origin.encode()), (b"host", b"testserver")])
+    communicator = CheckedCommunicator(application(), "/ws/widget/",
+                                       headers=[(b"origin", origin.encode()), (b"host", b"testserver")])
     connected, _ = await communicator.connect()
     assert connected
     hello = {"type": "hello", "token": token, "cursor": cursor}
@@ -97,7 +128,7 @@ async def open_agent(user, *, origin: str = DASHBOARD_ORIGIN, expect_welcome: bo
     if user is not None:
         cookie = await database_sync_to_async(login_cookie)(user)
         headers.append((b"cookie", cookie.encode()))
-    communicator = WebsocketCommunicator(application(), "/ws/agent/", headers=headers)
+    communicator = CheckedCommunicator(application(), "/ws/agent/", headers=headers)
     connected, _ = await communicator.connect()
     assert connected
     if not expect_welcome:
@@ -108,23 +139,24 @@ async def open_agent(user, *, origin: str = DASHBOARD_ORIGIN, expect_welcome: bo
 
 
 async def receive_until(communicator, predicate, *, timeout: float = 5) -> tuple[dict, list[dict]]:
-    """Read frames until one matches; return it and the frames before it."""
+    """Read frames until one matches; return it and the frames before it. Every frame is checked."""
     if isinstance(predicate, str):
         wanted = predicate
         predicate = lambda frame: frame.get("type") == wanted  # noqa: E731
     skipped = []
     while True:
-        frame = await communicator.receive_json_from(timeout=timeout)
+        frame = _check_unless_checked(communicator, await communicator.receive_json_from(timeout=timeout))
         if predicate(frame):
             return frame, skipped
         skipped.append(frame)
 
 
 async def drain(communicator) -> list[dict]:
-    """Every frame already queued for the client, without waiting for more to come."""
+    """Every frame already queued for the client, without waiting for more to come; each one checked."""
     frames = []
     while not await communicator.receive_nothing(timeout=0.05):
-        frames.append(json.loads((await communicator.receive_output())["text"]))
+        frame = json.loads((await communicator.receive_output())["text"])
+        frames.append(_check_unless_checked(communicator, frame))
     return frames
 
 
@@ -132,6 +164,8 @@ async def close_code(communicator, *, timeout: float = 5) -> int:
     """Wait for the server to close the socket, let the consumer finish, and return the close code."""
     while True:
         output = await communicator.receive_output(timeout=timeout)
+        if output["type"] == "websocket.send" and output.get("text") is not None:
+            _check_unless_checked(communicator, json.loads(output["text"]))  # frames before the close, too
         if output["type"] == "websocket.close":
             await communicator.disconnect()  # the client side of the close: the consumer then exits
             return output.get("code", 1000)

@@ -10,6 +10,21 @@ import uuid
 import httpx
 import websockets
 
+from chat.protocol.schemas import AGENT, CUSTOMER, SchemaError, check_event
+
+#: Who a socket's frames are for, by its path: their shapes differ (docs/protocol.md, sections 3 and 4).
+AUDIENCE_OF_PATH = {"/ws/widget/": CUSTOMER, "/ws/agent/": AGENT}
+
+
+def checked_frame(raw: str | bytes, audience: str | None = None) -> dict:
+    """Parse a frame the server sent and hold it to the wire contract (chat/protocol/schemas.py)."""
+    frame = json.loads(raw)
+    try:
+        check_event(frame, audience=audience)
+    except SchemaError as exc:
+        raise AssertionError(f"the server sent a frame outside docs/protocol.md: {exc}\n{frame!r}") from None
+    return frame
+
 
 async def visitor_token(base_url: str, origin: str, site_key: str = "demo-shop") -> str:
     """Start a visitor session the way the widget does."""
@@ -31,11 +46,13 @@ async def login_cookie(base_url: str, username: str, password: str) -> str:
 
 
 class Socket:
-    """A JSON WebSocket client that keeps every frame it receives."""
+    """A JSON WebSocket client that keeps every frame it receives, each checked against the protocol."""
 
     def __init__(self, connection):
         self.connection = connection
         self.frames: list[dict] = []
+        request = getattr(connection, "request", None)  # the handshake: its path says whose socket this is
+        self.audience = AUDIENCE_OF_PATH.get(request.path.split("?")[0]) if request is not None else None
 
     async def send(self, frame: dict) -> None:
         await self.connection.send(json.dumps(frame))
@@ -47,7 +64,7 @@ class Socket:
             predicate = lambda frame: frame.get("type") == wanted  # noqa: E731
         async with asyncio.timeout(timeout):
             while True:
-                frame = json.loads(await self.connection.recv())
+                frame = checked_frame(await self.connection.recv(), self.audience)
                 self.frames.append(frame)
                 if predicate(frame):
                     return frame
