@@ -32,8 +32,9 @@ class Context:
     def create(cls, *, smoke: bool, engine: str | None = None, overrides: dict | None = None) -> Context:
         """Detect PostgreSQL and Redis; without PostgreSQL, Parley runs on SQLite files."""
         engine = engine or ("postgres" if postgres_available() else "sqlite")
-        return cls(smoke=smoke, engine=engine, redis=redis_available(), fd_limit=raise_fd_limit(),
-                   overrides=overrides or {})
+        return cls(
+            smoke=smoke, engine=engine, redis=redis_available(), fd_limit=raise_fd_limit(), overrides=overrides or {}
+        )
 
     def params(self, scenario) -> dict:
         """The scenario module's SMOKE or FULL sizes, with any --set overrides it knows."""

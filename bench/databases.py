@@ -57,19 +57,31 @@ def _with_database(url: str, name: str) -> str:
 
 def django_env(database_url: str, **extra: str) -> dict:
     """A server environment: no inherited Parley/AI settings, production mode, quiet logs."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PARLEY_", "AI_", "CHANNEL_LAYER_")) and k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(DATABASE_URL=database_url, SECRET_KEY="bench-secret-not-for-production", DEBUG="0",
-               ALLOWED_HOSTS="127.0.0.1,localhost", DJANGO_SETTINGS_MODULE="chatsite.settings",
-               PYTHONUNBUFFERED="1", SECURE_COOKIES="0", LOG_LEVEL="WARNING", PORT="8000")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PARLEY_", "AI_", "CHANNEL_LAYER_")) and k not in ("DATABASE_URL", "REDIS_URL")
+    }
+    env.update(
+        DATABASE_URL=database_url,
+        SECRET_KEY="bench-secret-not-for-production",
+        DEBUG="0",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        DJANGO_SETTINGS_MODULE="chatsite.settings",
+        PYTHONUNBUFFERED="1",
+        SECURE_COOKIES="0",
+        LOG_LEVEL="WARNING",
+        PORT="8000",
+    )
     env.update(extra)
     return env
 
 
 def manage(env: dict, *args: str, timeout: float = 300) -> str:
     """Run a management command; its output, or RuntimeError with the tail of its errors."""
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
     if result.returncode != 0:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
     return result.stdout
@@ -146,8 +158,14 @@ class Databases:
 
 def run_fixture(env: dict, spec: dict) -> dict:
     """Make bench/fixtures.py's data in the database `env` names; its JSON output."""
-    result = subprocess.run([sys.executable, "-m", "bench.fixtures", json.dumps(spec)], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.fixtures", json.dumps(spec)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"fixtures failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -16,13 +16,19 @@ import time
 
 # Chunks are formatted from fixed pieces: json.dumps for each of thousands of tokens a second would
 # make the fake provider, not the system under test, the bottleneck.
-_CHUNK_HEAD = 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":0,"model":"bench",' \
-              '"choices":[{"index":0,"delta":{"content":"'
+_CHUNK_HEAD = (
+    'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":0,"model":"bench",'
+    '"choices":[{"index":0,"delta":{"content":"'
+)
 _CHUNK_TAIL = '"},"finish_reason":null}]}\n\n'
-_FINISH = ('data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":0,"model":"bench",'
-           '"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n')
-_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-         b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+_FINISH = (
+    'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":0,"model":"bench",'
+    '"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+)
+_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+    b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+)
 
 
 class Provider:
@@ -42,8 +48,10 @@ class Provider:
             body = await reader.readexactly(int(headers.get("content-length", "0").strip() or 0))
             if request_line.startswith("GET /stats"):
                 payload = json.dumps(self.records).encode()
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-                             b"Connection: close\r\n\r\n%s" % (len(payload), payload))
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                    b"Connection: close\r\n\r\n%s" % (len(payload), payload)
+                )
                 await writer.drain()
                 return
             await self.stream(_question_name(body), reader, writer)

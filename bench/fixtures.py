@@ -18,20 +18,26 @@ def build(spec: dict) -> dict:
     from django.db import transaction
 
     from bench.databases import BENCH_ORIGIN
-    from chat.security import tokens
     from chat.models import AgentProfile, Conversation, Site, Visitor
+    from chat.security import tokens
 
     count, per_site = spec.get("conversations", 0), max(1, spec.get("per_site", 10))
     owner = spec.get("owner", "agent")
     out = {"sites": [], "conversations": [], "visitors": [], "demo": []}
     with transaction.atomic():
         site_count = -(-count // per_site) if count else (1 if spec.get("visitors") else 0)
-        sites = Site.objects.bulk_create([
-            Site(name=f"Bench {i}", key=f"bench-{i}", allowed_origins=[BENCH_ORIGIN], bot_enabled=owner == "bot")
-            for i in range(site_count)])
-        users = get_user_model().objects.bulk_create([
-            get_user_model()(username=f"bench-agent-{i}", first_name=f"Agent {i}", password="!")
-            for i in range(site_count)])
+        sites = Site.objects.bulk_create(
+            [
+                Site(name=f"Bench {i}", key=f"bench-{i}", allowed_origins=[BENCH_ORIGIN], bot_enabled=owner == "bot")
+                for i in range(site_count)
+            ]
+        )
+        users = get_user_model().objects.bulk_create(
+            [
+                get_user_model()(username=f"bench-agent-{i}", first_name=f"Agent {i}", password="!")
+                for i in range(site_count)
+            ]
+        )
         profiles = AgentProfile.objects.bulk_create([AgentProfile(user=user) for user in users])
         for profile, site in zip(profiles, sites):
             profile.sites.add(site)
@@ -44,13 +50,25 @@ def build(spec: dict) -> dict:
             out["sites"].append({"id": site.pk, "cookie": f"sessionid={session.session_key}"})
 
         visitors = Visitor.objects.bulk_create([Visitor(site=sites[i // per_site]) for i in range(count)])
-        conversations = Conversation.objects.bulk_create([
-            Conversation(site_id=v.site_id, visitor=v, owner=owner,
-                         assignee=users[i // per_site] if owner == "agent" else None)
-            for i, v in enumerate(visitors)])
+        conversations = Conversation.objects.bulk_create(
+            [
+                Conversation(
+                    site_id=v.site_id,
+                    visitor=v,
+                    owner=owner,
+                    assignee=users[i // per_site] if owner == "agent" else None,
+                )
+                for i, v in enumerate(visitors)
+            ]
+        )
         for i, (visitor, conversation) in enumerate(zip(visitors, conversations)):
-            out["conversations"].append({"id": conversation.pk, "site": i // per_site,
-                                         "token": tokens.visitor_token_issue(visitor_id=visitor.pk, site_id=visitor.site_id)})
+            out["conversations"].append(
+                {
+                    "id": conversation.pk,
+                    "site": i // per_site,
+                    "token": tokens.visitor_token_issue(visitor_id=visitor.pk, site_id=visitor.site_id),
+                }
+            )
 
         if spec.get("visitors"):
             lone = Visitor.objects.bulk_create([Visitor(site=sites[0]) for _ in range(spec["visitors"])])

@@ -68,5 +68,10 @@ def machine() -> dict:
     with open("/proc/meminfo") as meminfo:
         total_kib = int(meminfo.readline().split()[1])
     load = os.getloadavg()
-    return {"cpus": os.cpu_count(), "cpu_model": model, "memory_gib": round(total_kib / 1024 / 1024, 1),
-            "kernel": os.uname().release, "load_at_start": [round(x, 2) for x in load]}
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(total_kib / 1024 / 1024, 1),
+        "kernel": os.uname().release,
+        "load_at_start": [round(x, 2) for x in load],
+    }

@@ -44,8 +44,10 @@ def comparison_lines(result: dict) -> list[str]:
     lines = []
     for c in result.get("comparisons", []):
         ratio = "n/a" if c.get("ratio") is None else f"{c['ratio']:.2f}x"
-        lines.append(f"{result['scenario']:>9} | {c['what']}: {c.get('subject', 'Parley')} {_cell(c['parley'])} "
-                     f"vs {c['baseline']} {_cell(c['baseline_value'])} -> ratio {ratio}")
+        lines.append(
+            f"{result['scenario']:>9} | {c['what']}: {c.get('subject', 'Parley')} {_cell(c['parley'])} "
+            f"vs {c['baseline']} {_cell(c['baseline_value'])} -> ratio {ratio}"
+        )
     return lines
 
 
@@ -55,16 +57,25 @@ def markdown(results: list[dict]) -> str:
     for result in results:
         parts.append(f"### {result['scenario']}: {result.get('title', '')}\n")
         run = result.get("run", {})
-        parts.append(f"Run {run.get('started', '?')} ({'smoke' if run.get('smoke') else 'full'} sizes, "
-                     f"{run.get('seconds', '?')} s, database {run.get('database', '?')}, load average at its start "
-                     f"{run.get('machine', {}).get('load_at_start')}). "
-                     f"Sizes: `{json.dumps(result.get('params', {}), separators=(',', ':'))}`\n")
+        parts.append(
+            f"Run {run.get('started', '?')} ({'smoke' if run.get('smoke') else 'full'} sizes, "
+            f"{run.get('seconds', '?')} s, database {run.get('database', '?')}, load average at its start "
+            f"{run.get('machine', {}).get('load_at_start')}). "
+            f"Sizes: `{json.dumps(result.get('params', {}), separators=(',', ':'))}`\n"
+        )
         if result.get("rows"):
             parts.append(table(result["rows"], result.get("columns") or list(result["rows"][0])) + "\n")
         if result.get("comparisons"):
-            comparisons = [{"comparison": c["what"], "Parley": c["parley"], "baseline": c["baseline"],
-                            "baseline value": c["baseline_value"], "ratio": c["ratio"]}
-                           for c in result["comparisons"]]
+            comparisons = [
+                {
+                    "comparison": c["what"],
+                    "Parley": c["parley"],
+                    "baseline": c["baseline"],
+                    "baseline value": c["baseline_value"],
+                    "ratio": c["ratio"],
+                }
+                for c in result["comparisons"]
+            ]
             parts.append(table(comparisons, ["comparison", "Parley", "baseline", "baseline value", "ratio"]) + "\n")
         for note in result.get("notes", []):
             parts.append(f"- {note}")
@@ -85,10 +96,12 @@ def machine_line(results: list[dict]) -> str:
     run = results[0].get("run", {})
     m = run.get("machine", {})
     sizes = {"smoke" if r.get("run", {}).get("smoke") else "full" for r in results}
-    return (f"Measured on {m.get('cpus', '?')} cores ({m.get('cpu_model') or 'unknown CPU'}), "
-            f"{m.get('memory_gib', '?')} GiB, Linux {m.get('kernel', '?')}; load average at the start "
-            f"{m.get('load_at_start')}; {' and '.join(sorted(sizes))} sizes; database {run.get('database')}, "
-            f"Redis {'yes' if run.get('redis') else 'no'}; clients on the same machine.")
+    return (
+        f"Measured on {m.get('cpus', '?')} cores ({m.get('cpu_model') or 'unknown CPU'}), "
+        f"{m.get('memory_gib', '?')} GiB, Linux {m.get('kernel', '?')}; load average at the start "
+        f"{m.get('load_at_start')}; {' and '.join(sorted(sizes))} sizes; database {run.get('database')}, "
+        f"Redis {'yes' if run.get('redis') else 'no'}; clients on the same machine."
+    )
 
 
 def update_readme(results: list[dict], preface: str = "") -> None:

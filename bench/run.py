@@ -27,9 +27,15 @@ def run_one(name: str, context: Context, out: Path) -> dict:
         traceback.print_exc()
         result = {"rows": [], "comparisons": [], "error": traceback.format_exc()[-2000:]}
     result = {"scenario": name, "title": module.TITLE, "params": context.params(module), **result}
-    result["run"] = {"started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)), "smoke": context.smoke,
-                     "seconds": round(time.time() - started, 1), "database": context.engine,
-                     "redis": context.redis, "fd_limit": context.fd_limit, "machine": procstat.machine()}
+    result["run"] = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
+        "smoke": context.smoke,
+        "seconds": round(time.time() - started, 1),
+        "database": context.engine,
+        "redis": context.redis,
+        "fd_limit": context.fd_limit,
+        "machine": procstat.machine(),
+    }
     report.write_json(result, out)
     plots.draw(result, out)
     for line in report.comparison_lines(result):
@@ -44,8 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=report.RESULTS, help="where JSON, Markdown and PNGs go")
     parser.add_argument("--database", choices=["postgres", "sqlite"], help="default: postgres when it answers")
     parser.add_argument("--readme", action="store_true", help="also put the tables into bench/README.md")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
-                        help='override a size, e.g. --set sizes=[2000] --set rates=[100,200] --set layers=["memory"]')
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help='override a size, e.g. --set sizes=[2000] --set rates=[100,200] --set layers=["memory"]',
+    )
     args = parser.parse_args(argv)
     try:
         overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
@@ -56,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
     context = Context.create(smoke=args.smoke, engine=args.database, overrides=overrides)
-    print(f"database {context.engine}, redis {'yes' if context.redis else 'no'}, open files {context.fd_limit}",
-          flush=True)
+    print(
+        f"database {context.engine}, redis {'yes' if context.redis else 'no'}, open files {context.fd_limit}",
+        flush=True,
+    )
     failed = []
     try:
         for name in names:

@@ -122,14 +122,23 @@ class ParleyServer(Server):
     Without `worker` the AI-reply consumer runs inside Daphne (also on Redis), so a variant app's worker is used.
     """
 
-    def __init__(self, databases: Databases, *, layer: str = "memory", fixture: dict | None = None,
-                 app: str = PARLEY_APP, worker: bool = False, **settings: str):
+    def __init__(
+        self,
+        databases: Databases,
+        *,
+        layer: str = "memory",
+        fixture: dict | None = None,
+        app: str = PARLEY_APP,
+        worker: bool = False,
+        **settings: str,
+    ):
         super().__init__()
         self.databases = databases
         self.database_url, self.fixture = databases.fresh(fixture)
         embedded = "0" if worker else "1"
-        self.env = django_env(self.database_url, PARLEY_EMBEDDED_WORKER=embedded, **UNLIMITED_SENDS,
-                              **layer_env(layer), **settings)
+        self.env = django_env(
+            self.database_url, PARLEY_EMBEDDED_WORKER=embedded, **UNLIMITED_SENDS, **layer_env(layer), **settings
+        )
         self.layer_prefix = self.env.get("CHANNEL_LAYER_PREFIX", "")
         try:
             process, self.port = _daphne(app, self.env, "parley")
@@ -158,18 +167,26 @@ class ClusterServer(Server):
     Daphne and the agent on another see each other's messages; clients connect to nginx's port.
     """
 
-    def __init__(self, databases: Databases, *, fixture: dict | None = None, daphnes: int = 2, workers: int = 1,
-                 **settings: str):
+    def __init__(
+        self, databases: Databases, *, fixture: dict | None = None, daphnes: int = 2, workers: int = 1, **settings: str
+    ):
         super().__init__()
         self.databases = databases
         self.database_url, self.fixture = databases.fresh(fixture)
         self.layer_prefix = layer_env("redis")["CHANNEL_LAYER_PREFIX"]
         bench = django_env(self.database_url)
         # The bench's key: the fixture's visitor tokens and agent sessions were signed with it.
-        env = {"SECRET_KEY": bench["SECRET_KEY"], "LOG_LEVEL": bench["LOG_LEVEL"], "PARLEY_EMBEDDED_WORKER": "0",
-               "CHANNEL_LAYER_PREFIX": self.layer_prefix, **UNLIMITED_SENDS, **settings}
-        self.cluster = Cluster(database_url=self.database_url, redis_url=REDIS_URL, daphnes=daphnes,
-                               workers=workers, env=env)
+        env = {
+            "SECRET_KEY": bench["SECRET_KEY"],
+            "LOG_LEVEL": bench["LOG_LEVEL"],
+            "PARLEY_EMBEDDED_WORKER": "0",
+            "CHANNEL_LAYER_PREFIX": self.layer_prefix,
+            **UNLIMITED_SENDS,
+            **settings,
+        }
+        self.cluster = Cluster(
+            database_url=self.database_url, redis_url=REDIS_URL, daphnes=daphnes, workers=workers, env=env
+        )
         self.port = self.cluster.port
         try:
             self._start()
@@ -200,8 +217,9 @@ class ClusterServer(Server):
     def tail(self, lines: int = 20) -> str:
         """The last lines of every process's log file."""
         logs = sorted(self.cluster.workdir.glob("*.log")) + sorted(self.cluster.workdir.glob("nginx/*.log"))
-        return "".join(f"--- {log.name}\n" + "".join(log.read_text(errors="replace").splitlines(True)[-lines:])
-                       for log in logs)
+        return "".join(
+            f"--- {log.name}\n" + "".join(log.read_text(errors="replace").splitlines(True)[-lines:]) for log in logs
+        )
 
     def stop(self) -> None:
         super().stop()
@@ -216,8 +234,12 @@ class BaselineServer(Server):
         super().__init__()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PARLEY_", "AI_", "CHANNEL_LAYER_"))}
         env.pop("REDIS_URL", None)
-        env.update(DJANGO_SETTINGS_MODULE="bench.baselines.relay_settings", PYTHONUNBUFFERED="1",
-                   **layer_env(layer), **settings)
+        env.update(
+            DJANGO_SETTINGS_MODULE="bench.baselines.relay_settings",
+            PYTHONUNBUFFERED="1",
+            **layer_env(layer),
+            **settings,
+        )
         self.layer_prefix = env.get("CHANNEL_LAYER_PREFIX", "")
         process, self.port = _daphne(app, env, "baseline")
         self.processes.append(process)
@@ -229,8 +251,11 @@ class FloorServer(Server):
     def __init__(self):
         super().__init__()
         self.port = free_port()
-        process = ManagedProcess("floor", [sys.executable, "-m", "bench.baselines.raw_floor", "--port", str(self.port),
-                                           "--backlog", str(BACKLOG)], dict(os.environ, PYTHONUNBUFFERED="1"))
+        process = ManagedProcess(
+            "floor",
+            [sys.executable, "-m", "bench.baselines.raw_floor", "--port", str(self.port), "--backlog", str(BACKLOG)],
+            dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
         wait_listening(process, self.port)
         self.processes.append(process)
 
@@ -240,8 +265,11 @@ class FakeLLM(Server):
 
     def __init__(self, *, tokens: int, rate: float):
         super().__init__()
-        process = ManagedProcess("fake-llm", [sys.executable, "-m", "bench.fake_llm", "--tokens", str(tokens),
-                                              "--rate", str(rate)], dict(os.environ, PYTHONUNBUFFERED="1"))
+        process = ManagedProcess(
+            "fake-llm",
+            [sys.executable, "-m", "bench.fake_llm", "--tokens", str(tokens), "--rate", str(rate)],
+            dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
         self.base_url = process.wait_for_line("http://", timeout=30).strip()
         self.processes.append(process)
 

@@ -16,12 +16,16 @@ def percentile(samples: list[float], fraction: float) -> float | None:
 
 def summary_ms(samples_seconds: list[float]) -> dict:
     """Count, p50, p99 and max of durations given in seconds, reported in milliseconds."""
+
     def ms(value):
         return None if value is None else round(value * 1000, 2)
 
-    return {"n": len(samples_seconds), "p50_ms": ms(percentile(samples_seconds, 0.50)),
-            "p99_ms": ms(percentile(samples_seconds, 0.99)),
-            "max_ms": ms(max(samples_seconds) if samples_seconds else None)}
+    return {
+        "n": len(samples_seconds),
+        "p50_ms": ms(percentile(samples_seconds, 0.50)),
+        "p99_ms": ms(percentile(samples_seconds, 0.99)),
+        "max_ms": ms(max(samples_seconds) if samples_seconds else None),
+    }
 
 
 def ratio(parley: float | None, baseline: float | None) -> float | None:

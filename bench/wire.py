@@ -12,19 +12,28 @@ from websockets.exceptions import WebSocketException
 BENCH_ORIGIN = "http://bench.test"
 
 
-async def ws_open(url: str, *, origin: str | None = BENCH_ORIGIN, cookie: str | None = None, attempts: int = 5,
-                  timeout: float = 30.0):
+async def ws_open(
+    url: str, *, origin: str | None = BENCH_ORIGIN, cookie: str | None = None, attempts: int = 5, timeout: float = 30.0
+):
     """Open a WebSocket, retrying a refused, dropped or timed-out handshake with jittered backoff."""
     headers = {"Cookie": cookie} if cookie else None
     for attempt in range(attempts):
         try:
             # The server pings (Daphne every 20 s) and the client answers; client pings would only add load.
-            return await connect(url, origin=origin, additional_headers=headers, compression=None,
-                                 ping_interval=None, open_timeout=timeout, max_size=2 ** 22, max_queue=None)
+            return await connect(
+                url,
+                origin=origin,
+                additional_headers=headers,
+                compression=None,
+                ping_interval=None,
+                open_timeout=timeout,
+                max_size=2**22,
+                max_queue=None,
+            )
         except (OSError, TimeoutError, WebSocketException):
             if attempt == attempts - 1:
                 raise
-            await asyncio.sleep(random.uniform(0, 0.5 * 2 ** attempt))
+            await asyncio.sleep(random.uniform(0, 0.5 * 2**attempt))
     raise AssertionError("unreachable")
 
 
@@ -47,9 +56,14 @@ async def sse_post(port: int, path: str, body: dict, headers: dict):
     """POST and yield each SSE record's `data` as it arrives (HTTP/1.1, chunked or not); raises on non-200."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     payload = json.dumps(body).encode()
-    head = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Content-Type: application/json",
-            f"Content-Length: {len(payload)}", "Connection: close",
-            *(f"{name}: {value}" for name, value in headers.items())]
+    head = [
+        f"POST {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(payload)}",
+        "Connection: close",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
     writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
     try:
         status_line = await reader.readline()

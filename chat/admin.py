@@ -36,7 +36,10 @@ class SiteAdmin(admin.ModelAdmin):
     change_form_template = "admin/chat/site/change_form.html"
     fieldsets = [
         (None, {"fields": ["name", "key", "allowed_origins", "help_center"]}),
-        (_("Widget"), {"fields": ["greeting", "away_message", "language", "ask_contact", "business_hours", "time_zone"]}),
+        (
+            _("Widget"),
+            {"fields": ["greeting", "away_message", "language", "ask_contact", "business_hours", "time_zone"]},
+        ),
         (_("Routing"), {"fields": ["assignment"]}),
         (_("Bot"), {"fields": ["bot_enabled", "bot_handoff_after", "bot_answers_in_queue"]}),
         (_("Verified identity"), {"fields": ["identity_secret"], "classes": ["collapse"]}),
@@ -88,10 +91,28 @@ class ConversationAdmin(admin.ModelAdmin):
     search_fields = ["visitor__name", "visitor__email", "messages__body"]
     list_select_related = ["site", "visitor", "assignee"]
     date_hierarchy = "created_at"
-    readonly_fields = ["site", "visitor", "last_seq", "last_public_seq", "customer_read_seq", "agent_read_seq",
-                       "unread_by_agent", "unread_by_customer", "created_at", "updated_at", "last_message_at",
-                       "queued_at", "first_human_reply_at", "resolved_at", "status", "owner", "assignee",
-                       "handed_off_at", "bot_misses", "bot_expects"]
+    readonly_fields = [
+        "site",
+        "visitor",
+        "last_seq",
+        "last_public_seq",
+        "customer_read_seq",
+        "agent_read_seq",
+        "unread_by_agent",
+        "unread_by_customer",
+        "created_at",
+        "updated_at",
+        "last_message_at",
+        "queued_at",
+        "first_human_reply_at",
+        "resolved_at",
+        "status",
+        "owner",
+        "assignee",
+        "handed_off_at",
+        "bot_misses",
+        "bot_expects",
+    ]
     inlines = [TranscriptInline]
 
     def has_add_permission(self, request):

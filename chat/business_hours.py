@@ -85,4 +85,3 @@ def site_is_open(site, at: datetime | None = None) -> bool:
     except (BadHours, ZoneInfoNotFoundError, ValueError) as exc:
         logger.warning("site %s has unusable business hours (%s); treating it as open", site.pk, exc)
         return True
-

@@ -44,12 +44,19 @@ class Site(models.Model):
     ask_contact = models.BooleanField(default=False, help_text=_("Ask for name and email before the first message."))
     assignment = models.CharField(max_length=10, choices=Assignment.choices, default=Assignment.MANUAL)
     bot_handoff_after = models.PositiveSmallIntegerField(
-        default=3, help_text=_("Unanswered questions in a row after which the bot hands over to a person "
-                               "(0: only when the customer asks)."))
+        default=3,
+        help_text=_(
+            "Unanswered questions in a row after which the bot hands over to a person (0: only when the customer asks)."
+        ),
+    )
     bot_answers_in_queue = models.BooleanField(
-        default=True, help_text=_("While a conversation waits for a person, the bot still answers what it can."))
+        default=True, help_text=_("While a conversation waits for a person, the bot still answers what it can.")
+    )
     kb_version = models.PositiveIntegerField(
-        default=0, editable=False, help_text=_("Bumped whenever the site's articles change; the bot's index follows it."))
+        default=0,
+        editable=False,
+        help_text=_("Bumped whenever the site's articles change; the bot's index follows it."),
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -105,7 +112,11 @@ class Conversation(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     owner = models.CharField(max_length=10, choices=Owner.choices, default=Owner.BOT)
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_conversations"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
     )
     last_seq = models.PositiveIntegerField(default=0, help_text=_("Highest seq allocated, internal notes included."))
     last_public_seq = models.PositiveIntegerField(default=0, help_text=_("Highest seq the customer can see."))
@@ -120,14 +131,22 @@ class Conversation(models.Model):
     first_human_reply_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     handed_off_at = models.DateTimeField(null=True, blank=True, help_text=_("When the bot first handed it to people."))
-    bot_misses = models.PositiveSmallIntegerField(default=0, help_text=_("Questions in a row the bot could not answer."))
-    bot_expects = models.CharField(max_length=10, blank=True, choices=[("email", _("An email address"))],
-                                   help_text=_("What the bot asked the customer for and waits to read."))
+    bot_misses = models.PositiveSmallIntegerField(
+        default=0, help_text=_("Questions in a row the bot could not answer.")
+    )
+    bot_expects = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=[("email", _("An email address"))],
+        help_text=_("What the bot asked the customer for and waits to read."),
+    )
 
     class Meta:
         ordering = ["-updated_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(last_public_seq__lte=models.F("last_seq")), name="conv_public_seq_lte_seq"),
+            models.CheckConstraint(
+                condition=Q(last_public_seq__lte=models.F("last_seq")), name="conv_public_seq_lte_seq"
+            ),
             models.CheckConstraint(
                 condition=~Q(owner="agent") | Q(assignee__isnull=False), name="conv_agent_owner_has_assignee"
             ),
@@ -183,15 +202,21 @@ class Message(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=100, blank=True, help_text=_("The worker generating this reply."))
     trigger = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="bot_reply",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="bot_reply",
         help_text=_("The customer message this bot reply answers (one trigger, one reply)."),
     )
     error_reason = models.CharField(max_length=300, blank=True, help_text=_("Why a reply failed; agents only."))
-    outcome = models.CharField(max_length=12, blank=True, choices=Outcome.choices,
-                               help_text=_("What a bot reply did, for the bot's reports."))
+    outcome = models.CharField(
+        max_length=12, blank=True, choices=Outcome.choices, help_text=_("What a bot reply did, for the bot's reports.")
+    )
     meta = models.JSONField(default=dict, blank=True, help_text=_("A bot reply's sources, quick replies and language."))
-    feedback = models.SmallIntegerField(null=True, blank=True, choices=[(1, "👍"), (-1, "👎")],
-                                        help_text=_("The customer's verdict on a bot answer."))
+    feedback = models.SmallIntegerField(
+        null=True, blank=True, choices=[(1, "👍"), (-1, "👎")], help_text=_("The customer's verdict on a bot answer.")
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -200,7 +225,9 @@ class Message(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["conversation", "seq"], name="message_unique_seq"),
             models.UniqueConstraint(
-                fields=["conversation", "client_id"], condition=Q(client_id__isnull=False), name="message_unique_client_id"
+                fields=["conversation", "client_id"],
+                condition=Q(client_id__isnull=False),
+                name="message_unique_client_id",
             ),
             models.CheckConstraint(condition=Q(seq__gte=1), name="message_seq_positive"),
             models.CheckConstraint(
@@ -230,7 +257,9 @@ class AgentProfile(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile")
     sites = models.ManyToManyField(Site, blank=True, related_name="agents")
     status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.ONLINE,
+        max_length=10,
+        choices=Status.choices,
+        default=Status.ONLINE,
         help_text=_("Chosen status; the agent counts as offline while no dashboard is open."),
     )
     max_concurrent = models.PositiveSmallIntegerField(default=5)

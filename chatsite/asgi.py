@@ -10,10 +10,10 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter
 
-from chat.transports.background import BackgroundTasksMiddleware
-from chat.transports.ai_worker import AIReplyConsumer
 from chat.realtime.groups import REPLY_CHANNEL
 from chat.routing import websocket_urlpatterns
+from chat.transports.ai_worker import AIReplyConsumer
+from chat.transports.background import BackgroundTasksMiddleware
 
 # `manage.py runworker ai-reply` and the embedded worker both dispatch through this router.
 channel_application = ChannelNameRouter({REPLY_CHANNEL: AIReplyConsumer.as_asgi()})

@@ -68,8 +68,11 @@ DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 # a write mostly waits on the server, so a few in flight keep one slow commit from queueing the rest.
 PARLEY_DB_THREADS = env_int("PARLEY_DB_THREADS", 4, minimum=1)
 DATABASES = {
-    "default": database_from_url("DATABASE_URL", env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-                                 conn_max_age=DATABASE_CONN_MAX_AGE),
+    "default": database_from_url(
+        "DATABASE_URL",
+        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=DATABASE_CONN_MAX_AGE,
+    ),
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -87,8 +90,12 @@ CHANNEL_LAYER_BACKEND = env_choice("CHANNEL_LAYER_BACKEND", "core", ("core", "pu
 # pops: a quiet channel would then fail its receive. Read longer.
 _LAYER_HOSTS = [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}]
 if REDIS_URL and CHANNEL_LAYER_BACKEND == "pubsub":
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-                                  "CONFIG": {"hosts": _LAYER_HOSTS, "prefix": REDIS_PREFIX}}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": _LAYER_HOSTS, "prefix": REDIS_PREFIX},
+        }
+    }
 elif REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {

@@ -4,8 +4,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from chat.views import ops, widget_api
 from chat.transports import sse
+from chat.views import ops, widget_api
 
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),

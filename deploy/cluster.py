@@ -65,8 +65,17 @@ def ensure_database(database_url: str) -> None:
 class Cluster:
     """Start, inspect and break a loopback cluster; every process logs into `workdir`."""
 
-    def __init__(self, *, database_url: str, redis_url: str, port: int = 0, daphnes: int = 2, workers: int = 1,
-                 env: dict | None = None, workdir: Path | None = None):
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        redis_url: str,
+        port: int = 0,
+        daphnes: int = 2,
+        workers: int = 1,
+        env: dict | None = None,
+        workdir: Path | None = None,
+    ):
         self.database_url = database_url
         self.redis_url = redis_url
         self.port = port or free_port()
@@ -87,16 +96,26 @@ class Cluster:
     def _environment(self, extra: dict) -> dict:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         env.setdefault("SECRET_KEY", "parley-cluster-local-only")
-        env.update(DATABASE_URL=self.database_url, REDIS_URL=self.redis_url, DEBUG="0", BEHIND_PROXY="1",
-                   ALLOWED_HOSTS="127.0.0.1,localhost", SECURE_COOKIES="0", PYTHONUNBUFFERED="1",
-                   STATIC_ROOT=str(self.workdir / "static"), PORT=str(self.port),
-                   DJANGO_SETTINGS_MODULE="chatsite.settings", **extra)
+        env.update(
+            DATABASE_URL=self.database_url,
+            REDIS_URL=self.redis_url,
+            DEBUG="0",
+            BEHIND_PROXY="1",
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            SECURE_COOKIES="0",
+            PYTHONUNBUFFERED="1",
+            STATIC_ROOT=str(self.workdir / "static"),
+            PORT=str(self.port),
+            DJANGO_SETTINGS_MODULE="chatsite.settings",
+            **extra,
+        )
         return env
 
     def manage(self, *args: str) -> str:
         """Run a management command against the cluster's database."""
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=300
+        )
         if result.returncode != 0:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
         return result.stdout
@@ -110,14 +129,25 @@ class Cluster:
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         log = open(self.workdir / f"{name}.log", "ab")
-        return subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def start_daphne(self, port: int | None = None) -> int:
         """Start one Daphne process; returns its port."""
         port = port or free_port()
-        process = self._spawn(f"daphne-{port}", [str(Path(sys.executable).parent / "daphne"), "--proxy-headers",
-                                                 "-b", "127.0.0.1", "-p", str(port), "chatsite.asgi:application"])
+        process = self._spawn(
+            f"daphne-{port}",
+            [
+                str(Path(sys.executable).parent / "daphne"),
+                "--proxy-headers",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "chatsite.asgi:application",
+            ],
+        )
         wait_until_listening(port, process)
         self.daphnes[port] = process
         return port
@@ -134,8 +164,13 @@ class Cluster:
             (prefix / "tmp" / sub).mkdir(parents=True, exist_ok=True)
         upstreams = "\n".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in self.daphnes)
         config = TEMPLATE.read_text()
-        for key, value in {"prefix": str(prefix), "upstreams": upstreams, "listen": f"127.0.0.1:{self.port}",
-                           "static_root": self.env["STATIC_ROOT"], "mime_types": "/etc/nginx/mime.types"}.items():
+        for key, value in {
+            "prefix": str(prefix),
+            "upstreams": upstreams,
+            "listen": f"127.0.0.1:{self.port}",
+            "static_root": self.env["STATIC_ROOT"],
+            "mime_types": "/etc/nginx/mime.types",
+        }.items():
             config = config.replace("{" + key + "}", value)
         path = prefix / "nginx.conf"
         path.write_text(config)
@@ -147,7 +182,7 @@ class Cluster:
         self.nginx = self._spawn("nginx", [NGINX, "-p", str(config.parent), "-c", str(config), "-g", "daemon off;"])
         wait_until_listening(self.port, self.nginx)
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         """Everything, in order; returns self."""
         self.prepare()
         for _ in range(self.daphne_count):
@@ -198,10 +233,13 @@ class Cluster:
 
 
 def main() -> None:
-    cluster = Cluster(database_url=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
-                      redis_url=os.environ.get("REDIS_URL", DEFAULT_REDIS_URL),
-                      port=int(os.environ.get("CLUSTER_PORT", "8080")),
-                      daphnes=int(os.environ.get("DAPHNES", "2")), workers=int(os.environ.get("WORKERS", "1")))
+    cluster = Cluster(
+        database_url=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+        redis_url=os.environ.get("REDIS_URL", DEFAULT_REDIS_URL),
+        port=int(os.environ.get("CLUSTER_PORT", "8080")),
+        daphnes=int(os.environ.get("DAPHNES", "2")),
+        workers=int(os.environ.get("WORKERS", "1")),
+    )
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     try:

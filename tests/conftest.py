@@ -21,8 +21,9 @@ DASHBOARD_ORIGIN = "http://testserver"
 
 
 def make_site(name: str = "Shop", *, bot: bool = False, **fields) -> Site:
-    return Site.objects.create(name=name, allowed_origins=[SHOP_ORIGIN], identity_secret="s3cret",
-                               bot_enabled=bot, **fields)
+    return Site.objects.create(
+        name=name, allowed_origins=[SHOP_ORIGIN], identity_secret="s3cret", bot_enabled=bot, **fields
+    )
 
 
 def make_visitor(site: Site, **fields) -> Visitor:
@@ -30,8 +31,9 @@ def make_visitor(site: Site, **fields) -> Visitor:
 
 
 def make_agent(username: str, *sites: Site, staff: bool = False):
-    user = get_user_model().objects.create_user(username=username, password="pw", first_name=username.title(),
-                                                is_staff=staff)
+    user = get_user_model().objects.create_user(
+        username=username, password="pw", first_name=username.title(), is_staff=staff
+    )
     if sites or not staff:
         profile = AgentProfile.objects.create(user=user)
         profile.sites.set(sites)
@@ -104,11 +106,18 @@ def _check_unless_checked(communicator, frame: dict) -> dict:
     return frame if isinstance(communicator, CheckedCommunicator) else check_frame(communicator, frame)
 
 
-async def open_customer(token: str | None, *, cursor: str = "0.0", origin: str = SHOP_ORIGIN,
-                        conversation: int | None = None, expect_welcome: bool = True):
+async def open_customer(
+    token: str | None,
+    *,
+    cursor: str = "0.0",
+    origin: str = SHOP_ORIGIN,
+    conversation: int | None = None,
+    expect_welcome: bool = True,
+):
     """Connect to /ws/widget/ and say hello; return (communicator, welcome)."""
-    communicator = CheckedCommunicator(application(), "/ws/widget/",
-                                       headers=[(b"origin", origin.encode()), (b"host", b"testserver")])
+    communicator = CheckedCommunicator(
+        application(), "/ws/widget/", headers=[(b"origin", origin.encode()), (b"host", b"testserver")]
+    )
     connected, _ = await communicator.connect()
     assert connected
     hello = {"type": "hello", "token": token, "cursor": cursor}
@@ -175,6 +184,8 @@ async def send_message(communicator, body: str, *, client_id: str | None = None,
     """Send message.send and wait for its ack."""
     client_id = client_id or new_client_id()
     await communicator.send_json_to({"type": "message.send", "client_id": client_id, "body": body, **extra})
-    ack, _ = await receive_until(communicator, lambda f: f.get("type") in ("message.ack", "error")
-                                 and f.get("client_id", f.get("ref")) == client_id)
+    ack, _ = await receive_until(
+        communicator,
+        lambda f: f.get("type") in ("message.ack", "error") and f.get("client_id", f.get("ref")) == client_id,
+    )
     return ack

@@ -26,11 +26,23 @@ from typing import Any
 
 DEFAULT_TOKENS = ["Our", " store", " ships", " within", " two", " business", " days", "."]
 MALFORMED_CHUNK = '{"choices": [{"delta": {"content": "oops'
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-            429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
-            503: "Service Unavailable"}
-_DEFAULT_ERRORS = {401: "Incorrect API key provided.", 403: "You are not allowed to use this model.",
-                   429: "Rate limit reached for requests.", 500: "The server had an error."}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+_DEFAULT_ERRORS = {
+    401: "Incorrect API key provided.",
+    403: "You are not allowed to use this model.",
+    429: "Rate limit reached for requests.",
+    500: "The server had an error.",
+}
 
 
 @dataclass(frozen=True)
@@ -38,14 +50,14 @@ class Script:
     """How the server answers: what to stream, how fast, and which failure to act out."""
 
     tokens: tuple[str, ...] = tuple(DEFAULT_TOKENS)
-    delay: float = 0.0                # seconds before each token
-    initial_delay: float = 0.0        # seconds before the response headers
-    status: int = 200                 # non-200: answer with an OpenAI-style JSON error instead
+    delay: float = 0.0  # seconds before each token
+    initial_delay: float = 0.0  # seconds before the response headers
+    status: int = 200  # non-200: answer with an OpenAI-style JSON error instead
     error_message: str | None = None  # "{api_key}" is replaced by the bearer token received
-    malformed_at: int | None = None   # send broken JSON in place of this token index
-    pause_after: int | None = None    # after this many tokens, wait until release() is called
-    abort_after: int | None = None    # after this many tokens, drop the connection mid-stream
-    omit_done: bool = False           # end the body cleanly but without "data: [DONE]"
+    malformed_at: int | None = None  # send broken JSON in place of this token index
+    pause_after: int | None = None  # after this many tokens, wait until release() is called
+    abort_after: int | None = None  # after this many tokens, drop the connection mid-stream
+    omit_done: bool = False  # end the body cleanly but without "data: [DONE]"
 
 
 @dataclass
@@ -55,7 +67,7 @@ class ReceivedRequest:
     method: str
     path: str
     headers: dict[str, str]  # lower-cased names
-    body: Any                # parsed JSON, or None if the body was not JSON
+    body: Any  # parsed JSON, or None if the body was not JSON
 
 
 @dataclass
@@ -64,9 +76,9 @@ class StreamRecord:
 
     request: ReceivedRequest
     started_at: float = field(default_factory=time.monotonic)
-    sent: int = 0                      # content tokens handed to the socket so far
+    sent: int = 0  # content tokens handed to the socket so far
     last_write_at: float | None = None
-    closed_at: float | None = None     # when the server noticed the client had closed early
+    closed_at: float | None = None  # when the server noticed the client had closed early
     closed_early: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)  # set when handling ends, any way
 
@@ -78,8 +90,15 @@ class ClientGone(Exception):
 class FakeOpenAI:
     """The fake server; configure with Script fields as keyword arguments, then use `with` to run it."""
 
-    def __init__(self, tokens: list[str] | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 keep_records: bool = True, **script: Any):
+    def __init__(
+        self,
+        tokens: list[str] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        keep_records: bool = True,
+        **script: Any,
+    ):
         """`keep_records=False` (the command line's choice) stops `requests`/`streams` growing forever."""
         self.host = host
         self.port = port
@@ -215,8 +234,9 @@ class FakeOpenAI:
         with self._changed:
             self._changed.notify_all()
 
-    async def _respond(self, request: ReceivedRequest, reader: asyncio.StreamReader,
-                       writer: asyncio.StreamWriter) -> None:
+    async def _respond(
+        self, request: ReceivedRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         if request.method != "POST" or not request.path.rstrip("/").endswith("/chat/completions"):
             await _send_json(writer, 404, {"error": {"message": f"no route {request.method} {request.path}"}})
             return
@@ -245,8 +265,9 @@ class FakeOpenAI:
         record.closed_early.set()
         self._touch()
 
-    async def _answer(self, script: Script, request: ReceivedRequest, record: StreamRecord,
-                      writer: asyncio.StreamWriter) -> None:
+    async def _answer(
+        self, script: Script, request: ReceivedRequest, record: StreamRecord, writer: asyncio.StreamWriter
+    ) -> None:
         if script.initial_delay:
             await asyncio.sleep(script.initial_delay)
         if script.status != 200:
@@ -263,10 +284,19 @@ class FakeOpenAI:
             return
         await self._stream(script, model, tokens, truncated, record, writer)
 
-    async def _stream(self, script: Script, model: str, tokens: list[str], truncated: bool,
-                      record: StreamRecord, writer: asyncio.StreamWriter) -> None:
-        head = ("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-                "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+    async def _stream(
+        self,
+        script: Script,
+        model: str,
+        tokens: list[str],
+        truncated: bool,
+        record: StreamRecord,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        )
         await _write(writer, head.encode())
         await _write_chunk(writer, _event(_chunk(model, {"role": "assistant", "content": ""})))
         for index, token in enumerate(tokens):
@@ -335,8 +365,10 @@ async def _write_chunk(writer: asyncio.StreamWriter, data: bytes) -> None:
 
 async def _send_json(writer: asyncio.StreamWriter, status: int, payload: dict) -> None:
     body = json.dumps(payload).encode()
-    head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    head = (
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
     await _write(writer, head.encode() + body)
 
 
@@ -345,22 +377,38 @@ def _event(data: str) -> bytes:
 
 
 def _chunk(model: str, delta: dict, finish_reason: str | None = None) -> str:
-    return json.dumps({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
-                       "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]})
+    return json.dumps(
+        {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+        }
+    )
 
 
 def _completion(model: str, text: str, truncated: bool) -> dict:
-    return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": "length" if truncated else "stop"}]}
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "length" if truncated else "stop",
+            }
+        ],
+    }
 
 
 def _error_body(script: Script, request: ReceivedRequest) -> dict:
     auth = request.headers.get("authorization", "")
     api_key = auth.removeprefix("Bearer ").strip()
     message = script.error_message or _DEFAULT_ERRORS.get(script.status, "Request failed.")
-    return {"error": {"message": message.replace("{api_key}", api_key), "type": "fake_error",
-                      "code": script.status}}
+    return {"error": {"message": message.replace("{api_key}", api_key), "type": "fake_error", "code": script.status}}
 
 
 def main() -> None:
@@ -376,8 +424,15 @@ def main() -> None:
     words = args.reply.split(" ")
     tokens = [words[0]] + [" " + word for word in words[1:]]
     delay = 1.0 / args.tokens_per_second if args.tokens_per_second > 0 else 0.0
-    server = FakeOpenAI(tokens, host=args.host, port=args.port, keep_records=False, delay=delay,
-                        initial_delay=args.initial_delay, status=args.status).start()
+    server = FakeOpenAI(
+        tokens,
+        host=args.host,
+        port=args.port,
+        keep_records=False,
+        delay=delay,
+        initial_delay=args.initial_delay,
+        status=args.status,
+    ).start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a parent's terminate() is a clean stop
     print(server.base_url, flush=True)  # a parent process reads this line to learn the port
     try:

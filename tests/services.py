@@ -73,7 +73,7 @@ class ScratchDatabase:
         with psycopg.connect(_psycopg_dsn(self.server_url), autocommit=True) as connection:
             connection.execute(sql)
 
-    def create(self) -> "ScratchDatabase":
+    def create(self) -> ScratchDatabase:
         self._admin(f'CREATE DATABASE "{self.name}"')
         return self
 

@@ -61,9 +61,11 @@ class AckStreamConsumer(AsyncWebsocketConsumer):
         room, index, status = self.rooms[0], 0, "complete"
         try:
             async with httpx.AsyncClient(timeout=ACK_TIMEOUT) as client:
-                async with client.stream("POST", f"{os.environ['BENCH_AI_BASE_URL']}/chat/completions",
-                                         json={"model": "bench", "stream": True,
-                                               "messages": [{"role": "user", "content": question}]}) as response:
+                async with client.stream(
+                    "POST",
+                    f"{os.environ['BENCH_AI_BASE_URL']}/chat/completions",
+                    json={"model": "bench", "stream": True, "messages": [{"role": "user", "content": question}]},
+                ) as response:
                     async for line in response.aiter_lines():
                         if not line.startswith("data: ") or line == "data: [DONE]":
                             continue

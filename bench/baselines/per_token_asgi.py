@@ -37,7 +37,7 @@ class PerTokenStream(DeltaStream):
             self._wake.clear()
             while self.chunks:
                 chunk = self.chunks.popleft()
-                self.pending = self.pending[len(chunk):]
+                self.pending = self.pending[len(chunk) :]
                 self.index += 1
                 self.text += chunk
                 self.ends.append(len(self.text))

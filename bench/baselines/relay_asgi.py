@@ -39,6 +39,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(event["message"]))
 
 
-application = ProtocolTypeRouter({
-    "websocket": URLRouter([re_path(r"^ws/room/(?P<room>[\w-]{1,80})/$", RoomConsumer.as_asgi())]),
-})
+application = ProtocolTypeRouter(
+    {
+        "websocket": URLRouter([re_path(r"^ws/room/(?P<room>[\w-]{1,80})/$", RoomConsumer.as_asgi())]),
+    }
+)

@@ -26,7 +26,11 @@ if os.environ.get("REDIS_URL"):
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "chat.realtime.memory_layer.SweptInMemoryChannelLayer",
-                                  "CONFIG": {"capacity": _CAPACITY}}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "chat.realtime.memory_layer.SweptInMemoryChannelLayer",
+            "CONFIG": {"capacity": _CAPACITY},
+        }
+    }
 
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}

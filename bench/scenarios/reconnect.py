@@ -24,10 +24,27 @@ TITLE = "Reconnect storm"
 # storm_timeout_s bounds the first connects and the storm each; clients not back by then are counted as not back.
 # It also bounds the wait for the server to answer the last sends; settle_s is how long customers then get to
 # receive what was acknowledged.
-FULL = {"clients": 2000, "per_site": 10, "rate": 50, "warm_s": 3.0, "after_s": 3.0, "settle_s": 3.0,
-        "storm_timeout_s": 60, "processes": 2}
-SMOKE = {"clients": 20, "per_site": 10, "rate": 20, "warm_s": 0.5, "after_s": 0.5, "settle_s": 2.0,
-         "storm_timeout_s": 30, "processes": 1, "systems": ["Parley", "minimal relay"]}
+FULL = {
+    "clients": 2000,
+    "per_site": 10,
+    "rate": 50,
+    "warm_s": 3.0,
+    "after_s": 3.0,
+    "settle_s": 3.0,
+    "storm_timeout_s": 60,
+    "processes": 2,
+}
+SMOKE = {
+    "clients": 20,
+    "per_site": 10,
+    "rate": 20,
+    "warm_s": 0.5,
+    "after_s": 0.5,
+    "settle_s": 2.0,
+    "storm_timeout_s": 30,
+    "processes": 1,
+    "systems": ["Parley", "minimal relay"],
+}
 SYSTEMS = ["Parley", "minimal relay", "raw floor"]
 FIRST_DELAY_S = 0.5  # the widget's first reconnect waits a full-jitter delay up to 500 ms (static/widget/connection.js)
 
@@ -92,6 +109,7 @@ def _parley_frames(customer: Customer, frame: dict, resend) -> None:
 async def _read(customer: Customer, connection, parley: bool) -> None:
     def resend(frame):
         asyncio.ensure_future(send_json(connection, frame))
+
     try:
         async for raw in connection:
             frame = json.loads(raw)
@@ -119,7 +137,7 @@ async def _connect(customer: Customer, parley: bool, deadline: float) -> None:
             customer.last_error = repr(exc)[:160]
             if time.time() >= deadline:
                 return  # not back in time: counted as not back, its messages as lost
-            await asyncio.sleep(random.uniform(0, min(5.0, FIRST_DELAY_S * 2 ** attempt)))
+            await asyncio.sleep(random.uniform(0, min(5.0, FIRST_DELAY_S * 2**attempt)))
     customer.back = time.time()
     customer.progress.set()
     customer.reader = asyncio.create_task(_read(customer, customer.connection, parley))
@@ -144,8 +162,10 @@ async def _agents(share: dict, ledger: Ledger, tasks: list) -> tuple[list, list]
                     await asyncio.sleep(random.uniform(0.5, 2.0))
             tasks.append(asyncio.create_task(_acks(desk, ledger)))
             return site, desk
+
         for site, desk in await _all(bounded([site_desk(site) for site in share["sites"]], 5)):
             for c in site["conversations"]:
+
                 async def open_widget(customer, token=c["token"]):
                     connection, welcome = await parley_client.customer(port, token, f"{customer.last}.0", customer.key)
                     customer.early += len(welcome["_before"])
@@ -153,12 +173,15 @@ async def _agents(share: dict, ledger: Ledger, tasks: list) -> tuple[list, list]
                         _parley_frames(customer, frame, lambda frame: None)
                     _parley_frames(customer, welcome, lambda frame: None)
                     return connection
+
                 customers.append(Customer(c["id"], open_widget, progress))
                 senders.append((c["id"], partial(_desk_send, desk, ledger)))
         return customers, senders
     for url, agent in zip(share["urls"], await _all(bounded([ws_open(u, origin=None) for u in share["urls"]], 50))):
+
         async def open_room(customer, url=url):
             return await ws_open(url, origin=None)
+
         customers.append(Customer(url, open_room, progress))
         counter = {"n": 0}
 
@@ -166,6 +189,7 @@ async def _agents(share: dict, ledger: Ledger, tasks: list) -> tuple[list, list]
             counter["n"] += 1
             expected.setdefault(key, set()).add(counter["n"])
             await send_json(agent, {"from": "a", "n": counter["n"]})
+
         senders.append((url, send))
     return customers, senders
 
@@ -175,8 +199,9 @@ async def _desk_send(desk, ledger: Ledger, conversation: int) -> None:
     client_id = str(uuid.uuid4())
     ledger.unanswered.add(client_id)
     try:
-        await send_json(desk, {"type": "message.send", "conversation": conversation, "client_id": client_id,
-                               "body": "hello"})
+        await send_json(
+            desk, {"type": "message.send", "conversation": conversation, "client_id": client_id, "body": "hello"}
+        )
     except Exception:
         ledger.unanswered.discard(client_id)  # never left: nothing will answer it
         raise
@@ -194,8 +219,13 @@ async def _until(done, progress: asyncio.Event, timeout: float) -> bool:
     return True
 
 
-async def _settle(ledger: Ledger, customers: list[Customer], answer_timeout: float, settle_s: float,
-                  answer_readers: list[asyncio.Task]) -> bool:
+async def _settle(
+    ledger: Ledger,
+    customers: list[Customer],
+    answer_timeout: float,
+    settle_s: float,
+    answer_readers: list[asyncio.Task],
+) -> bool:
     """Wait until every send is answered, then up to settle_s until every customer holds what was acknowledged.
 
     After a storm the server answers sends many seconds late, and a customer's copy leaves after the agent's ack:
@@ -252,12 +282,20 @@ async def storm(share: dict, link) -> dict:
         dupes += len(customer.received) - len(set(customer.received))
         if missing or len(customer.received) != len(set(customer.received)):
             examples.append({"key": customer.key, "missing": sorted(missing), "received": customer.received[-12:]})
-    return {"dropped": min(c.dropped for c in customers), "back": [c.back for c in customers],
-            "sent": sum(len(v) for v in expected.values()), "lost": lost, "duplicates": dupes, "examples": examples[:5],
-            "repairs": sum(c.repairs for c in customers), "early": sum(c.early for c in customers),
-            "unanswered": len(ledger.unanswered), "refused": ledger.refused,
-            "connect_errors": sorted({c.last_error for c in customers if c.last_error})[:3],
-            "reader_errors": sorted({c.reader_error for c in customers if c.reader_error})[:3]}
+    return {
+        "dropped": min(c.dropped for c in customers),
+        "back": [c.back for c in customers],
+        "sent": sum(len(v) for v in expected.values()),
+        "lost": lost,
+        "duplicates": dupes,
+        "examples": examples[:5],
+        "repairs": sum(c.repairs for c in customers),
+        "early": sum(c.early for c in customers),
+        "unanswered": len(ledger.unanswered),
+        "refused": ledger.refused,
+        "connect_errors": sorted({c.last_error for c in customers if c.last_error})[:3],
+        "reader_errors": sorted({c.reader_error for c in customers if c.reader_error})[:3],
+    }
 
 
 async def _reconnect_later(customer: Customer, parley: bool, deadline: float) -> None:
@@ -302,8 +340,12 @@ def _shares(system: str, server, p: dict) -> list[dict]:
     common = {"rate": p["rate"] / p["processes"], "settle_s": p["settle_s"], "timeout": p["storm_timeout_s"]}
     if system == "Parley":
         grouped = parley_client.by_site(server.fixture["conversations"])
-        sites = [{"cookie": server.fixture["sites"][i]["cookie"], "conversations": c} for i, c in sorted(grouped.items())]
-        return [{"kind": "parley", "port": server.port, "sites": part, **common} for part in split(sites, p["processes"])]
+        sites = [
+            {"cookie": server.fixture["sites"][i]["cookie"], "conversations": c} for i, c in sorted(grouped.items())
+        ]
+        return [
+            {"kind": "parley", "port": server.port, "sites": part, **common} for part in split(sites, p["processes"])
+        ]
     base = f"ws://127.0.0.1:{server.port}/ws/room/" if system == "minimal relay" else f"ws://127.0.0.1:{server.port}/"
     urls = [f"{base}s{i}/" if system == "minimal relay" else f"{base}s{i}" for i in range(p["clients"])]
     return [{"kind": "room", "urls": part, **common} for part in split(urls, p["processes"])]
@@ -311,8 +353,9 @@ def _shares(system: str, server, p: dict) -> list[dict]:
 
 def _server(system: str, context, p: dict):
     if system == "Parley":
-        return ParleyServer(context.databases, fixture={"conversations": p["clients"], "per_site": p["per_site"],
-                                                        "owner": "agent"})
+        return ParleyServer(
+            context.databases, fixture={"conversations": p["clients"], "per_site": p["per_site"], "owner": "agent"}
+        )
     if system == "minimal relay":
         return BaselineServer("bench.baselines.relay_asgi:application")
     return FloorServer()
@@ -332,14 +375,22 @@ def _measure(system: str, context, p: dict) -> dict:
     dropped = min(r["dropped"] for r in results)
     times = [t for r in results for t in r["back"]]
     all_back = None if None in times else round(max(times) - dropped, 2)
-    return {"system": system, "clients": ready, "back": back, "all_back_s": all_back,
-            "messages": sum(r["sent"] for r in results), "lost": sum(r["lost"] for r in results),
-            "duplicates": sum(r["duplicates"] for r in results), "gap_repairs": sum(r["repairs"] for r in results),
-            "frames_before_welcome": sum(r.get("early", 0) for r in results),
-            "unanswered": sum(r["unanswered"] for r in results), "refused": sum(r["refused"] for r in results),
-            "examples": [e for r in results for e in r["examples"]][:5],
-            "connect_errors": "; ".join(e for r in results for e in r["connect_errors"])[:300] or None,
-            "reader_errors": "; ".join(e for r in results for e in r["reader_errors"])[:300] or None}
+    return {
+        "system": system,
+        "clients": ready,
+        "back": back,
+        "all_back_s": all_back,
+        "messages": sum(r["sent"] for r in results),
+        "lost": sum(r["lost"] for r in results),
+        "duplicates": sum(r["duplicates"] for r in results),
+        "gap_repairs": sum(r["repairs"] for r in results),
+        "frames_before_welcome": sum(r.get("early", 0) for r in results),
+        "unanswered": sum(r["unanswered"] for r in results),
+        "refused": sum(r["refused"] for r in results),
+        "examples": [e for r in results for e in r["examples"]][:5],
+        "connect_errors": "; ".join(e for r in results for e in r["connect_errors"])[:300] or None,
+        "reader_errors": "; ".join(e for r in results for e in r["reader_errors"])[:300] or None,
+    }
 
 
 def run(context) -> dict:
@@ -350,26 +401,44 @@ def run(context) -> dict:
             rows.append(_measure(system, context, p))
         except Exception:
             traceback.print_exc()
-            rows.append({"system": system, "clients": p["clients"], "all_back_s": None,
-                         "error": traceback.format_exc()[-600:]})
+            rows.append(
+                {"system": system, "clients": p["clients"], "all_back_s": None, "error": traceback.format_exc()[-600:]}
+            )
         print(f"   {system}: {rows[-1]}", flush=True)
     parley = rows[0]
     comparisons = []
     for other in rows[1:]:
-        for key, label in (("all_back_s", "seconds until all are back"), ("lost", "messages lost"),
-                           ("duplicates", "duplicates")):
+        for key, label in (
+            ("all_back_s", "seconds until all are back"),
+            ("lost", "messages lost"),
+            ("duplicates", "duplicates"),
+        ):
             value, base = parley.get(key), other.get(key)
-            comparisons.append({"what": f"{label}, {parley.get('clients')} clients", "parley": value,
-                                "baseline": other["system"], "baseline_value": base,
-                                "ratio": round(value / base, 2) if value is not None and base else None})
-    notes = [f"{p['clients']} widget sockets (Parley: hello, then cursor resume; baselines: rejoin the room) are "
-             f"aborted at once while agents send {p['rate']} messages/s across the conversations; each reconnects "
-             "after a random 0–0.5 s (the widget's first backoff) and retries with backoff.",
-             "Lost: messages acknowledged to the agent that the customer never received, counted once the server has "
-             "answered every send and the customers had settle_s more; duplicates: received twice. "
-             "The baselines have no cursors, so what is sent during the gap is lost by design.",
-             "Parley's client repairs a live gap the way the widget does (prev_seq > last seq → resume)."]
+            comparisons.append(
+                {
+                    "what": f"{label}, {parley.get('clients')} clients",
+                    "parley": value,
+                    "baseline": other["system"],
+                    "baseline_value": base,
+                    "ratio": round(value / base, 2) if value is not None and base else None,
+                }
+            )
+    notes = [
+        f"{p['clients']} widget sockets (Parley: hello, then cursor resume; baselines: rejoin the room) are "
+        f"aborted at once while agents send {p['rate']} messages/s across the conversations; each reconnects "
+        "after a random 0–0.5 s (the widget's first backoff) and retries with backoff.",
+        "Lost: messages acknowledged to the agent that the customer never received, counted once the server has "
+        "answered every send and the customers had settle_s more; duplicates: received twice. "
+        "The baselines have no cursors, so what is sent during the gap is lost by design.",
+        "Parley's client repairs a live gap the way the widget does (prev_seq > last seq → resume).",
+    ]
     columns = ["system", "clients", "back", "all_back_s", "messages", "lost", "duplicates", "gap_repairs"]
-    plots = [{"title": "Reconnect storm: seconds until all clients are back", "xlabel": "clients", "ylabel": "seconds",
-              "series": {r["system"]: [[r.get("clients") or 0, r.get("all_back_s")]] for r in rows}}]
+    plots = [
+        {
+            "title": "Reconnect storm: seconds until all clients are back",
+            "xlabel": "clients",
+            "ylabel": "seconds",
+            "series": {r["system"]: [[r.get("clients") or 0, r.get("all_back_s")]] for r in rows},
+        }
+    ]
     return {"rows": rows, "columns": columns, "comparisons": comparisons, "notes": notes, "plots": plots}

@@ -30,7 +30,14 @@ class Act(enum.StrEnum):
 # When a message holds two acts, the first of these wins: a request for a person must never be lost behind a
 # "thanks", and "thanks, bye" closes the conversation. NO outranks YES so that "ok, no" and "no, it's ok" decline.
 PRECEDENCE = (
-    Act.HUMAN, Act.NOT_HELPING, Act.ARE_YOU_BOT, Act.GOODBYE, Act.THANKS, Act.GREETING, Act.NO, Act.YES,
+    Act.HUMAN,
+    Act.NOT_HELPING,
+    Act.ARE_YOU_BOT,
+    Act.GOODBYE,
+    Act.THANKS,
+    Act.GREETING,
+    Act.NO,
+    Act.YES,
 )
 
 # A bare act is short; anything longer carries content of its own, and the cut below is quadratic in length.
@@ -73,7 +80,7 @@ _HUMAN_EN = (
     rf"{_WANT}?(?:help|support|assistance) from {_A}(?:{_STAFF}|{_SOMEONE})",
     rf"(?:is there|are there|do you have|is|are) {_A}{_STAFF} (?:i can talk to|i can speak to|i could talk to|"
     r"available|there|around|online|here|i can chat with)",
-    rf"(?:is there|is) (?:someone|somebody|anyone|anybody) (?:i can|i could) (?:talk|speak|chat) (?:to|with)",
+    r"(?:is there|is) (?:someone|somebody|anyone|anybody) (?:i can|i could) (?:talk|speak|chat) (?:to|with)",
     r"(?:is|are) (?:someone|somebody|anyone|anybody) available",
     rf"(?:can|could) {_A}(?:{_STAFF}|{_SOMEONE}) help(?: me)?",
     # A bare "agent" or "human please" is the shortest way to ask.
@@ -83,9 +90,9 @@ _HUMAN_EN = (
 )
 
 _NOT_HELPING_EN = (
-    rf"(?:you(?: are|re| r)?|u(?: r| are)?|ur|this(?: bot| chat| answer| reply)?(?: is|s)?|that(?: answer| reply)?"
-    rf"(?: is|s| was)?|it(?: is|s| was)?|the bot(?: is)?|your answers?(?: are| is)?) "
-    rf"(?:still |really |just |clearly |even |totally |completely |so |very |absolutely |pretty |of )?"
+    r"(?:you(?: are|re| r)?|u(?: r| are)?|ur|this(?: bot| chat| answer| reply)?(?: is|s)?|that(?: answer| reply)?"
+    r"(?: is|s| was)?|it(?: is|s| was)?|the bot(?: is)?|your answers?(?: are| is)?) "
+    r"(?:still |really |just |clearly |even |totally |completely |so |very |absolutely |pretty |of )?"
     r"(?:(?:not|no|isnt|arent|wasnt|werent|didnt|doesnt|dont|does not|did not|do not|is not|are not|was not|"
     r"cant|cannot|can not|never) (?:really |even |actually |very |much )?(?:help(?:ing|ful|ed)?|useful|any help|"
     r"much help|of (?:any |much )?(?:help|use)|answer(?:ing)? (?:my|the) question|make(?:s)? (?:any )?sense|"
@@ -200,7 +207,7 @@ _HUMAN_ZH = (
     rf"{_STAFF_ZH}{_PARTICLE_ZH}?",
     rf"我?(?:要|想|想要|需要)?(?:跟|和|与)(?:一个|个)?(?:{_STAFF_ZH}|人|真的人)(?:说话|聊|聊聊|聊天|谈|谈谈|沟通|对话|交流)",
     r"(?:人工客服|真人客服|人工服务|真人服务|在线客服|人工坐席|人工|真人|客服)",
-    rf"有(?:没有)?(?:人工客服|真人客服|人工|真人|客服|工作人员)(?:吗|嘛|么|在吗|在线吗)?",
+    r"有(?:没有)?(?:人工客服|真人客服|人工|真人|客服|工作人员)(?:吗|嘛|么|在吗|在线吗)?",
     r"我?(?:不要|不想|不想要|别用)(?:跟|和)?(?:机器人|机器|ai|自动回复)(?:聊|说话|聊天|对话|回复)?",
     rf"(?:能|可以|能不能|可不可以)(?:帮我)?(?:转|转接|找|联系|接)(?:一下|个)?{_STAFF_ZH}{_PARTICLE_ZH}?",
     rf"(?:叫|让)(?:你们)?的?{_STAFF_ZH}(?:来|出来|过来|跟我说|和我说)",
@@ -341,7 +348,7 @@ def _best_rank(text: str, tables: list[tuple[int, re.Pattern[str]]]) -> int | No
         for end in range(start + 1, len(cuts)):
             if cuts[end] - cuts[start] > MAX_PHRASE:
                 break
-            phrase = text[cuts[start]:cuts[end]].strip()
+            phrase = text[cuts[start] : cuts[end]].strip()
             if not phrase:
                 continue
             ranks = [table_rank for table_rank, pattern in tables if pattern.fullmatch(phrase)]

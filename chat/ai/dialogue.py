@@ -90,7 +90,9 @@ def _joined(before: str, after: str) -> str:
     return f"\n\n{after}" if before.strip() and after else after
 
 
-async def respond(request: ReplyRequest, provider: Provider, *, chars_per_second: float) -> AsyncIterator[str | Outcome]:
+async def respond(
+    request: ReplyRequest, provider: Provider, *, chars_per_second: float
+) -> AsyncIterator[str | Outcome]:
     """The bot's reply to one customer message: text chunks, then exactly one Outcome."""
     handled = _contact(request) if request.expects == "email" else None
     act = acts.detect(request.question) if handled is None else None

@@ -24,8 +24,12 @@ from chat.ai.retrieval import build_index, search
 
 SMALLTALK = "smalltalk"
 # The same article in both languages: either one is a right answer.
-TWINS = {"配送时间": "Shipping times", "退货政策": "Returns policy", "付款方式": "Payment methods",
-         "订单跟踪": "Tracking your order"}
+TWINS = {
+    "配送时间": "Shipping times",
+    "退货政策": "Returns policy",
+    "付款方式": "Payment methods",
+    "订单跟踪": "Tracking your order",
+}
 
 
 @dataclass
@@ -61,9 +65,13 @@ def _bucket(expected: str | None, outcome) -> str:
 
 async def _outcome(index, item: dict):
     previous = item.get("after", "")
-    request = ReplyRequest(question=item["q"], history=[Turn("user", previous)] if previous else [],
-                           passages=search(index, item["q"], previous=previous),
-                           language=language_of(item["q"], language_of(previous)), handoff_after=0)
+    request = ReplyRequest(
+        question=item["q"],
+        history=[Turn("user", previous)] if previous else [],
+        passages=search(index, item["q"], previous=previous),
+        language=language_of(item["q"], language_of(previous)),
+        handoff_after=0,
+    )
     outcome = None
     async for chunk in respond(request, KnowledgeBaseProvider(chars_per_second=0), chars_per_second=0):
         if not isinstance(chunk, str):
@@ -99,11 +107,16 @@ def _percent(value: float | None) -> str:
 
 def table(tallies: dict[str, Tally]) -> str:
     """The evaluation as a Markdown table, one row per language."""
-    rows = ["| language | questions | top-1 right (answerable) | confidently wrong (all) | not answered (answerable) "
-            "| right to decline (unanswerable) | small talk handled |", "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| language | questions | top-1 right (answerable) | confidently wrong (all) | not answered (answerable) "
+        "| right to decline (unanswerable) | small talk handled |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for language, tally in sorted(tallies.items()):
         count = sum(sum(c.values()) for c in (tally.answerable, tally.unanswerable, tally.smalltalk))
-        rows.append(f"| {language} | {count} | {_percent(tally.share('answerable', 'right'))} "
-                    f"| {_percent(tally.share('all', 'wrong'))} | {_percent(tally.share('answerable', 'not answered'))} "
-                    f"| {_percent(tally.share('unanswerable', 'right'))} | {_percent(tally.share('smalltalk', 'right'))} |")
+        rows.append(
+            f"| {language} | {count} | {_percent(tally.share('answerable', 'right'))} "
+            f"| {_percent(tally.share('all', 'wrong'))} | {_percent(tally.share('answerable', 'not answered'))} "
+            f"| {_percent(tally.share('unanswerable', 'right'))} | {_percent(tally.share('smalltalk', 'right'))} |"
+        )
     return "\n".join(rows)

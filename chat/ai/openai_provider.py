@@ -34,8 +34,8 @@ _CITED_ID = re.compile(r"\d+")
 _CITATION_START = re.compile(r"\[(?:#(?:\d{1,9}(?:, ?#?\d{1,9})*(?:, ?#?)?)?)?\Z")
 _LANGUAGES = {"en": "English", "zh-hans": "Simplified Chinese (简体中文)"}
 _ERROR_DETAIL_LIMIT = 200  # characters of a provider's error message worth showing to an agent
-_ERROR_BODY_LIMIT = 8192   # bytes of an error body worth reading
-_KEY_PREFIX_MIN = 4        # a cut-off key this long at the end of a message is still masked
+_ERROR_BODY_LIMIT = 8192  # bytes of an error body worth reading
+_KEY_PREFIX_MIN = 4  # a cut-off key this long at the end of a message is still masked
 _STATUS_HINTS = {
     400: "bad request",
     401: "unauthorized: check the API key",
@@ -56,7 +56,7 @@ _INSTRUCTIONS = (
 
 # One connection pool per event loop (a pool cannot cross loops): a client per reply would build a
 # TLS context and a new connection each time, milliseconds of event-loop time under load.
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]" = weakref.WeakKeyDictionary()
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = weakref.WeakKeyDictionary()
 
 
 def _shared_client() -> aiohttp.ClientSession:
@@ -105,8 +105,17 @@ class OpenAIProvider(Provider):
 
     name = "openai"
 
-    def __init__(self, *, base_url: str, model: str, api_key: str, system_prompt: str, max_tokens: int,
-                 timeout: float, first_token_timeout: float | None = None):
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key: str,
+        system_prompt: str,
+        max_tokens: int,
+        timeout: float,
+        first_token_timeout: float | None = None,
+    ):
         """`timeout` bounds each connect/read; `first_token_timeout` (default: `timeout`) bounds the whole
         wait from sending the request to the first piece of answer text."""
         self.base_url = base_url.rstrip("/")
@@ -137,8 +146,11 @@ class OpenAIProvider(Provider):
 
     def _system_message(self, request: ReplyRequest) -> str:
         language = _LANGUAGES.get(request.language, _LANGUAGES["en"])
-        parts = [self.system_prompt.strip(), _INSTRUCTIONS,
-                 f"Always answer in {language}, whatever the language of the question or the articles."]
+        parts = [
+            self.system_prompt.strip(),
+            _INSTRUCTIONS,
+            f"Always answer in {language}, whatever the language of the question or the articles.",
+        ]
         parts.append("Knowledge-base articles:\n\n" + _format_passages(request.passages))
         return "\n\n".join(part for part in parts if part)
 
@@ -149,13 +161,16 @@ class OpenAIProvider(Provider):
         return headers
 
     def _payload(self, request: ReplyRequest) -> dict[str, Any]:
-        return {"model": self.model, "stream": True, "max_tokens": self.max_tokens,
-                "messages": self.build_messages(request)}
+        return {
+            "model": self.model,
+            "stream": True,
+            "max_tokens": self.max_tokens,
+            "messages": self.build_messages(request),
+        }
 
     def _body(self, request: ReplyRequest) -> bytes:
         # Compact UTF-8 rather than \u escapes: passages and history in Greek or Japanese take half the bytes or less.
-        return json.dumps(self._payload(request), ensure_ascii=False, separators=(",", ":"),
-                          allow_nan=False).encode()
+        return json.dumps(self._payload(request), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
     # --- streaming -------------------------------------------------------------------------
 
@@ -164,8 +179,9 @@ class OpenAIProvider(Provider):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.first_token_timeout
         reply = _ReplyFilter()
-        logger.debug("openai request: model=%s passages=%d history=%d", self.model, len(request.passages),
-                     len(request.history))
+        logger.debug(
+            "openai request: model=%s passages=%d history=%d", self.model, len(request.passages), len(request.history)
+        )
         url = f"{self.base_url}/chat/completions"
         try:
             # Everything entered on the stack is closed on any exit, including cancellation and aclose():
@@ -175,8 +191,13 @@ class OpenAIProvider(Provider):
                 # post() returns once the response headers are in: that wait counts towards the deadline.
                 async with asyncio.timeout_at(deadline):
                     response = await _shared_client().post(
-                        url, data=self._body(request), headers=self._headers(), timeout=self._client_timeout,
-                        allow_redirects=False, proxy=_env_proxy(url))
+                        url,
+                        data=self._body(request),
+                        headers=self._headers(),
+                        timeout=self._client_timeout,
+                        allow_redirects=False,
+                        proxy=_env_proxy(url),
+                    )
                     stack.callback(_let_go, response)
                     await self._check_status(response)
                 texts = await stack.enter_async_context(contextlib.aclosing(self._texts(response, deadline)))
@@ -287,10 +308,10 @@ class _ReplyFilter:
     """
 
     def __init__(self) -> None:
-        self.tail = ""             # the held-back end of the text so far
+        self.tail = ""  # the held-back end of the text so far
         self.cited: list[int] = []  # article ids in the order first cited
-        self.unanswered = False    # the model wrote the marker: nothing after it is shown
-        self.shown = False         # some answer text has been passed on
+        self.unanswered = False  # the model wrote the marker: nothing after it is shown
+        self.shown = False  # some answer text has been passed on
 
     def feed(self, text: str) -> str:
         """The text that may be shown now ("" for none)."""
@@ -307,7 +328,7 @@ class _ReplyFilter:
                 self._cite(match.group())
                 out, pos = out.rstrip(" \t"), match.end()  # "days [#12]." reads "days."
                 continue
-            if NO_ANSWER.startswith(text[start:start + len(NO_ANSWER)]) or _CITATION_START.match(text, start):
+            if NO_ANSWER.startswith(text[start : start + len(NO_ANSWER)]) or _CITATION_START.match(text, start):
                 self.tail = text[start:]
                 return self._show(out)
             out, pos = out + "[", start + 1
@@ -316,7 +337,7 @@ class _ReplyFilter:
     def _show(self, text: str) -> str:
         # Trailing whitespace waits for what follows; leading whitespace of the answer is never shown.
         kept = text.rstrip()
-        text, self.tail = kept, text[len(kept):] + self.tail
+        text, self.tail = kept, text[len(kept) :] + self.tail
         if not self.shown:
             text = text.lstrip()
         self.shown = self.shown or bool(text)
@@ -347,7 +368,7 @@ class _LineSplitter:
 
     def __init__(self) -> None:
         self.parts: list[bytes] = []  # the unfinished last line, in the pieces it came in
-        self.after_cr = False         # the last chunk ended in CR: an LF starting the next one belongs to it
+        self.after_cr = False  # the last chunk ended in CR: an LF starting the next one belongs to it
 
     def feed(self, chunk: bytes) -> list[str]:
         """The lines this chunk completes, without their line ends."""

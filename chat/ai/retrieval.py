@@ -136,7 +136,11 @@ _STOP_STEMS = frozenset(stem(word) for word in STOPWORDS)
 _TABLE = _compile_concepts({**CONCEPTS, **OTHER_TOPICS})
 _GENERIC = frozenset(_CONCEPT_PREFIX + name for name in GENERIC_CONCEPTS).union(
     # The Chinese bigrams of a generic concept's words ("时间", "下单") are as generic as the concept.
-    key[i:i + 2] for name in GENERIC_CONCEPTS for key in CONCEPTS[name] if contains_cjk(key) for i in range(len(key) - 1)
+    key[i : i + 2]
+    for name in GENERIC_CONCEPTS
+    for key in CONCEPTS[name]
+    if contains_cjk(key)
+    for i in range(len(key) - 1)
 )
 _TOPICS = frozenset(_CONCEPT_PREFIX + name for name in OTHER_TOPICS)
 # A phrase may skip this many stopwords between its words: "send it back", "close my account".
@@ -411,16 +415,23 @@ def retrieve(*, site_id: int, query: str, limit: int = 3, version: int | None = 
 
 def _passages(scored: list[tuple[float, _Article]]) -> list[Passage]:
     return [
-        Passage(article_id=article.article_id, title=article.title, body=article.body, score=round(score, 4),
-                language="zh-hans" if article.chinese else "en")
+        Passage(
+            article_id=article.article_id,
+            title=article.title,
+            body=article.body,
+            score=round(score, 4),
+            language="zh-hans" if article.chinese else "en",
+        )
         for score, article in scored
     ]
 
 
 # Openings that make a message lean on the one before ("and to the UK?", "what about express?", "那退款呢"), and
 # words that point back at it ("how long would that take?").
-_FOLLOW_UP = re.compile(r"^(and|also|what about|how about|and what about|same for|or|plus)\b|^(那|还有|那么|另外)|呢[?？]?$"
-                        r"|\b(that|it|this|those|them)\b|这个|那个")
+_FOLLOW_UP = re.compile(
+    r"^(and|also|what about|how about|and what about|same for|or|plus)\b|^(那|还有|那么|另外)|呢[?？]?$"
+    r"|\b(that|it|this|those|them)\b|这个|那个"
+)
 # A follow-up is short: a long message is a question of its own.
 FOLLOW_UP_MAX_TERMS = 4
 
@@ -453,8 +464,9 @@ def search(index: _Index, query: str, *, previous: str = "", limit: int = 3) -> 
     return _passages(alone[:limit])
 
 
-def retrieve_in_context(*, site_id: int, query: str, previous: str = "", limit: int = 3,
-                        version: int | None = None) -> list[Passage]:
+def retrieve_in_context(
+    *, site_id: int, query: str, previous: str = "", limit: int = 3, version: int | None = None
+) -> list[Passage]:
     """The site's published articles most relevant to a message, reading a follow-up with the previous question."""
     if not query.strip() or limit <= 0:
         return []

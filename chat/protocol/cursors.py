@@ -20,12 +20,12 @@ class Cursor:
     index: int = 0
 
     @classmethod
-    def parse(cls, text: object) -> "Cursor":
+    def parse(cls, text: object) -> Cursor:
         """Read "S.I"; None or "" is the start."""
         if text is None or text == "":
             return cls()
         if not isinstance(text, str) or not CURSOR_RE.match(text):
-            raise BadCursor("cursor must look like \"12.3\"")
+            raise BadCursor('cursor must look like "12.3"')
         seq, index = text.split(".")
         return cls(int(seq), int(index))
 

@@ -92,14 +92,25 @@ def message_new(message: Message, *, prev_seq: int | None = None) -> dict:
 
 def message_ack(message: Message, client_id: str) -> dict:
     """The sender's acknowledgement; identical for a retried client_id."""
-    return {"type": "message.ack", "client_id": client_id, "id": message.pk, "seq": message.seq,
-            "conversation": message.conversation_id}
+    return {
+        "type": "message.ack",
+        "client_id": client_id,
+        "id": message.pk,
+        "seq": message.seq,
+        "conversation": message.conversation_id,
+    }
 
 
 def reply_start(message: Message, *, prev_seq: int | None = None) -> dict:
     """A bot reply began streaming; it owns `seq` already."""
-    event = {"type": "reply.start", "conversation": message.conversation_id, "reply_id": message.pk,
-             "seq": message.seq, "author": author_of(message), "created_at": iso(message.created_at)}
+    event = {
+        "type": "reply.start",
+        "conversation": message.conversation_id,
+        "reply_id": message.pk,
+        "seq": message.seq,
+        "author": author_of(message),
+        "created_at": iso(message.created_at),
+    }
     if prev_seq is not None:
         event["prev_seq"] = prev_seq
     return event
@@ -107,8 +118,14 @@ def reply_start(message: Message, *, prev_seq: int | None = None) -> dict:
 
 def reply_delta(*, reply_id: int, conversation_id: int, seq: int, index: int, text: str) -> dict:
     """A slice of a streaming reply; `index` counts 0, 1, 2, ... per reply."""
-    return {"type": "reply.delta", "conversation": conversation_id, "reply_id": reply_id, "seq": seq,
-            "index": index, "text": text}
+    return {
+        "type": "reply.delta",
+        "conversation": conversation_id,
+        "reply_id": reply_id,
+        "seq": seq,
+        "index": index,
+        "text": text,
+    }
 
 
 def reply_snapshot(*, reply_id: int, conversation_id: int, seq: int, index: int, text: str, ends: list[int]) -> dict:
@@ -117,14 +134,28 @@ def reply_snapshot(*, reply_id: int, conversation_id: int, seq: int, index: int,
     `ends[i]` is the text length after delta i, so a client holding deltas up to some
     index can take just the rest (`text[ends[i]:]`).
     """
-    return {"type": "reply.snapshot", "conversation": conversation_id, "reply_id": reply_id, "seq": seq,
-            "index": index, "text": text, "ends": ends}
+    return {
+        "type": "reply.snapshot",
+        "conversation": conversation_id,
+        "reply_id": reply_id,
+        "seq": seq,
+        "index": index,
+        "text": text,
+        "ends": ends,
+    }
 
 
 def reply_end(message: Message, *, for_agents: bool = False) -> dict:
     """A reply finished: complete, stopped, interrupted or failed, with its final body."""
-    event = {"type": "reply.end", "conversation": message.conversation_id, "reply_id": message.pk,
-             "seq": message.seq, "status": message.status, "body": message.body, "index": message.stream_index}
+    event = {
+        "type": "reply.end",
+        "conversation": message.conversation_id,
+        "reply_id": message.pk,
+        "seq": message.seq,
+        "status": message.status,
+        "body": message.body,
+        "index": message.stream_index,
+    }
     if for_agents and message.error_reason:
         event["reason"] = message.error_reason
     event.update(_bot_fields(message))
@@ -133,8 +164,12 @@ def reply_end(message: Message, *, for_agents: bool = False) -> dict:
 
 def reply_feedback(message: Message) -> dict:
     """The customer rated a bot answer: helpful or not."""
-    return {"type": "reply.feedback", "conversation": message.conversation_id, "reply_id": message.pk,
-            "helpful": _feedback(message)}
+    return {
+        "type": "reply.feedback",
+        "conversation": message.conversation_id,
+        "reply_id": message.pk,
+        "helpful": _feedback(message),
+    }
 
 
 def conversation_updated(conversation: Conversation, *, for_agents: bool = False) -> dict:

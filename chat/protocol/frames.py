@@ -52,7 +52,10 @@ def decode(text_data: str | None, bytes_data: bytes | None) -> dict:
         raise ProtocolError("bad_request", "Binary frames are not part of the protocol; send JSON text.")
     text = text_data or ""
     # Characters are at most 4 bytes; only encode when the cheap bound does not settle it.
-    if len(text) * 4 > settings.PARLEY_MAX_FRAME_BYTES and len(text.encode("utf-8", "surrogatepass")) > settings.PARLEY_MAX_FRAME_BYTES:
+    if (
+        len(text) * 4 > settings.PARLEY_MAX_FRAME_BYTES
+        and len(text.encode("utf-8", "surrogatepass")) > settings.PARLEY_MAX_FRAME_BYTES
+    ):
         raise FrameTooLarge()
     if too_deep(text):
         raise ProtocolError("bad_request", f"JSON nested deeper than {MAX_NESTING} levels.")

@@ -7,8 +7,8 @@ import logging
 from channels.layers import get_channel_layer
 
 from chat import metrics
-from chat.realtime import groups
 from chat.models import Conversation
+from chat.realtime import groups
 
 logger = logging.getLogger(__name__)
 

@@ -23,9 +23,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from chat.realtime import db_threads
-from chat.realtime import groups
-from chat.realtime import outbox
+from chat.realtime import db_threads, groups, outbox
 from chat.realtime.broadcast import group_send_safely, send_to_groups
 
 logger = logging.getLogger(__name__)
@@ -108,6 +106,7 @@ def fill(site_ids: Iterable[int]) -> None:
 
 # --- carrying effects out on the event loop ---------------------------------------------------
 
+
 async def send_job(reply_id: int) -> None:
     """Put a reply on the `ai-reply` channel; a lost job ends `interrupted` when its lease runs out."""
     try:
@@ -170,7 +169,7 @@ async def carry_out(effects: Effects) -> None:
 
 # --- running services --------------------------------------------------------------------------
 
-_lane_locks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
+_lane_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict] = weakref.WeakKeyDictionary()
 
 
 @asynccontextmanager

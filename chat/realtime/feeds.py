@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from chat.protocol.cursors import Cursor
+from chat.protocol.replay import Replay
 from chat.realtime import groups
 from chat.realtime.broadcast import group_send_safely
-from chat.protocol.cursors import Cursor
 from chat.realtime.dedupe import ReplayFilter
-from chat.protocol.replay import Replay
 
 
 class Feed:
@@ -27,8 +27,10 @@ class Feed:
         self.replay_filter.start(conversation_id, cursor, replay.events)
         for reply_id in replay.generating:
             self.awaiting_snapshot.add(reply_id)
-            await group_send_safely(groups.reply_group(reply_id), {
-                "type": "reply.snapshot_request", "reply_id": reply_id, "reply_to": self.channel_name})
+            await group_send_safely(
+                groups.reply_group(reply_id),
+                {"type": "reply.snapshot_request", "reply_id": reply_id, "reply_to": self.channel_name},
+            )
 
     def forget(self, conversation_id: int) -> None:
         """Stop tracking a conversation."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import weakref
 
-_live: "weakref.WeakSet" = weakref.WeakSet()
+_live: weakref.WeakSet = weakref.WeakSet()
 
 
 def register(consumer) -> None:

@@ -15,7 +15,7 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, object]" = weakref.WeakKeyDictionary()
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, object] = weakref.WeakKeyDictionary()
 # Without Redis there is one process: its own counters are the whole truth.
 _local_counts: dict[str, tuple[int, float]] = {}
 
@@ -27,8 +27,9 @@ def _redis():
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None:
-        client = _clients[loop] = redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_timeout=5,
-                                                               socket_connect_timeout=2)
+        client = _clients[loop] = redis.asyncio.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2
+        )
     return client
 
 

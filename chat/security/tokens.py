@@ -32,8 +32,9 @@ def visitor_token_read(token: object, *, max_age: int | None = None, salt: str =
     if not isinstance(token, str) or not token or len(token) > 500:
         raise BadToken("missing or malformed token")
     try:
-        data = signing.loads(token, salt=salt,
-                             max_age=settings.PARLEY_VISITOR_TOKEN_MAX_AGE if max_age is None else max_age)
+        data = signing.loads(
+            token, salt=salt, max_age=settings.PARLEY_VISITOR_TOKEN_MAX_AGE if max_age is None else max_age
+        )
         return VisitorClaim(visitor_id=int(data["v"]), site_id=int(data["s"]))
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         raise BadToken("invalid or expired token") from None

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-
 from django.conf import settings
 
+from chat.models import Conversation, Message, Visitor
 from chat.protocol import events
 from chat.protocol.cursors import Cursor
 from chat.protocol.replay import Replay
-from chat.models import Conversation, Message, Visitor
 
 CUSTOMER = "customer"
 AGENTS = "agents"
@@ -18,7 +17,9 @@ def queue_counts(site_ids: list[int]) -> list[dict]:
     """Conversations waiting for a human, per site."""
     counts = {site_id: 0 for site_id in site_ids}
     rows = (
-        Conversation.objects.filter(site_id__in=site_ids, status=Conversation.Status.OPEN, owner=Conversation.Owner.QUEUE)
+        Conversation.objects.filter(
+            site_id__in=site_ids, status=Conversation.Status.OPEN, owner=Conversation.Owner.QUEUE
+        )
         .values_list("site_id")
         .order_by()
     )
@@ -49,7 +50,9 @@ def conversation_replay(*, conversation: Conversation, cursor: Cursor, audience:
     did not gets the end with the full body.
     """
     limit = settings.PARLEY_REPLAY_LIMIT
-    query = Message.objects.filter(conversation=conversation, seq__gte=max(cursor.seq, 1)).select_related("author_agent")
+    query = Message.objects.filter(conversation=conversation, seq__gte=max(cursor.seq, 1)).select_related(
+        "author_agent"
+    )
     if audience == CUSTOMER:
         query = query.filter(internal=False)
     rows = list(query.order_by("seq")[: limit + 1])
@@ -76,9 +79,16 @@ def _reply_catch_up(message: Message, index: int, *, for_agents: bool) -> list[d
     """What a client that holds a reply up to `index` still needs of it."""
     if message.status == Message.Status.STREAMING:
         if message.stream_index > index:
-            return [events.reply_snapshot(reply_id=message.pk, conversation_id=message.conversation_id,
-                                          seq=message.seq, index=message.stream_index, text=message.body,
-                                          ends=message.delta_ends)]
+            return [
+                events.reply_snapshot(
+                    reply_id=message.pk,
+                    conversation_id=message.conversation_id,
+                    seq=message.seq,
+                    index=message.stream_index,
+                    text=message.body,
+                    ends=message.delta_ends,
+                )
+            ]
         return []
     if index < message.stream_index + 1:
         return [events.reply_end(message, for_agents=for_agents)]

@@ -12,9 +12,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from chat.models import AgentConnection, AgentProfile, CannedResponse, Conversation, Message, Site, Visitor
 from chat.protocol import events
 from chat.selectors.access import NotFound, access_conversation_for_agent
-from chat.models import AgentConnection, AgentProfile, CannedResponse, Conversation, Message, Site, Visitor
 from chat.selectors.agents import agent_site_ids, site_agents
 
 VIEWS = ("queue", "mine", "open", "resolved")
@@ -82,9 +82,13 @@ def conversation_row(conversation: Conversation) -> dict:
     row.update(
         created_at=events.iso(conversation.created_at),
         resolved_at=events.iso(conversation.resolved_at),
-        preview=None if body is None else {
+        preview=None
+        if body is None
+        else {
             "author": conversation.preview_author,
-            "body": _squash(_plain(body) if conversation.preview_author == Message.AuthorKind.BOT else body)[:PREVIEW_CHARS],
+            "body": _squash(_plain(body) if conversation.preview_author == Message.AuthorKind.BOT else body)[
+                :PREVIEW_CHARS
+            ],
             "internal": bool(conversation.preview_internal),
         },
     )
@@ -111,7 +115,13 @@ class ConversationPage:
 
 
 def desk_conversations(
-    *, user: AbstractBaseUser, view: str, q: str = "", site_id: int | None = None, offset: int = 0, limit: int = 50,
+    *,
+    user: AbstractBaseUser,
+    view: str,
+    q: str = "",
+    site_id: int | None = None,
+    offset: int = 0,
+    limit: int = 50,
     ids: list[int] | None = None,
 ) -> ConversationPage:
     """One view of the agent's conversations, searched and filtered; with `ids`, just those rows (for live refresh)."""
@@ -123,7 +133,7 @@ def desk_conversations(
     if q:
         query = query.filter(_matching(q))
     query = _with_preview(query.select_related("visitor", "assignee")).order_by(*_ordering(view))
-    rows = list(query[offset: offset + limit + 1])
+    rows = list(query[offset : offset + limit + 1])
     return ConversationPage(rows=[conversation_row(c) for c in rows[:limit]], more=len(rows) > limit)
 
 
@@ -143,12 +153,27 @@ def user_agent_summary(user_agent: str) -> str:
     """A short "Browser on OS" from a User-Agent header (enough for an agent, not a full parser)."""
     if not user_agent:
         return ""
-    browsers = [("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("HeadlessChrome/", "Chrome"),
-                ("Chrome/", "Chrome"), ("CriOS/", "Chrome"), ("Version/", "Safari")]
-    systems = [("iPhone", "iOS"), ("iPad", "iPadOS"), ("Android", "Android"), ("Windows", "Windows"),
-               ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux")]
-    browser = next((f"{name} {_major(user_agent, token)}".strip() for token, name in browsers if token in user_agent),
-                   "")
+    browsers = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("HeadlessChrome/", "Chrome"),
+        ("Chrome/", "Chrome"),
+        ("CriOS/", "Chrome"),
+        ("Version/", "Safari"),
+    ]
+    systems = [
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Android", "Android"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    browser = next(
+        (f"{name} {_major(user_agent, token)}".strip() for token, name in browsers if token in user_agent), ""
+    )
     system = next((name for token, name in systems if token in user_agent), "")
     if browser and system:
         return f"{browser} on {system}"
@@ -197,29 +222,42 @@ def desk_agents(*, user: AbstractBaseUser, site_id: int | None = None) -> list[d
     site_ids = desk_site_ids(user=user, site_id=site_id)
     users = site_agents(site_ids[0]) if len(site_ids) == 1 else _agents_of(site_ids)
     users = list(
-        users.annotate(load=Count("assigned_conversations", filter=Q(
-            assigned_conversations__status=Conversation.Status.OPEN,
-            assigned_conversations__owner=Conversation.Owner.AGENT), distinct=True))
-        .order_by("first_name", "username")
+        users.annotate(
+            load=Count(
+                "assigned_conversations",
+                filter=Q(
+                    assigned_conversations__status=Conversation.Status.OPEN,
+                    assigned_conversations__owner=Conversation.Owner.AGENT,
+                ),
+                distinct=True,
+            )
+        ).order_by("first_name", "username")
     )
     cutoff = timezone.now() - timedelta(seconds=settings.PARLEY_PRESENCE_TTL)
-    present = set(AgentConnection.objects.filter(user__in=users, last_seen__gte=cutoff).values_list("user_id", flat=True))
+    present = set(
+        AgentConnection.objects.filter(user__in=users, last_seen__gte=cutoff).values_list("user_id", flat=True)
+    )
     profiles = {p.user_id: p for p in AgentProfile.objects.filter(user__in=users)}
     result = []
     for agent in users:
         profile = profiles.get(agent.pk)
         chosen = profile.status if profile else AgentProfile.Status.ONLINE
-        result.append({
-            "id": agent.pk,
-            "name": agent.first_name or agent.get_username(),
-            "status": chosen if agent.pk in present else "offline",
-            "load": agent.load,
-            "max_concurrent": profile.max_concurrent if profile else None,
-            "me": agent.pk == user.pk,
-        })
+        result.append(
+            {
+                "id": agent.pk,
+                "name": agent.first_name or agent.get_username(),
+                "status": chosen if agent.pk in present else "offline",
+                "load": agent.load,
+                "max_concurrent": profile.max_concurrent if profile else None,
+                "me": agent.pk == user.pk,
+            }
+        )
     return result
 
 
 def _agents_of(site_ids: list[int]):
-    return get_user_model().objects.filter(
-        Q(is_staff=True) | Q(agent_profile__sites__in=site_ids), is_active=True).distinct()
+    return (
+        get_user_model()
+        .objects.filter(Q(is_staff=True) | Q(agent_profile__sites__in=site_ids), is_active=True)
+        .distinct()
+    )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chat.models import Visitor
 from chat.protocol import events
+from chat.protocol.cursors import Cursor
 from chat.selectors import conversations as selectors
 from chat.selectors.access import access_conversation_for_visitor
-from chat.protocol.cursors import Cursor
-from chat.models import Visitor
 from chat.selectors.conversations import conversation_current
 
 
@@ -29,13 +29,22 @@ def customer_replay(*, visitor: Visitor, cursor: Cursor, conversation_id: int | 
     current = conversation_current(visitor=visitor)
     if current is not None and conversation_id not in (None, current.pk):
         cursor = Cursor()
-    fields = {"visitor": events.visitor_payload(visitor), "conversation": None, "events": [], "cursor": str(cursor),
-              "more": False}
+    fields = {
+        "visitor": events.visitor_payload(visitor),
+        "conversation": None,
+        "events": [],
+        "cursor": str(cursor),
+        "more": False,
+    }
     if current is None:
         return CustomerReplay(fields, None, cursor, None)
     replay = selectors.conversation_replay(conversation=current, cursor=cursor, audience=selectors.CUSTOMER)
-    fields.update(conversation=events.conversation_payload(current), events=replay.events, cursor=str(replay.head),
-                  more=replay.more)
+    fields.update(
+        conversation=events.conversation_payload(current),
+        events=replay.events,
+        cursor=str(replay.head),
+        more=replay.more,
+    )
     return CustomerReplay(fields, replay, cursor, current.pk)
 
 

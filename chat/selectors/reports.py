@@ -8,8 +8,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta, tzinfo
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -21,8 +20,13 @@ from chat.models import Conversation, Message
 # Longest period one report covers: a year of daily bars is still readable, and bounds the work.
 MAX_DAYS = 366
 # First-response buckets (upper bounds in seconds), for the distribution chart.
-RESPONSE_BUCKETS = [(60, "< 1 min"), (5 * 60, "1–5 min"), (15 * 60, "5–15 min"), (60 * 60, "15–60 min"),
-                    (None, "> 1 hour")]
+RESPONSE_BUCKETS = [
+    (60, "< 1 min"),
+    (5 * 60, "1–5 min"),
+    (15 * 60, "5–15 min"),
+    (60 * 60, "15–60 min"),
+    (None, "> 1 hour"),
+]
 # A conversation nobody resolved is over once it has been quiet this long: customers rarely come back later.
 IDLE_CLOSES_AFTER = timedelta(hours=1)
 # Bot replies that tried to answer a question (small talk, handoffs and contact requests do not make a conversation
@@ -157,17 +161,22 @@ def bot_stats(*, site_ids: list[int], since: datetime, until: datetime, now: dat
     in_period = Conversation.objects.filter(site_id__in=site_ids, created_at__gte=since, created_at__lt=until)
     replies = Message.objects.filter(conversation=OuterRef("pk"), author_kind=Message.AuthorKind.BOT)
     last_message = Message.objects.filter(conversation=OuterRef("pk")).order_by("-seq").values("created_at")[:1]
-    conversations = (
-        in_period.filter(Exists(replies.filter(outcome__in=BOT_WORK)))
-        .annotate(last_activity=Coalesce(Subquery(last_message), "created_at"),
-                  helpful=Exists(replies.filter(feedback=1)), unhelpful=Exists(replies.filter(feedback=-1)))
+    conversations = in_period.filter(Exists(replies.filter(outcome__in=BOT_WORK))).annotate(
+        last_activity=Coalesce(Subquery(last_message), "created_at"),
+        helpful=Exists(replies.filter(feedback=1)),
+        unhelpful=Exists(replies.filter(feedback=-1)),
     )
     closed = Q(status=Conversation.Status.RESOLVED) | Q(last_activity__lt=now - IDLE_CLOSES_AFTER)
     no_human = Q(handed_off_at__isnull=True, first_human_reply_at__isnull=True, unhelpful=False)
-    totals = conversations.aggregate(conversations=Count("pk"), closed=Count("pk", filter=closed),
-                                     resolved=Count("pk", filter=closed & (Q(helpful=True) | no_human)))
+    totals = conversations.aggregate(
+        conversations=Count("pk"),
+        closed=Count("pk", filter=closed),
+        resolved=Count("pk", filter=closed & (Q(helpful=True) | no_human)),
+    )
     verdicts = Message.objects.filter(
-        conversation__in=in_period, author_kind=Message.AuthorKind.BOT, feedback__isnull=False,
+        conversation__in=in_period,
+        author_kind=Message.AuthorKind.BOT,
+        feedback__isnull=False,
     ).aggregate(helpful=Count("pk", filter=Q(feedback=1)), unhelpful=Count("pk", filter=Q(feedback=-1)))
     return BotStats(**totals, **verdicts)
 
@@ -182,8 +191,9 @@ def _similarity(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
 
 
-def question_groups(questions: Iterable[str], *, limit: int = MAX_QUESTION_GROUPS,
-                    similarity: float = SIMILARITY) -> list[QuestionGroup]:
+def question_groups(
+    questions: Iterable[str], *, limit: int = MAX_QUESTION_GROUPS, similarity: float = SIMILARITY
+) -> list[QuestionGroup]:
     """Group questions by similarity of their retrieval terms, most asked group first.
 
     Phrasings (the same normalised text) are taken most frequent first, then shortest; each joins the first group
@@ -200,42 +210,56 @@ def question_groups(questions: Iterable[str], *, limit: int = MAX_QUESTION_GROUP
     leaders: list[tuple[frozenset[str], list[str]]] = []
     for key in sorted(counts, key=lambda k: (-counts[k], len(k), k)):
         terms = frozenset(analyze(key))
-        group = next((members for lead, members in leaders
-                      if terms and lead and _similarity(terms, lead) >= similarity), None)
+        group = next(
+            (members for lead, members in leaders if terms and lead and _similarity(terms, lead) >= similarity), None
+        )
         if group is None:
             leaders.append((terms, [key]))
         else:
             group.append(key)
     groups = [
-        QuestionGroup(question=shown[members[0]], count=sum(counts[k] for k in members),
-                      examples=tuple(shown[k] for k in members[1:MAX_EXAMPLES + 1]),
-                      language="zh-hans" if contains_cjk(members[0]) else "en")
+        QuestionGroup(
+            question=shown[members[0]],
+            count=sum(counts[k] for k in members),
+            examples=tuple(shown[k] for k in members[1 : MAX_EXAMPLES + 1]),
+            language="zh-hans" if contains_cjk(members[0]) else "en",
+        )
         for _terms, members in leaders
     ]
     # sorted() is stable: equal counts keep the order of their leaders (more frequent, then shorter, first).
     return sorted(groups, key=lambda g: -g.count)[:limit]
 
 
-def unanswered_questions(*, site_ids: list[int], since: datetime, until: datetime,
-                         limit: int = MAX_QUESTION_GROUPS) -> list[QuestionGroup]:
+def unanswered_questions(
+    *, site_ids: list[int], since: datetime, until: datetime, limit: int = MAX_QUESTION_GROUPS
+) -> list[QuestionGroup]:
     """The questions the bot could not answer in the period's conversations, grouped per site, most asked first."""
     rows = (
-        Message.objects.filter(conversation__site_id__in=site_ids, conversation__created_at__gte=since,
-                               conversation__created_at__lt=until, author_kind=Message.AuthorKind.BOT,
-                               outcome=Message.Outcome.UNANSWERED, trigger__isnull=False)
+        Message.objects.filter(
+            conversation__site_id__in=site_ids,
+            conversation__created_at__gte=since,
+            conversation__created_at__lt=until,
+            author_kind=Message.AuthorKind.BOT,
+            outcome=Message.Outcome.UNANSWERED,
+            trigger__isnull=False,
+        )
         .order_by("-created_at", "-pk")
         .values_list("conversation__site_id", "trigger__body")[:MAX_UNANSWERED]
     )
     per_site: dict[int, list[str]] = defaultdict(list)
     for site_id, body in rows:
         per_site[site_id].append(body)
-    groups = [replace(group, site_id=site_id)
-              for site_id, questions in per_site.items() for group in question_groups(questions, limit=limit)]
+    groups = [
+        replace(group, site_id=site_id)
+        for site_id, questions in per_site.items()
+        for group in question_groups(questions, limit=limit)
+    ]
     return sorted(groups, key=lambda g: -g.count)[:limit]
 
 
-def report_build(*, site_ids: list[int], start: date, end: date, tz: tzinfo = dt_timezone.utc,
-                 now: datetime | None = None) -> Report:
+def report_build(
+    *, site_ids: list[int], start: date, end: date, tz: tzinfo = UTC, now: datetime | None = None
+) -> Report:
     """The report of conversations started from `start` to `end` (days in `tz`, both included).
 
     "Bot only": the bot still owns the conversation (resolved or not) and no human ever wrote to the
@@ -246,8 +270,9 @@ def report_build(*, site_ids: list[int], start: date, end: date, tz: tzinfo = dt
     end = min(end, start + timedelta(days=MAX_DAYS - 1))
     since = datetime.combine(start, time.min, tzinfo=tz)
     until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz)
-    human_wrote = Message.objects.filter(conversation=OuterRef("pk"), author_kind=Message.AuthorKind.AGENT,
-                                         internal=False)
+    human_wrote = Message.objects.filter(
+        conversation=OuterRef("pk"), author_kind=Message.AuthorKind.AGENT, internal=False
+    )
     rows = (
         Conversation.objects.filter(site_id__in=site_ids, created_at__gte=since, created_at__lt=until)
         .annotate(human_wrote=Exists(human_wrote))
@@ -271,10 +296,19 @@ def report_build(*, site_ids: list[int], start: date, end: date, tz: tzinfo = dt
         if resolution is not None:
             resolutions.append(resolution)
 
-    days = [DayStats(day=day, conversations=data["conversations"], bot_alone=data["bot_alone"],
-                     median_first_response=_median(data["responses"])) for day, data in per_day.items()]
+    days = [
+        DayStats(
+            day=day,
+            conversations=data["conversations"],
+            bot_alone=data["bot_alone"],
+            median_first_response=_median(data["responses"]),
+        )
+        for day, data in per_day.items()
+    ]
     return Report(
-        start=start, end=end, days=days,
+        start=start,
+        end=end,
+        days=days,
         conversations=sum(d.conversations for d in days),
         bot_alone=sum(d.bot_alone for d in days),
         median_first_response=_median(responses),

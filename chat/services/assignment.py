@@ -10,8 +10,8 @@ from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from chat.realtime import effects
 from chat.models import AgentProfile, Conversation, Message, Site
+from chat.realtime import effects
 from chat.selectors.agents import agent_auto_site_ids
 from chat.services import conversations
 from chat.services.messages import conversation_lock
@@ -25,8 +25,10 @@ def _open_load():
     """Open conversations an agent answers right now, across all their sites."""
     return Count(
         "user__assigned_conversations",
-        filter=Q(user__assigned_conversations__status=Conversation.Status.OPEN,
-                 user__assigned_conversations__owner=Conversation.Owner.AGENT),
+        filter=Q(
+            user__assigned_conversations__status=Conversation.Status.OPEN,
+            user__assigned_conversations__owner=Conversation.Owner.AGENT,
+        ),
         distinct=True,
     )
 
@@ -44,7 +46,9 @@ def assignment_candidates(*, site_id: int) -> list[AgentProfile]:
     """
     cutoff = timezone.now() - timedelta(seconds=settings.PARLEY_PRESENCE_TTL)
     present = AgentProfile.objects.filter(
-        sites=site_id, status=AgentProfile.Status.ONLINE, user__is_active=True,
+        sites=site_id,
+        status=AgentProfile.Status.ONLINE,
+        user__is_active=True,
         user__agent_connections__last_seen__gte=cutoff,
     ).values("pk")
     profiles = (
@@ -118,12 +122,17 @@ def _waiting_since(conversation: Conversation):
     """When the customer started waiting: their first message after the last agent answer, else now."""
     last_answer = (
         Message.objects.filter(conversation=conversation, internal=False, author_kind=Message.AuthorKind.AGENT)
-        .order_by("-seq").values_list("seq", flat=True).first()
+        .order_by("-seq")
+        .values_list("seq", flat=True)
+        .first()
     )
     first_unanswered = (
-        Message.objects.filter(conversation=conversation, author_kind=Message.AuthorKind.CUSTOMER,
-                               seq__gt=last_answer or 0)
-        .order_by("seq").values_list("created_at", flat=True).first()
+        Message.objects.filter(
+            conversation=conversation, author_kind=Message.AuthorKind.CUSTOMER, seq__gt=last_answer or 0
+        )
+        .order_by("seq")
+        .values_list("created_at", flat=True)
+        .first()
     )
     return first_unanswered or timezone.now()
 
@@ -134,11 +143,15 @@ def assignment_release(*, user: AbstractBaseUser) -> list[int]:
     for conversation_id in unattended_conversations(user=user).values_list("pk", flat=True):
         with transaction.atomic():
             conversation = conversation_lock(conversation_id)
-            if not (conversation.assignee_id == user.pk and conversation.status == Conversation.Status.OPEN
-                    and conversation.owner == Conversation.Owner.AGENT):
+            if not (
+                conversation.assignee_id == user.pk
+                and conversation.status == Conversation.Status.OPEN
+                and conversation.owner == Conversation.Owner.AGENT
+            ):
                 continue
             # Keep the customer's place in the queue: they have been waiting since they last wrote.
-            conversations.conversation_assign_locked(conversation=conversation, assignee=None,
-                                                     queued_at=_waiting_since(conversation))
+            conversations.conversation_assign_locked(
+                conversation=conversation, assignee=None, queued_at=_waiting_since(conversation)
+            )
         released.append(conversation_id)
     return released

@@ -25,15 +25,32 @@ def outcome_meta(outcome: Outcome, language: str) -> dict:
     return meta
 
 
-def bot_reply_finish(*, reply_id: int, conversation_id: int, status: str, text: str, index: int, ends: list[int],
-                     reason: str = "", outcome: Outcome | None = None, language: str = "en",
-                     handoff: bool = False) -> Message | None:
+def bot_reply_finish(
+    *,
+    reply_id: int,
+    conversation_id: int,
+    status: str,
+    text: str,
+    index: int,
+    ends: list[int],
+    reason: str = "",
+    outcome: Outcome | None = None,
+    language: str = "en",
+    handoff: bool = False,
+) -> Message | None:
     """End the worker's reply and apply what it decided, in one transaction; `handoff` forces one (a failure)."""
     complete = status == Message.Status.COMPLETE and outcome is not None
     with transaction.atomic():
-        reply = replies.reply_finish(reply_id=reply_id, status=status, text=text, index=index, ends=ends,
-                                     reason=reason, outcome=outcome.kind if complete else "",
-                                     meta=outcome_meta(outcome, language) if complete else None)
+        reply = replies.reply_finish(
+            reply_id=reply_id,
+            status=status,
+            text=text,
+            index=index,
+            ends=ends,
+            reason=reason,
+            outcome=outcome.kind if complete else "",
+            meta=outcome_meta(outcome, language) if complete else None,
+        )
         if reply is None:
             return None  # stopped or reaped meanwhile: whoever ended it decided
         if complete:
@@ -41,8 +58,9 @@ def bot_reply_finish(*, reply_id: int, conversation_id: int, status: str, text: 
             metrics.BOT_OUTCOMES.inc(outcome.kind)
         if handoff or (complete and outcome.handoff):
             # The reply said it already; a failed one says so in its last line.
-            conversations.conversation_handoff(conversation=Conversation(pk=conversation_id), announce=False,
-                                               stop_reply=False)
+            conversations.conversation_handoff(
+                conversation=Conversation(pk=conversation_id), announce=False, stop_reply=False
+            )
     return reply
 
 
@@ -55,8 +73,11 @@ def _conclude(conversation_id: int, outcome: Outcome) -> None:
         misses = 0
     else:
         misses = conversation.bot_misses  # small talk and questions back neither help nor count against
-    changed = [name for name, value in (("bot_misses", misses), ("bot_expects", outcome.expects))
-               if getattr(conversation, name) != value]
+    changed = [
+        name
+        for name, value in (("bot_misses", misses), ("bot_expects", outcome.expects))
+        if getattr(conversation, name) != value
+    ]
     for name in changed:
         setattr(conversation, name, misses if name == "bot_misses" else outcome.expects)
     if changed:

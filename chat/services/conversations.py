@@ -10,16 +10,13 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from chat.realtime import broadcast
-from chat.realtime import effects
+from chat.models import Conversation, Message, Visitor
 from chat.protocol import events
-from chat.realtime import groups
+from chat.realtime import broadcast, effects, groups
 from chat.selectors import agents
 from chat.selectors.conversations import latest_conversation
-from chat.models import Conversation, Message, Visitor
-from chat.services import replies
+from chat.services import message_sql, replies
 from chat.services.errors import ConversationError
-from chat.services import message_sql
 from chat.services.messages import (
     CUSTOMER,
     SYSTEM,
@@ -44,8 +41,12 @@ def bot_answers(conversation: Conversation) -> bool:
     if conversation.owner == Conversation.Owner.BOT:
         return True
     site = conversation.site
-    return (conversation.owner == Conversation.Owner.QUEUE and conversation.first_human_reply_at is None
-            and site.bot_enabled and (site.bot_answers_in_queue or bool(conversation.bot_expects)))
+    return (
+        conversation.owner == Conversation.Owner.QUEUE
+        and conversation.first_human_reply_at is None
+        and site.bot_enabled
+        and (site.bot_answers_in_queue or bool(conversation.bot_expects))
+    )
 
 
 def _save(conversation: Conversation, *fields: str) -> None:
@@ -64,10 +65,10 @@ def publish_conversation(conversation: Conversation) -> None:
     count = Conversation.objects.filter(
         site_id=conversation.site_id, status=Conversation.Status.OPEN, owner=Conversation.Owner.QUEUE
     ).count()
-    deliveries.append((groups.site_group(conversation.site_id), events.queue(site_id=conversation.site_id, count=count)))
+    deliveries.append(
+        (groups.site_group(conversation.site_id), events.queue(site_id=conversation.site_id, count=count))
+    )
     effects.deliver(conversation.pk, deliveries)
-
-
 
 
 def _visitor_lock(visitor_id: int) -> Visitor:
@@ -93,7 +94,11 @@ def _conversation_for_customer_message(visitor: Visitor) -> Conversation:
             return conversation
     owner = _first_owner(visitor.site)
     created = Conversation.objects.create(
-        site=visitor.site, visitor=visitor, owner=owner, created_at=now, updated_at=now,
+        site=visitor.site,
+        visitor=visitor,
+        owner=owner,
+        created_at=now,
+        updated_at=now,
         queued_at=now if owner == Conversation.Owner.QUEUE else None,
     )
     conversation = conversation_lock(created.pk)
@@ -118,16 +123,22 @@ def _reopen(conversation: Conversation) -> None:
         effects.fill([conversation.site_id])
 
 
-def customer_message_send(*, visitor: Visitor, client_id: str, body: str,
-                          conversation_id: int | None = None) -> SendResult:
+def customer_message_send(
+    *, visitor: Visitor, client_id: str, body: str, conversation_id: int | None = None
+) -> SendResult:
     """Store a customer's message (once per client_id) and start the bot's reply when the bot owns the thread.
 
     `conversation_id` is the one the client is in, when it knows: an open one takes one statement.
     """
     if conversation_id is not None and message_sql.available():
-        written = message_sql.customer_message(visitor_id=visitor.pk, conversation_id=conversation_id,
-                                               client_id=client_id, body=body, now=timezone.now(),
-                                               lease_until=replies.lease())
+        written = message_sql.customer_message(
+            visitor_id=visitor.pk,
+            conversation_id=conversation_id,
+            client_id=client_id,
+            body=body,
+            now=timezone.now(),
+            lease_until=replies.lease(),
+        )
         if written is not None:
             message = written_deliver(written, author=CUSTOMER, client_id=client_id, body=body)
             if written.reply_id:
@@ -140,8 +151,9 @@ def customer_message_send(*, visitor: Visitor, client_id: str, body: str,
         if earlier is not None:
             return SendResult(earlier, created=False)
         conversation = _conversation_for_customer_message(locked_visitor)
-        message = message_insert(conversation=conversation, author=Author(Message.AuthorKind.CUSTOMER), body=body,
-                                 client_id=client_id)
+        message = message_insert(
+            conversation=conversation, author=Author(Message.AuthorKind.CUSTOMER), body=body, client_id=client_id
+        )
         if bot_answers(conversation):
             replies.reply_begin(conversation=conversation, trigger=message)
     return SendResult(message, created=True)
@@ -157,12 +169,20 @@ def agent_message_send_fast(
     """
     if not message_sql.available():
         return None
-    written = message_sql.agent_message(agent_id=agent.pk, site_ids=site_ids, conversation_id=conversation_id,
-                                        client_id=client_id, body=body, internal=internal, now=timezone.now())
+    written = message_sql.agent_message(
+        agent_id=agent.pk,
+        site_ids=site_ids,
+        conversation_id=conversation_id,
+        client_id=client_id,
+        body=body,
+        internal=internal,
+        now=timezone.now(),
+    )
     if written is None:
         return None
-    message = written_deliver(written, author=Author(Message.AuthorKind.AGENT, agent), client_id=client_id, body=body,
-                              internal=internal)
+    message = written_deliver(
+        written, author=Author(Message.AuthorKind.AGENT, agent), client_id=client_id, body=body, internal=internal
+    )
     return SendResult(message, created=True)
 
 
@@ -172,8 +192,13 @@ def agent_message_send(
     """Store an agent's message or private note; a public answer takes the conversation over from bot or queue."""
     with transaction.atomic():
         conversation = conversation_lock(conversation.pk)
-        result = message_send_locked(conversation=conversation, author=Author(Message.AuthorKind.AGENT, agent),
-                                     client_id=client_id, body=body, internal=internal)
+        result = message_send_locked(
+            conversation=conversation,
+            author=Author(Message.AuthorKind.AGENT, agent),
+            client_id=client_id,
+            body=body,
+            internal=internal,
+        )
         if result.created and not internal:
             if conversation.owner != Conversation.Owner.AGENT:
                 _take_over(conversation, agent)
@@ -193,8 +218,9 @@ def _take_over(conversation: Conversation, agent: AbstractBaseUser) -> None:
     publish_conversation(conversation)
 
 
-def conversation_handoff(*, conversation: Conversation, reason: str = "", announce: bool = True,
-                         stop_reply: bool = True) -> Conversation:
+def conversation_handoff(
+    *, conversation: Conversation, reason: str = "", announce: bool = True, stop_reply: bool = True
+) -> Conversation:
     """Hand the conversation from the bot to the human queue, with a system line the customer sees.
 
     When nobody can answer now (closed, or no agent online), the line says so and, unless the visitor
@@ -228,7 +254,8 @@ def _handoff_line(conversation: Conversation) -> str:
             return _("Connecting you with a member of our team. They'll reply here.")
         if conversation.visitor.email:
             return _("Our team is away right now; we'll reply to %(email)s as soon as we're back.") % {
-                "email": conversation.visitor.email}
+                "email": conversation.visitor.email
+            }
         conversation.bot_expects = "email"
         _save(conversation, "bot_expects")
         return _("Our team is away right now. Leave your email address here and we'll get back to you.")
@@ -265,9 +292,11 @@ def conversation_assign_locked(
 
 def _freed(previous: AbstractBaseUser | None, conversation: Conversation) -> None:
     """The previous assignee no longer answers this conversation: they may have room for a queued one."""
-    if previous is not None and not (conversation.assignee_id == previous.pk
-                                     and conversation.owner == Conversation.Owner.AGENT
-                                     and conversation.status == Conversation.Status.OPEN):
+    if previous is not None and not (
+        conversation.assignee_id == previous.pk
+        and conversation.owner == Conversation.Owner.AGENT
+        and conversation.status == Conversation.Status.OPEN
+    ):
         effects.fill(agents.agent_auto_site_ids(previous))
 
 
@@ -330,13 +359,19 @@ def conversation_mark_read(*, conversation: Conversation, by: str, seq: int) -> 
                 return conversation
             conversation.customer_read_seq = seq
             conversation.unread_by_customer = Message.objects.filter(
-                conversation=conversation, seq__gt=seq, internal=False,
+                conversation=conversation,
+                seq__gt=seq,
+                internal=False,
                 author_kind__in=[Message.AuthorKind.AGENT, Message.AuthorKind.BOT],
             ).count()
             _save(conversation, "customer_read_seq", "unread_by_customer")
             event = events.read(conversation_id=conversation.pk, by="customer", seq=seq)
-            effects.deliver(conversation.pk, broadcast.conversation_deliveries(
-                conversation, agents=event, inbox=events.conversation_updated(conversation, for_agents=True)))
+            effects.deliver(
+                conversation.pk,
+                broadcast.conversation_deliveries(
+                    conversation, agents=event, inbox=events.conversation_updated(conversation, for_agents=True)
+                ),
+            )
         else:
             seq = min(seq, conversation.last_seq)
             if seq <= conversation.agent_read_seq:
@@ -348,9 +383,15 @@ def conversation_mark_read(*, conversation: Conversation, by: str, seq: int) -> 
             _save(conversation, "agent_read_seq", "unread_by_agent")
             public_seq = min(seq, conversation.last_public_seq)
             event = events.read(conversation_id=conversation.pk, by="agent", seq=public_seq)
-            effects.deliver(conversation.pk, broadcast.conversation_deliveries(
-                conversation, customer=event, agents=event,
-                inbox=events.conversation_updated(conversation, for_agents=True)))
+            effects.deliver(
+                conversation.pk,
+                broadcast.conversation_deliveries(
+                    conversation,
+                    customer=event,
+                    agents=event,
+                    inbox=events.conversation_updated(conversation, for_agents=True),
+                ),
+            )
     return conversation
 
 

@@ -28,7 +28,10 @@ def knowledge_update(articles: QuerySet, **fields) -> int:
 def _remember_site(sender, instance: KnowledgeArticle, **kwargs) -> None:
     # An article moved to another site leaves the old site's index stale too.
     instance._previous_site_id = (
-        KnowledgeArticle.objects.filter(pk=instance.pk).values_list("site_id", flat=True).first() if instance.pk else None)
+        KnowledgeArticle.objects.filter(pk=instance.pk).values_list("site_id", flat=True).first()
+        if instance.pk
+        else None
+    )
 
 
 def _saved(sender, instance: KnowledgeArticle, **kwargs) -> None:

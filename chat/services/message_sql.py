@@ -37,9 +37,11 @@ SELECT {", ".join(f"conv.{c}" for c in _COLUMNS)}, conv.prev_public_seq,
   LEFT JOIN {_USER} u ON u.id = conv.assignee_id
 """
 
-_INSERT = (f"INSERT INTO {_MESSAGE} (conversation_id, seq, author_kind, author_agent_id, client_id, body, internal, "
-           "status, stream_index, delta_ends, worker, error_reason, trigger_id, lease_until, created_at, updated_at, "
-           "outcome, meta)")
+_INSERT = (
+    f"INSERT INTO {_MESSAGE} (conversation_id, seq, author_kind, author_agent_id, client_id, body, internal, "
+    "status, stream_index, delta_ends, worker, error_reason, trigger_id, lease_until, created_at, updated_at, "
+    "outcome, meta)"
+)
 
 # A customer writes to their open conversation. Where the bot answers (it owns the conversation, or helps
 # while the queue waits: conversations.bot_answers), it also starts the bot's reply (seq + 2) and stops an answer
@@ -81,12 +83,14 @@ WITH old AS (
        AND m.worker = ''
  RETURNING m.id, m.seq, m.body, m.stream_index
 )
-""" + _RESULT.format(extra=f""",
+""" + _RESULT.format(
+    extra=f""",
        (SELECT id FROM reply),
        (SELECT json_agg(json_build_array(id, seq, body, stream_index)) FROM stopped),
        ARRAY(SELECT m.id FROM {_MESSAGE} m
               WHERE (SELECT bot FROM old) AND m.conversation_id = conv.id AND m.author_kind = 'bot'
-                AND m.status = 'streaming' AND m.id NOT IN (SELECT id FROM stopped))""")
+                AND m.status = 'streaming' AND m.id NOT IN (SELECT id FROM stopped))"""
+)
 
 # An agent answers a conversation a human already owns, or leaves a private note on any.
 AGENT_SQL = f"""
@@ -146,9 +150,15 @@ def checkpoint_many(*, worker: str, lease_until: datetime, now: datetime, checkp
     import psycopg
 
     connection.ensure_connection()
-    params = {"ids": [c.reply_id for c in checkpoints], "bodies": [c.text for c in checkpoints],
-              "indexes": [c.index for c in checkpoints], "ends": [json.dumps(c.ends) for c in checkpoints],
-              "lease": lease_until, "now": now, "worker": worker}
+    params = {
+        "ids": [c.reply_id for c in checkpoints],
+        "bodies": [c.text for c in checkpoints],
+        "indexes": [c.index for c in checkpoints],
+        "ends": [json.dumps(c.ends) for c in checkpoints],
+        "lease": lease_until,
+        "now": now,
+        "worker": worker,
+    }
     with psycopg.Cursor(connection.connection) as raw:
         _execute(raw, CHECKPOINT_SQL, params)
         return {row[0] for row in raw.fetchall()}
@@ -193,33 +203,68 @@ def _conversation(row: tuple) -> tuple[Conversation, int, tuple]:
     """Build the conversation (visitor and assignee attached) from a result row; the rest of the row after it."""
     width = len(_COLUMNS)
     conversation = Conversation.from_db(connection.alias, _ATTNAMES, row[:width])
-    prev_public_seq, name, email, external_id, first_name, username = row[width:width + 6]
-    conversation.visitor = Visitor(pk=conversation.visitor_id, site_id=conversation.site_id, name=name, email=email,
-                                   external_id=external_id)
+    prev_public_seq, name, email, external_id, first_name, username = row[width : width + 6]
+    conversation.visitor = Visitor(
+        pk=conversation.visitor_id, site_id=conversation.site_id, name=name, email=email, external_id=external_id
+    )
     if conversation.assignee_id is not None:
         conversation.assignee = get_user_model()(pk=conversation.assignee_id, first_name=first_name, username=username)
     else:
         conversation.assignee = None
-    return conversation, prev_public_seq, row[width + 6:]
+    return conversation, prev_public_seq, row[width + 6 :]
 
 
-def customer_message(*, visitor_id: int, conversation_id: int, client_id: str, body: str, now: datetime,
-                     lease_until: datetime) -> Written | None:
+def customer_message(
+    *, visitor_id: int, conversation_id: int, client_id: str, body: str, now: datetime, lease_until: datetime
+) -> Written | None:
     """Store a customer's message in their open conversation in one statement; None when the ORM path must."""
-    row = _run(CUSTOMER_SQL, {"conversation": conversation_id, "visitor": visitor_id, "client_id": client_id,
-                              "body": body, "now": now, "lease": lease_until})
+    row = _run(
+        CUSTOMER_SQL,
+        {
+            "conversation": conversation_id,
+            "visitor": visitor_id,
+            "client_id": client_id,
+            "body": body,
+            "now": now,
+            "lease": lease_until,
+        },
+    )
     if row is None:
         return None
     conversation, prev_public_seq, (message_id, reply_id, stopped, signalled) = _conversation(row)
-    return Written(conversation, prev_public_seq, message_id, reply_id,
-                   stopped=tuple(tuple(item) for item in stopped or ()), signalled=tuple(signalled or ()))
+    return Written(
+        conversation,
+        prev_public_seq,
+        message_id,
+        reply_id,
+        stopped=tuple(tuple(item) for item in stopped or ()),
+        signalled=tuple(signalled or ()),
+    )
 
 
-def agent_message(*, agent_id: int, site_ids: list[int], conversation_id: int, client_id: str, body: str,
-                  internal: bool, now: datetime) -> Written | None:
+def agent_message(
+    *,
+    agent_id: int,
+    site_ids: list[int],
+    conversation_id: int,
+    client_id: str,
+    body: str,
+    internal: bool,
+    now: datetime,
+) -> Written | None:
     """Store an agent's answer (human-owned conversation) or note in one statement; None when the ORM path must."""
-    row = _run(AGENT_SQL, {"conversation": conversation_id, "sites": list(site_ids), "internal": internal,
-                           "client_id": client_id, "body": body, "agent": agent_id, "now": now})
+    row = _run(
+        AGENT_SQL,
+        {
+            "conversation": conversation_id,
+            "sites": list(site_ids),
+            "internal": internal,
+            "client_id": client_id,
+            "body": body,
+            "agent": agent_id,
+            "now": now,
+        },
+    )
     if row is None:
         return None
     conversation, prev_public_seq, (message_id,) = _conversation(row)

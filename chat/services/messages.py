@@ -9,10 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat import metrics
-from chat.realtime import broadcast
-from chat.realtime import effects
-from chat.protocol import events
 from chat.models import Conversation, Message
+from chat.protocol import events
+from chat.realtime import broadcast, effects
 from chat.services import message_sql
 
 
@@ -40,7 +39,8 @@ class SendResult:
 def conversations_locking():
     """Conversations read with their row locked until the transaction ends (site, visitor and assignee joined)."""
     return Conversation.objects.select_for_update(no_key=True, of=("self",)).select_related(
-        "site", "visitor", "assignee")
+        "site", "visitor", "assignee"
+    )
 
 
 def conversation_lock(conversation_id: int) -> Conversation:
@@ -92,8 +92,14 @@ def message_insert(
     conversation.updated_at = now
     conversation.last_message_at = now
     conversation.save(
-        update_fields=["last_seq", "last_public_seq", "unread_by_agent", "unread_by_customer", "updated_at",
-                       "last_message_at"]
+        update_fields=[
+            "last_seq",
+            "last_public_seq",
+            "unread_by_agent",
+            "unread_by_customer",
+            "updated_at",
+            "last_message_at",
+        ]
     )
     metrics.MESSAGES_STORED.inc()
     effects.deliver(conversation.pk, message_deliveries(conversation, message, prev_public_seq))
@@ -112,14 +118,24 @@ def message_deliveries(conversation: Conversation, message: Message, prev_public
     )
 
 
-def written_deliver(written: message_sql.Written, *, author: Author, client_id: str, body: str,
-                    internal: bool = False) -> Message:
+def written_deliver(
+    written: message_sql.Written, *, author: Author, client_id: str, body: str, internal: bool = False
+) -> Message:
     """Publish what a hot-path statement stored, as `message_insert` would have; return the message."""
     conversation = written.conversation
     seq = conversation.last_seq - (1 if written.reply_id else 0)
-    message = Message(pk=written.message_id, conversation=conversation, seq=seq, author_kind=author.kind,
-                      author_agent=author.agent, client_id=client_id, body=body, internal=internal,
-                      created_at=conversation.last_message_at, updated_at=conversation.last_message_at)
+    message = Message(
+        pk=written.message_id,
+        conversation=conversation,
+        seq=seq,
+        author_kind=author.kind,
+        author_agent=author.agent,
+        client_id=client_id,
+        body=body,
+        internal=internal,
+        created_at=conversation.last_message_at,
+        updated_at=conversation.last_message_at,
+    )
     metrics.MESSAGES_STORED.inc()
     prev_public_seq = None if internal else written.prev_public_seq
     effects.deliver(conversation.pk, message_deliveries(conversation, message, prev_public_seq))
@@ -138,6 +154,7 @@ def message_send_locked(
     existing = message_find_by_client_id(conversation=conversation, client_id=client_id)
     if existing is not None:
         return SendResult(existing, created=False)
-    message = message_insert(conversation=conversation, author=author, body=body, internal=internal,
-                             client_id=client_id)
+    message = message_insert(
+        conversation=conversation, author=author, body=body, internal=internal, client_id=client_id
+    )
     return SendResult(message, created=True)

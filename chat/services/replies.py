@@ -8,21 +8,19 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from django.urls import reverse
-
 from chat import metrics
-from chat.realtime import broadcast
-from chat.realtime import effects
-from chat.protocol import events
-from chat.selectors import agents
 from chat.ai.base import ReplyRequest, Turn
 from chat.ai.phrases import language_of
 from chat.ai.retrieval import retrieve_in_context
 from chat.models import Conversation, Message
+from chat.protocol import events
+from chat.realtime import broadcast, effects
+from chat.selectors import agents
 from chat.services import message_sql
 from chat.services.errors import ConversationError
 from chat.services.messages import BOT, conversation_lock, message_deliveries, message_insert
@@ -40,8 +38,14 @@ def lease() -> timezone.datetime:
 def reply_begin(*, conversation: Conversation, trigger: Message) -> Message:
     """Start the bot's answer to `trigger` inside the caller's locked transaction; a worker takes it after commit."""
     reply_stop_active(conversation=conversation)  # a newer question supersedes an answer in flight
-    reply = message_insert(conversation=conversation, author=BOT, body="", status=Message.Status.STREAMING,
-                           trigger=trigger, lease_until=lease())
+    reply = message_insert(
+        conversation=conversation,
+        author=BOT,
+        body="",
+        status=Message.Status.STREAMING,
+        trigger=trigger,
+        lease_until=lease(),
+    )
     # Queued after the reply.start event, so no delta can reach a client ahead of it.
     effects.job(conversation.pk, reply.pk)
     return reply
@@ -51,14 +55,30 @@ def reply_begun(written: message_sql.Written, *, trigger: Message) -> Message:
     """Publish what a one-statement customer send did for the bot: answers in flight stopped, the new reply begun."""
     conversation = written.conversation
     for reply_id, seq, body, index in written.stopped:
-        reply_end_deliver(Message(pk=reply_id, conversation=conversation, seq=seq, author_kind=Message.AuthorKind.BOT,
-                                  body=body, stream_index=index, status=Message.Status.STOPPED))
+        reply_end_deliver(
+            Message(
+                pk=reply_id,
+                conversation=conversation,
+                seq=seq,
+                author_kind=Message.AuthorKind.BOT,
+                body=body,
+                stream_index=index,
+                status=Message.Status.STOPPED,
+            )
+        )
         metrics.REPLIES_ENDED.inc(Message.Status.STOPPED)
     for reply_id in written.signalled:
         effects.stop(reply_id)
-    reply = Message(pk=written.reply_id, conversation=conversation, seq=conversation.last_seq,
-                    author_kind=Message.AuthorKind.BOT, status=Message.Status.STREAMING, trigger=trigger,
-                    created_at=trigger.created_at, updated_at=trigger.created_at)
+    reply = Message(
+        pk=written.reply_id,
+        conversation=conversation,
+        seq=conversation.last_seq,
+        author_kind=Message.AuthorKind.BOT,
+        status=Message.Status.STREAMING,
+        trigger=trigger,
+        created_at=trigger.created_at,
+        updated_at=trigger.created_at,
+    )
     metrics.MESSAGES_STORED.inc()
     effects.deliver(conversation.pk, message_deliveries(conversation, reply, trigger.seq))
     effects.job(conversation.pk, reply.pk)  # behind reply.start, as in reply_begin
@@ -96,8 +116,9 @@ async def reply_stop_now(reply: Message) -> None:
 
 def reply_stop_active(*, conversation: Conversation) -> None:
     """Stop every reply still streaming in a conversation the caller holds locked."""
-    streaming = Message.objects.filter(conversation=conversation, author_kind=Message.AuthorKind.BOT,
-                                       status=Message.Status.STREAMING)
+    streaming = Message.objects.filter(
+        conversation=conversation, author_kind=Message.AuthorKind.BOT, status=Message.Status.STREAMING
+    )
     for reply in streaming:
         _stop_locked(reply)
 
@@ -124,8 +145,11 @@ def _earlier(reply: Message) -> list[Message]:
 
 
 def _turns(earlier: list[Message]) -> list[Turn]:
-    turns = [Turn("user" if m.author_kind == Message.AuthorKind.CUSTOMER else "assistant", m.body)
-             for m in reversed(earlier) if m.body]
+    turns = [
+        Turn("user" if m.author_kind == Message.AuthorKind.CUSTOMER else "assistant", m.body)
+        for m in reversed(earlier)
+        if m.body
+    ]
     return turns[:-1] if turns and turns[-1].role == "user" else turns  # the question itself goes apart
 
 
@@ -137,24 +161,31 @@ def _request(conversation: Conversation, question: str, earlier: list[Message]) 
     previous = said[-1] if said else ""
     # A message with no words ("👍") keeps the language the customer wrote in before, else the site's.
     language = language_of(question, language_of(previous, site.language or settings.LANGUAGE_CODE))
-    passages = [replace(passage, url=reverse("help-article", kwargs={"site_key": site.key,
-                                                                      "article_id": passage.article_id}))
-                for passage in retrieve_in_context(site_id=site.pk, query=question, previous=previous,
-                                                   version=site.kb_version)]
+    passages = [
+        replace(passage, url=reverse("help-article", kwargs={"site_key": site.key, "article_id": passage.article_id}))
+        for passage in retrieve_in_context(site_id=site.pk, query=question, previous=previous, version=site.kb_version)
+    ]
     in_queue = conversation.owner != Conversation.Owner.BOT
     return ReplyRequest(
-        question=question, history=history, passages=passages, language=language, in_queue=in_queue,
-        misses=conversation.bot_misses, handoff_after=site.bot_handoff_after,
+        question=question,
+        history=history,
+        passages=passages,
+        language=language,
+        in_queue=in_queue,
+        misses=conversation.bot_misses,
+        handoff_after=site.bot_handoff_after,
         # Only a handoff needs it, and only one from the bot's own conversation.
         team_available=in_queue or agents.site_team_available(site),
-        visitor_email=conversation.visitor.email, expects=conversation.bot_expects,
+        visitor_email=conversation.visitor.email,
+        expects=conversation.bot_expects,
     )
 
 
 def reply_claim(*, reply_id: int, worker: str) -> ReplyJob | None:
     """Take a reply for generation; None when it ended or another worker took it (one trigger, one reply)."""
     claimed = Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING, worker="").update(
-        worker=worker, lease_until=lease())
+        worker=worker, lease_until=lease()
+    )
     if not claimed:
         return None
     reply = Message.objects.select_related("conversation__site", "conversation__visitor").get(pk=reply_id)
@@ -163,8 +194,14 @@ def reply_claim(*, reply_id: int, worker: str) -> ReplyJob | None:
     if trigger is None and reply.trigger_id:  # older than the history window: rare
         trigger = Message.objects.get(pk=reply.trigger_id)
     request = _request(reply.conversation, trigger.body if trigger else "", earlier)
-    return ReplyJob(reply_id=reply.pk, seq=reply.seq, conversation_id=reply.conversation_id,
-                    visitor_id=reply.conversation.visitor_id, site_id=reply.conversation.site_id, request=request)
+    return ReplyJob(
+        reply_id=reply.pk,
+        seq=reply.seq,
+        conversation_id=reply.conversation_id,
+        visitor_id=reply.conversation.visitor_id,
+        site_id=reply.conversation.site_id,
+        request=request,
+    )
 
 
 @dataclass(frozen=True)
@@ -185,8 +222,8 @@ def reply_checkpoint_many(*, worker: str, checkpoints: list[Checkpoint]) -> set[
     with transaction.atomic():
         for point in checkpoints:
             if Message.objects.filter(pk=point.reply_id, status=Message.Status.STREAMING, worker=worker).update(
-                    body=point.text, stream_index=point.index, delta_ends=point.ends, lease_until=until,
-                    updated_at=now):
+                body=point.text, stream_index=point.index, delta_ends=point.ends, lease_until=until, updated_at=now
+            ):
                 alive.add(point.reply_id)
     return alive
 
@@ -194,11 +231,27 @@ def reply_checkpoint_many(*, worker: str, checkpoints: list[Checkpoint]) -> set[
 FAILED_LINE = gettext_noop("Sorry, I couldn't finish this answer. I've asked a member of our team to help.")
 
 
-def _finish(reply_id: int, *, status: str, text: str, index: int, ends: list[int] | None = None, reason: str = "",
-            outcome: str = "", meta: dict | None = None, **only_if) -> Message | None:
+def _finish(
+    reply_id: int,
+    *,
+    status: str,
+    text: str,
+    index: int,
+    ends: list[int] | None = None,
+    reason: str = "",
+    outcome: str = "",
+    meta: dict | None = None,
+    **only_if,
+) -> Message | None:
     """End a streaming reply once (whoever comes first wins) and publish `reply.end` on commit."""
-    fields = {"status": status, "body": text, "stream_index": index, "lease_until": None,
-              "error_reason": reason[:300], "updated_at": timezone.now()}
+    fields = {
+        "status": status,
+        "body": text,
+        "stream_index": index,
+        "lease_until": None,
+        "error_reason": reason[:300],
+        "updated_at": timezone.now(),
+    }
     if ends is not None:
         fields["delta_ends"] = ends
     if outcome:
@@ -214,12 +267,25 @@ def _finish(reply_id: int, *, status: str, text: str, index: int, ends: list[int
 
 def reply_end_deliver(reply: Message) -> None:
     """Publish a reply's end to its customer and its agents (after commit)."""
-    effects.deliver(reply.conversation_id, broadcast.conversation_deliveries(
-        reply.conversation, customer=events.reply_end(reply), agents=events.reply_end(reply, for_agents=True)))
+    effects.deliver(
+        reply.conversation_id,
+        broadcast.conversation_deliveries(
+            reply.conversation, customer=events.reply_end(reply), agents=events.reply_end(reply, for_agents=True)
+        ),
+    )
 
 
-def reply_finish(*, reply_id: int, status: str, text: str, index: int, ends: list[int],
-                 reason: str = "", outcome: str = "", meta: dict | None = None) -> Message | None:
+def reply_finish(
+    *,
+    reply_id: int,
+    status: str,
+    text: str,
+    index: int,
+    ends: list[int],
+    reason: str = "",
+    outcome: str = "",
+    meta: dict | None = None,
+) -> Message | None:
     """The worker ends its reply: complete, stopped, interrupted or failed (with a line for the customer)."""
     if status == Message.Status.FAILED:
         language = Message.objects.filter(pk=reply_id).values_list("conversation__site__language", flat=True).first()
@@ -227,16 +293,21 @@ def reply_finish(*, reply_id: int, status: str, text: str, index: int, ends: lis
             line = _(FAILED_LINE)
         text = f"{text}\n\n{line}" if text else line
     with transaction.atomic():
-        return _finish(reply_id, status=status, text=text, index=index, ends=ends, reason=reason, outcome=outcome,
-                       meta=meta)
+        return _finish(
+            reply_id, status=status, text=text, index=index, ends=ends, reason=reason, outcome=outcome, meta=meta
+        )
 
 
 def reply_feedback(*, visitor_id: int, reply_id: int, helpful: bool) -> Message:
     """The customer's 👍 or 👎 on a bot answer of their own conversation (the last one counts)."""
     with transaction.atomic():
-        reply = (Message.objects.select_for_update().select_related("conversation")
-                 .filter(pk=reply_id, conversation__visitor_id=visitor_id, author_kind=Message.AuthorKind.BOT)
-                 .exclude(status=Message.Status.STREAMING).first())
+        reply = (
+            Message.objects.select_for_update()
+            .select_related("conversation")
+            .filter(pk=reply_id, conversation__visitor_id=visitor_id, author_kind=Message.AuthorKind.BOT)
+            .exclude(status=Message.Status.STREAMING)
+            .first()
+        )
         if reply is None:
             raise ConversationError("not_found", "No such reply.")
         value = 1 if helpful else -1
@@ -244,8 +315,9 @@ def reply_feedback(*, visitor_id: int, reply_id: int, helpful: bool) -> Message:
             reply.feedback = value
             reply.save(update_fields=["feedback"])
         event = events.reply_feedback(reply)
-        effects.deliver(reply.conversation_id, broadcast.conversation_deliveries(
-            reply.conversation, customer=event, agents=event))
+        effects.deliver(
+            reply.conversation_id, broadcast.conversation_deliveries(reply.conversation, customer=event, agents=event)
+        )
     return reply
 
 
@@ -257,7 +329,13 @@ def reply_reap_expired() -> int:
     for reply in expired.only("pk", "body", "stream_index", "lease_until"):
         with transaction.atomic():
             # Only if the lease is unchanged: a checkpoint that just landed keeps the reply alive.
-            if _finish(reply.pk, status=Message.Status.INTERRUPTED, text=reply.body, index=reply.stream_index,
-                       reason="The reply's worker stopped before it finished.", lease_until=reply.lease_until):
+            if _finish(
+                reply.pk,
+                status=Message.Status.INTERRUPTED,
+                text=reply.body,
+                index=reply.stream_index,
+                reason="The reply's worker stopped before it finished.",
+                lease_until=reply.lease_until,
+            ):
                 reaped += 1
     return reaped

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from chat.security import tokens
 from chat.models import Site, Visitor
+from chat.security import tokens
 
 
 class IdentityRejected(Exception):

@@ -9,8 +9,8 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from chat.selectors import desk as desk_selectors
 from chat.selectors import agents
+from chat.selectors import desk as desk_selectors
 
 
 def agent_required(view):

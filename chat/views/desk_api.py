@@ -10,8 +10,8 @@ from functools import wraps
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
-from chat.selectors import desk as desk_selectors
 from chat.selectors import agents as agent_reads
+from chat.selectors import desk as desk_selectors
 from chat.selectors.access import NotFound
 from chat.views.http import BadRequest, error_response
 
@@ -81,7 +81,11 @@ def conversations(request):
         raise BadRequest("bad_request", f"`q` is longer than {MAX_QUERY_CHARS} characters.")
     site_id = _site(request)
     page = desk_selectors.desk_conversations(
-        user=request.user, view=view, q=q, site_id=site_id, ids=_ids(request),
+        user=request.user,
+        view=view,
+        q=q,
+        site_id=site_id,
+        ids=_ids(request),
         offset=_int(request, "offset", default=0, maximum=MAX_OFFSET),
         limit=_int(request, "limit", default=50, minimum=1, maximum=100),
     )

@@ -57,8 +57,11 @@ def _plot_box() -> tuple[float, float, float, float]:
 def _x_labels(days: list[date], slot: float, left: float) -> list[dict]:
     """At most about ten day labels, evenly spaced."""
     every = max(1, math.ceil(len(days) / 10))
-    return [{"x": round(left + slot * (i + 0.5), 1), "text": day.strftime("%b %-d")}
-            for i, day in enumerate(days) if i % every == 0]
+    return [
+        {"x": round(left + slot * (i + 0.5), 1), "text": day.strftime("%b %-d")}
+        for i, day in enumerate(days)
+        if i % every == 0
+    ]
 
 
 def _y_axis(ticks: list[float], top: float, height: float, fmt) -> list[dict]:
@@ -80,16 +83,28 @@ def volume_chart(report: reports.Report) -> dict:
         bot_h = height * day.bot_alone / scale
         human_h = height * day.with_humans / scale
         base = top + height
-        bars.append({
-            "x": round(x, 1), "w": round(bar, 1),
-            "bot_y": round(base - bot_h, 1), "bot_h": round(bot_h, 1),
-            "human_y": round(base - bot_h - human_h, 1), "human_h": round(human_h, 1),
-            "title": f"{day.day:%a %b %-d}: {day.conversations} conversations, {day.bot_alone} by the bot only",
-            "count": day.conversations,
-        })
-    return {"bars": bars, "y_axis": _y_axis(ticks, top, height, lambda t: f"{t:g}"),
-            "x_labels": _x_labels([d.day for d in days], slot, left), "left": left, "right": left + width,
-            "baseline": top + height, "width": WIDTH, "height": HEIGHT}
+        bars.append(
+            {
+                "x": round(x, 1),
+                "w": round(bar, 1),
+                "bot_y": round(base - bot_h, 1),
+                "bot_h": round(bot_h, 1),
+                "human_y": round(base - bot_h - human_h, 1),
+                "human_h": round(human_h, 1),
+                "title": f"{day.day:%a %b %-d}: {day.conversations} conversations, {day.bot_alone} by the bot only",
+                "count": day.conversations,
+            }
+        )
+    return {
+        "bars": bars,
+        "y_axis": _y_axis(ticks, top, height, lambda t: f"{t:g}"),
+        "x_labels": _x_labels([d.day for d in days], slot, left),
+        "left": left,
+        "right": left + width,
+        "baseline": top + height,
+        "width": WIDTH,
+        "height": HEIGHT,
+    }
 
 
 def response_chart(report: reports.Report) -> dict:
@@ -114,12 +129,21 @@ def response_chart(report: reports.Report) -> dict:
     if current:
         segments.append(current)
     baseline = top + height
-    areas = [f"M{s[0].split(',')[0]},{baseline} L" + " L".join(s) + f" L{s[-1].split(',')[0]},{baseline} Z"
-             for s in segments]
-    return {"points": points, "paths": ["M" + " L".join(s) for s in segments], "areas": areas,
-            "y_axis": _y_axis(ticks, top, height, lambda t: f"{t:g}m"),
-            "x_labels": _x_labels([d.day for d in days], slot, left), "left": left, "right": left + width,
-            "baseline": top + height, "width": WIDTH, "height": HEIGHT}
+    areas = [
+        f"M{s[0].split(',')[0]},{baseline} L" + " L".join(s) + f" L{s[-1].split(',')[0]},{baseline} Z" for s in segments
+    ]
+    return {
+        "points": points,
+        "paths": ["M" + " L".join(s) for s in segments],
+        "areas": areas,
+        "y_axis": _y_axis(ticks, top, height, lambda t: f"{t:g}m"),
+        "x_labels": _x_labels([d.day for d in days], slot, left),
+        "left": left,
+        "right": left + width,
+        "baseline": top + height,
+        "width": WIDTH,
+        "height": HEIGHT,
+    }
 
 
 def share_donut(report: reports.Report) -> dict:
@@ -127,15 +151,21 @@ def share_donut(report: reports.Report) -> dict:
     radius = 52
     circumference = 2 * math.pi * radius
     share = report.bot_alone_share or 0.0
-    return {"r": radius, "circumference": round(circumference, 2), "filled": round(circumference * share, 2),
-            "percent": None if report.bot_alone_share is None else round(share * 100)}
+    return {
+        "r": radius,
+        "circumference": round(circumference, 2),
+        "filled": round(circumference * share, 2),
+        "percent": None if report.bot_alone_share is None else round(share * 100),
+    }
 
 
 def bucket_bars(report: reports.Report) -> list[dict]:
     """Horizontal bars of how many first responses fell in each time bucket (percent of the widest)."""
     top = max([count for _label, count in report.response_buckets] + [1])
-    return [{"label": label, "count": count, "width": round(100 * count / top, 1)}
-            for label, count in report.response_buckets]
+    return [
+        {"label": label, "count": count, "width": round(100 * count / top, 1)}
+        for label, count in report.response_buckets
+    ]
 
 
 def _percent(share: float | None) -> int | None:
@@ -167,10 +197,15 @@ def bot_section(report: reports.Report, site_names: dict[int, str]) -> dict:
         "helpful_width": round(100 * bot.helpful / verdicts, 1) if verdicts else 0,
         "verdicts": verdicts,
         "unanswered": [
-            {"question": group.question, "count": group.count, "examples": group.examples,
-             "language": group.language, "site": site_names.get(group.site_id, ""),
-             "width": round(100 * group.count / most, 1),
-             "add_url": add_article_url(site_id=group.site_id, question=group.question, language=group.language)}
+            {
+                "question": group.question,
+                "count": group.count,
+                "examples": group.examples,
+                "language": group.language,
+                "site": site_names.get(group.site_id, ""),
+                "width": round(100 * group.count / most, 1),
+                "add_url": add_article_url(site_id=group.site_id, question=group.question, language=group.language),
+            }
             for group in report.unanswered
         ],
     }
@@ -201,7 +236,9 @@ def reports_page(request):
     context = {
         "active": "reports",
         "report": report,
-        "start": report.start, "end": report.end, "site_id": site_id,
+        "start": report.start,
+        "end": report.end,
+        "site_id": site_id,
         "sites": sites,
         "agent_name": request.user.first_name or request.user.get_username(),
         "with_humans": report.conversations - report.bot_alone,

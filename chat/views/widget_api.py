@@ -8,9 +8,9 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from chat.protocol import events
 from chat.business_hours import site_is_open
 from chat.models import Site
+from chat.protocol import events
 from chat.security.origins import origin_allowed
 from chat.selectors.agents import presence_list
 from chat.services.visitors import IdentityRejected, visitor_session_start
@@ -19,8 +19,15 @@ from chat.views.http import BadRequest, error_response, json_body, text_field
 
 def site_public_config(site: Site) -> dict:
     """What the widget may know about its site (never the identity secret)."""
-    return {"key": site.key, "name": site.name, "greeting": site.greeting, "away_message": site.away_message,
-            "language": site.language, "bot_enabled": site.bot_enabled, "ask_contact": site.ask_contact}
+    return {
+        "key": site.key,
+        "name": site.name,
+        "greeting": site.greeting,
+        "away_message": site.away_message,
+        "language": site.language,
+        "bot_enabled": site.bot_enabled,
+        "ask_contact": site.ask_contact,
+    }
 
 
 def site_availability(site: Site) -> dict:
@@ -65,8 +72,14 @@ def session_start(request, site_key: str):
         return error_response(exc.code, exc.detail, exc.status)
     except IdentityRejected:
         return error_response("identity_rejected", "user_hash does not match user_id.", 403)
-    return JsonResponse({"visitor_token": session.token, "visitor": events.visitor_payload(session.visitor),
-                         "site": site_public_config(site), "availability": site_availability(site)})
+    return JsonResponse(
+        {
+            "visitor_token": session.token,
+            "visitor": events.visitor_payload(session.visitor),
+            "site": site_public_config(site),
+            "availability": site_availability(site),
+        }
+    )
 
 
 def _check_formats(fields: dict) -> None:

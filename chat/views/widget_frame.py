@@ -44,17 +44,19 @@ def frame_ancestors(site: Site) -> str:
 def content_security_policy(site: Site, request) -> str:
     """Who may frame the widget, and, as a second line of defence, what the widget itself may load."""
     socket = ("wss://" if request.is_secure() else "ws://") + request.get_host()
-    return "; ".join([
-        f"frame-ancestors {frame_ancestors(site)}",
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        f"connect-src 'self' {socket}",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'none'",
-    ])
+    return "; ".join(
+        [
+            f"frame-ancestors {frame_ancestors(site)}",
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            f"connect-src 'self' {socket}",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'none'",
+        ]
+    )
 
 
 def embedding_origin(origin: str, host: str, site: Site) -> str:

@@ -26,11 +26,25 @@ ROOT = Path(__file__).resolve().parents[2]
 COMMON = {"scenario", "title", "params", "rows", "columns", "comparisons", "notes", "plots", "run"}
 ROW_KEYS = {
     "idle": {"system", "sockets", "kib_per_socket", "idle_cpu_pct"},
-    "relay": {"system", "layer", "rate_msgs_s", "p50_ms", "p99_ms", "cpu_ms_per_msg", "server_cpu_pct",
-              "within_budget"},
+    "relay": {
+        "system",
+        "layer",
+        "rate_msgs_s",
+        "p50_ms",
+        "p99_ms",
+        "cpu_ms_per_msg",
+        "server_cpu_pct",
+        "within_budget",
+    },
     "streaming": {"system", "replies", "delay_p50_ms", "delay_p99_ms", "ttft_added_p50_ms", "cpu_us_per_token"},
-    "stop": {"system", "stops", "stop_to_close_p50_ms", "stop_to_close_p99_ms", "stop_to_end_p50_ms",
-             "stop_to_end_p99_ms"},
+    "stop": {
+        "system",
+        "stops",
+        "stop_to_close_p50_ms",
+        "stop_to_close_p99_ms",
+        "stop_to_end_p50_ms",
+        "stop_to_end_p99_ms",
+    },
     "reconnect": {"system", "clients", "all_back_s", "lost", "duplicates"},
     "sse": {"system", "transport", "replies", "delay_p50_ms", "delay_p99_ms", "cpu_us_per_token"},
     "kb": {"provider", "messages", "p50_ms", "p99_ms"},
@@ -107,21 +121,24 @@ def test_cluster_measured_both_topologies(cluster_results: Path):
     assert cpu and all(c["ratio"] is not None for c in cpu), data["comparisons"]
 
 
-@pytest.mark.parametrize(("nginx", "engine", "redis", "reason"), [
-    ("/nowhere/nginx", "postgres", True, "nginx is not installed"),
-    (sys.executable, "postgres", False, "Redis does not answer"),
-    (sys.executable, "sqlite", True, "needs PostgreSQL"),
-])
-def test_cluster_without_its_services_says_why_in_a_row(monkeypatch, nginx: str, engine: str, redis: bool,
-                                                        reason: str):
+@pytest.mark.parametrize(
+    ("nginx", "engine", "redis", "reason"),
+    [
+        ("/nowhere/nginx", "postgres", True, "nginx is not installed"),
+        (sys.executable, "postgres", False, "Redis does not answer"),
+        (sys.executable, "sqlite", True, "needs PostgreSQL"),
+    ],
+)
+def test_cluster_without_its_services_says_why_in_a_row(monkeypatch, nginx: str, engine: str, redis: bool, reason: str):
     monkeypatch.setattr(cluster, "NGINX", nginx)  # any existing file passes the check; nothing is started
     result = cluster.run(Context(smoke=True, engine=engine, redis=redis))
     assert result["rows"] and all(row["within_budget"].startswith(f"skipped: {reason}") for row in result["rows"])
 
 
 def test_parley_takes_every_widget_back_without_loss_or_duplicates(results: Path):
-    parley = next(row for row in json.loads((results / "reconnect.json").read_text())["rows"]
-                  if row["system"] == "Parley")
+    parley = next(
+        row for row in json.loads((results / "reconnect.json").read_text())["rows"] if row["system"] == "Parley"
+    )
     assert parley["back"] == parley["clients"]
     assert parley["lost"] == 0, parley
     assert parley["duplicates"] == 0, parley

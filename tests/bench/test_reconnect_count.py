@@ -42,8 +42,12 @@ def ack(client_id: str, conversation: int, seq: int) -> dict:
 
 
 def message_new(conversation: int, seq: int, prev_seq: int) -> dict:
-    return {"type": "message.new", "conversation": conversation, "prev_seq": prev_seq,
-            "message": {"id": seq, "seq": seq, "author": {"kind": "agent"}, "body": "hello"}}
+    return {
+        "type": "message.new",
+        "conversation": conversation,
+        "prev_seq": prev_seq,
+        "message": {"id": seq, "seq": seq, "author": {"kind": "agent"}, "body": "hello"},
+    }
 
 
 async def test_an_unanswered_send_holds_the_count_back():

@@ -47,7 +47,8 @@ class Customer:
         before = self.frame.locator("#transcript [data-seq][data-author=system]").count()
         self.frame.click("#handoff")
         self.frame.wait_for_function(
-            "n => document.querySelectorAll('#transcript [data-seq][data-author=system]').length > n", arg=before)
+            "n => document.querySelectorAll('#transcript [data-seq][data-author=system]').length > n", arg=before
+        )
 
     def wait_for(self, author: str, text: str) -> int:
         """Wait until an item of `author` containing `text` is shown; return its seq."""
@@ -81,8 +82,14 @@ class Customer:
 class Desk:
     """An agent signed in at /accounts/login/ with the desk open."""
 
-    def __init__(self, browser, base_url: str, username: str = "agent", password: str = "parley-agent",
-                 init_script: str | None = None):
+    def __init__(
+        self,
+        browser,
+        base_url: str,
+        username: str = "agent",
+        password: str = "parley-agent",
+        init_script: str | None = None,
+    ):
         self.context = browser.new_context(viewport=DESK_VIEWPORT)
         if init_script:
             self.context.add_init_script(init_script)

@@ -84,7 +84,8 @@ def test_taking_over_mid_reply_stops_the_bot_and_it_stays_silent(desk, customer,
     streaming = desk.item("bot").first
     desk.page.wait_for_function(
         "() => { const b = document.querySelector('#desk-transcript [data-author=bot][data-status=streaming] .body');"
-        " return b && b.textContent.length > 0; }")
+        " return b && b.textContent.length > 0; }"
+    )
     assert desk.page.is_visible("#stop-bot")
 
     desk.page.click("#take-over")
@@ -174,8 +175,7 @@ def test_a_desk_in_the_background_beeps_and_notifies(parley_server, browser, des
         desk.page.click("#assign-me")  # assigned to this agent: the background tab now watches it for them
         desk.page.wait_for_selector("#assign-me", state="hidden")
         customer.say("Hello? Anyone?")
-        background.page.wait_for_function(
-            "() => window.__notes.some(n => n.title.startsWith('New message from'))")
+        background.page.wait_for_function("() => window.__notes.some(n => n.title.startsWith('New message from'))")
         background.page.wait_for_function("() => /^\\(\\d+\\) Parley desk$/.test(document.title)")
     finally:
         background.close()
@@ -195,11 +195,15 @@ def test_search_by_message_text(desk, customer):
     desk.page.keyboard.type(phrase)
     desk.page.wait_for_function(
         "id => { const rows = document.querySelectorAll('#conversation-list [data-conversation-id]');"
-        " return rows.length === 1 && rows[0].dataset.conversationId === String(id); }", arg=conversation)
+        " return rows.length === 1 && rows[0].dataset.conversationId === String(id); }",
+        arg=conversation,
+    )
     desk.page.fill("#search", "no-such-words-anywhere")
     desk.page.wait_for_selector("#list-empty", state="visible")
     desk.page.fill("#search", "")
-    desk.page.wait_for_function("() => document.querySelectorAll('#conversation-list [data-conversation-id]').length > 1")
+    desk.page.wait_for_function(
+        "() => document.querySelectorAll('#conversation-list [data-conversation-id]').length > 1"
+    )
 
 
 def test_keyboard_shortcuts_and_presence(desk, customer):
@@ -223,9 +227,11 @@ def test_keyboard_shortcuts_and_presence(desk, customer):
     if rows.count() > 1:
         active = desk.page.get_attribute("#conversation-list .is-active", "data-conversation-id")
         desk.page.keyboard.press("j" if rows.first.get_attribute("data-conversation-id") == active else "k")
-        desk.page.wait_for_function("id => document.querySelector('#conversation-list .is-active')"
-                                    " && document.querySelector('#conversation-list .is-active').dataset.conversationId !== id",
-                                    arg=active)
+        desk.page.wait_for_function(
+            "id => document.querySelector('#conversation-list .is-active')"
+            " && document.querySelector('#conversation-list .is-active').dataset.conversationId !== id",
+            arg=active,
+        )
 
     desk.page.keyboard.press("?")
     desk.page.wait_for_selector("#help-dialog[open]")

@@ -14,8 +14,18 @@ from pathlib import Path
 import pytest
 
 from tests.browser.widget_driver import (
-    RECORDER_JS, TIMEOUT_MS, as_shown, ask, conversation_id, db_transcript, dom_transcript, live_server,
-    open_widget, save_screenshot, wait_for_bot, widget_frame,
+    RECORDER_JS,
+    TIMEOUT_MS,
+    as_shown,
+    ask,
+    conversation_id,
+    db_transcript,
+    dom_transcript,
+    live_server,
+    open_widget,
+    save_screenshot,
+    wait_for_bot,
+    widget_frame,
 )
 
 pytestmark = pytest.mark.browser
@@ -138,8 +148,14 @@ def test_message_sent_offline_is_delivered_once_when_back_online(parley_server, 
 def test_no_iframe_until_the_launcher_is_clicked(parley_server, context):
     page = context.new_page()
     widget_requests = []
-    page.on("request", lambda r: widget_requests.append(r.url) if "/widget/demo-shop/" in r.url
-            or "/api/widget/" in r.url or "/ws/" in r.url else None)
+    page.on(
+        "request",
+        lambda r: (
+            widget_requests.append(r.url)
+            if "/widget/demo-shop/" in r.url or "/api/widget/" in r.url or "/ws/" in r.url
+            else None
+        ),
+    )
     page.goto(parley_server.url + "/", wait_until="networkidle")
     page.wait_for_selector("#parley-launcher")
     assert page.locator("iframe").count() == 0 and widget_requests == []
@@ -158,8 +174,10 @@ def test_no_iframe_until_the_launcher_is_clicked(parley_server, context):
         served += len(body)
         compressed += len(gzip.compress(body, 9))
         headers += response.request.sizes()["responseHeadersSize"]
-    print(f"\nwidget opened: {len(responses)} HTTP responses, {served:,} body bytes as served "
-          f"(+{headers:,} header bytes); {compressed:,} bytes if gzip-compressed")
+    print(
+        f"\nwidget opened: {len(responses)} HTTP responses, {served:,} body bytes as served "
+        f"(+{headers:,} header bytes); {compressed:,} bytes if gzip-compressed"
+    )
     assert served < 200_000
 
 
@@ -191,8 +209,9 @@ def test_keyboard_only_open_type_send_and_escape(parley_server, context):
 
 
 def test_phone_layout_is_full_screen(parley_server, browser, artifacts):
-    context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True)
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
     page = context.new_page()
     frame = open_widget(page, parley_server.url + "/")
     page.wait_for_function("""() => { const r = document.getElementById('parley-frame').getBoundingClientRect();
@@ -200,8 +219,10 @@ def test_phone_layout_is_full_screen(parley_server, browser, artifacts):
     assert frame.evaluate("document.documentElement.scrollWidth") <= 360  # nothing overflows sideways
     ask(frame, DELIVERY)
     wait_for_bot(frame, status="complete")
-    frame.wait_for_function("() => { const s = document.getElementById('scroll'); "
-                            "return s.scrollHeight - s.scrollTop - s.clientHeight < 2; }")
+    frame.wait_for_function(
+        "() => { const s = document.getElementById('scroll'); "
+        "return s.scrollHeight - s.scrollTop - s.clientHeight < 2; }"
+    )
     save_screenshot(page, artifacts, "widget-phone.png")
     context.close()
 
@@ -244,8 +265,9 @@ def test_cross_origin_host_page_uses_the_api_and_gets_unread_counts(parley_serve
     assert forged == 0
 
     user_hash = hmac.new(b"demo-identity-secret", b"u-42", hashlib.sha256).hexdigest()
-    page.evaluate("u => Parley.identify(u)", {"userId": "u-42", "name": "Cleo", "email": "cleo@example.com",
-                                               "hash": user_hash})
+    page.evaluate(
+        "u => Parley.identify(u)", {"userId": "u-42", "name": "Cleo", "email": "cleo@example.com", "hash": user_hash}
+    )
     page.evaluate("Parley.open()")
     frame = widget_frame(page)
     assert frame.url.startswith(parley_server.url + "/widget/demo-shop/")
@@ -258,8 +280,12 @@ def test_cross_origin_host_page_uses_the_api_and_gets_unread_counts(parley_serve
     page.wait_for_function("() => Parley.unread === 0")
     assert page.evaluate("window.__unread") == [1, 0]
 
-    visitor = parley_server.manage("shell", "-c", "from chat.models import Visitor; v = Visitor.objects.get("
-                                   "external_id='u-42'); print(v.name, v.email, v.last_page_url, v.conversations.count())")
+    visitor = parley_server.manage(
+        "shell",
+        "-c",
+        "from chat.models import Visitor; v = Visitor.objects.get("
+        "external_id='u-42'); print(v.name, v.email, v.last_page_url, v.conversations.count())",
+    )
     assert visitor.strip().splitlines()[-1].split() == ["Cleo", "cleo@example.com", f"{other_shop}/products/42", "1"]
 
 
@@ -277,17 +303,22 @@ def test_an_agent_joins_types_reads_and_answers(parley_server, context, browser)
     agent.fill("#id_password", "parley-agent")
     agent.click("button[type=submit]")
     agent.wait_for_url(lambda url: "/accounts/login/" not in url)
-    agent.evaluate("""conversation => new Promise((resolve, reject) => {
+    agent.evaluate(
+        """conversation => new Promise((resolve, reject) => {
         const ws = new WebSocket(`ws://${location.host}/ws/agent/`);
         window.agentSend = frame => ws.send(JSON.stringify(frame));
         window.agentHeard = [];
         ws.onmessage = event => { const frame = JSON.parse(event.data); agentHeard.push(frame);
             if (frame.type === 'welcome') ws.send(JSON.stringify({type: 'subscribe', conversation, cursor: '0.0'}));
             if (frame.type === 'subscribed') resolve(); };
-        ws.onclose = event => reject(new Error('agent socket closed ' + event.code)); })""", conversation)
+        ws.onclose = event => reject(new Error('agent socket closed ' + event.code)); })""",
+        conversation,
+    )
 
     frame.fill("#composer", "Actually, one more")  # the customer typing reaches the desk
-    agent.wait_for_function("() => agentHeard.some(f => f.type === 'typing' && f.author.kind === 'customer' && f.active)")
+    agent.wait_for_function(
+        "() => agentHeard.some(f => f.type === 'typing' && f.author.kind === 'customer' && f.active)"
+    )
     frame.fill("#composer", "")
 
     agent.evaluate("c => agentSend({type: 'typing', conversation: c, active: true})", conversation)
@@ -298,8 +329,11 @@ def test_an_agent_joins_types_reads_and_answers(parley_server, context, browser)
     frame.wait_for_selector("#transcript [data-author=customer][data-seq='1'] .seen:not([hidden])")
 
     answer = "Hi, Sam here! <b>Not bold</b> — happy to help."
-    agent.evaluate("([c, body]) => agentSend({type: 'message.send', conversation: c, body, internal: false, "
-                   "client_id: crypto.randomUUID()})", [conversation, answer])
+    agent.evaluate(
+        "([c, body]) => agentSend({type: 'message.send', conversation: c, body, internal: false, "
+        "client_id: crypto.randomUUID()})",
+        [conversation, answer],
+    )
     frame.wait_for_selector("#transcript [data-author=agent][data-seq='3']")
     assert frame.text_content("#transcript [data-author=agent] .body") == answer
     assert frame.locator("#transcript [data-author=agent] .body b").count() == 0
@@ -316,8 +350,12 @@ def test_identify_switches_to_the_users_conversation_and_logout_forgets_it(parle
     ask(frame, DELIVERY)
     wait_for_bot(frame, status="complete")
     empty = "() => !document.querySelector('#transcript [data-seq]')"
-    user = {"userId": "u-77", "name": "Ada", "email": "ada@example.com",
-            "hash": hmac.new(b"demo-identity-secret", b"u-77", hashlib.sha256).hexdigest()}
+    user = {
+        "userId": "u-77",
+        "name": "Ada",
+        "email": "ada@example.com",
+        "hash": hmac.new(b"demo-identity-secret", b"u-77", hashlib.sha256).hexdigest(),
+    }
 
     page.evaluate("u => Parley.identify(u)", user)
     frame.wait_for_function(empty)  # the signed-in user has no conversation yet: the anonymous one is not theirs
@@ -365,10 +403,15 @@ def test_without_websockets_the_widget_falls_back_to_server_sent_events(parley_s
 
 
 def test_pre_chat_form_and_away_message_outside_business_hours(parley_server, browser):
-    parley_server.manage("shell", "-c", (
-        "from chat.models import Site; Site.objects.update_or_create(key='quiet-shop', defaults=dict("
-        "name='Quiet Shop', ask_contact=True, away_message='We are closed for the holidays.', "
-        "business_hours={str(d): [] for d in range(7)}))"))
+    parley_server.manage(
+        "shell",
+        "-c",
+        (
+            "from chat.models import Site; Site.objects.update_or_create(key='quiet-shop', defaults=dict("
+            "name='Quiet Shop', ask_contact=True, away_message='We are closed for the holidays.', "
+            "business_hours={str(d): [] for d in range(7)}))"
+        ),
+    )
     context = browser.new_context(viewport={"width": 420, "height": 720})
     page = context.new_page()
     page.goto(parley_server.url + "/widget/quiet-shop/")  # the frame on its own, as a full page
@@ -389,7 +432,11 @@ def test_pre_chat_form_and_away_message_outside_business_hours(parley_server, br
     page.wait_for_function("() => document.activeElement.id === 'composer'")
     ask(page, "Are you open tomorrow?")
     page.wait_for_selector("#transcript [data-author=customer][data-seq]")
-    visitor = parley_server.manage("shell", "-c", "from chat.models import Visitor; v = Visitor.objects.filter("
-                                   "site__key='quiet-shop').latest('pk'); print(v.name, v.email)")
+    visitor = parley_server.manage(
+        "shell",
+        "-c",
+        "from chat.models import Visitor; v = Visitor.objects.filter("
+        "site__key='quiet-shop').latest('pk'); print(v.name, v.email)",
+    )
     assert visitor.strip().splitlines()[-1] == "Cleo cleo@example.com"
     context.close()

@@ -37,9 +37,13 @@ def person_button(frame):
 
 def stored_feedback(server, conversation: int) -> list:
     """The feedback column of the conversation's bot replies, in order."""
-    out = server.manage("shell", "-c", "import json; from chat.models import Message; print(json.dumps(list("
-                        f"Message.objects.filter(conversation_id={conversation}, author_kind='bot')"
-                        ".order_by('seq').values_list('feedback', flat=True))))")
+    out = server.manage(
+        "shell",
+        "-c",
+        "import json; from chat.models import Message; print(json.dumps(list("
+        f"Message.objects.filter(conversation_id={conversation}, author_kind='bot')"
+        ".order_by('seq').values_list('feedback', flat=True))))",
+    )
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -87,8 +91,11 @@ def test_each_unanswered_question_offers_a_person_and_the_quick_reply_hands_off(
 
     person_button(frame).click()
     frame.wait_for_selector("#transcript [data-author=system]")
-    frame.wait_for_function("texts => texts.includes(document.getElementById('presence-text').textContent)",
-                            arg=list(HANDED_OFF), timeout=TIMEOUT_MS)
+    frame.wait_for_function(
+        "texts => texts.includes(document.getElementById('presence-text').textContent)",
+        arg=list(HANDED_OFF),
+        timeout=TIMEOUT_MS,
+    )
     frame.wait_for_selector("#transcript .quick-human", state="detached")
     assert frame.is_hidden("#handoff")
     frame.wait_for_function("() => document.activeElement.id === 'composer'")
@@ -114,8 +121,9 @@ def test_thumbs_down_offers_a_person_and_is_stored_across_a_reload(parley_server
         page.keyboard.press("Shift+Tab")
     assert frame.evaluate("() => getComputedStyle(document.activeElement).outlineStyle") != "none"
     widget_socket = next(ws for ws in sockets if "/ws/widget/" in ws.url)
-    with widget_socket.expect_event("framereceived", predicate=lambda payload: '"reply.feedback"' in payload,
-                                    timeout=TIMEOUT_MS) as echo:
+    with widget_socket.expect_event(
+        "framereceived", predicate=lambda payload: '"reply.feedback"' in payload, timeout=TIMEOUT_MS
+    ) as echo:
         page.keyboard.press("Enter")
     assert json.loads(echo.value)["helpful"] is False
     assert thumbs_down.get_attribute("aria-pressed") == "true"

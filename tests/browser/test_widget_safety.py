@@ -11,9 +11,15 @@ from tests.fake_openai import FakeOpenAI
 pytestmark = pytest.mark.browser
 
 HOSTILE_TOKENS = [
-    "Here is ", "what I found", ": <img src=x ", "onerror=\"document.title='pwned';alert(1)\">", "\n\n",
-    "- [click me](javascript:alert(2))\n", "- [sneaky](JaVaScRiPt:alert(3))\n",
-    "- [returns](https://shop.example/returns)\n\n", "<script>alert(4)</script> **done**",
+    "Here is ",
+    "what I found",
+    ": <img src=x ",
+    "onerror=\"document.title='pwned';alert(1)\">",
+    "\n\n",
+    "- [click me](javascript:alert(2))\n",
+    "- [sneaky](JaVaScRiPt:alert(3))\n",
+    "- [returns](https://shop.example/returns)\n\n",
+    "<script>alert(4)</script> **done**",
 ]
 
 

@@ -80,7 +80,9 @@ def wait_for_bot(frame, *, count: int = 1, status: str = "complete", min_length:
             return Boolean(reply) && reply.dataset.status === status
                 && reply.querySelector('.body').textContent.length >= minLength;
         }""",
-        arg=[count, status, min_length], timeout=TIMEOUT_MS)
+        arg=[count, status, min_length],
+        timeout=TIMEOUT_MS,
+    )
 
 
 def dom_transcript(frame) -> list[dict]:
@@ -116,8 +118,15 @@ def shown_text(author: str, body: str, status: str = "complete") -> str:
 
 def as_shown(rows: list[dict]) -> list[dict]:
     """Database rows in the shape of dom_transcript()."""
-    return [{"seq": r["seq"], "author": r["author"], "status": r["status"],
-             "text": shown_text(r["author"], r["body"], r["status"])} for r in rows]
+    return [
+        {
+            "seq": r["seq"],
+            "author": r["author"],
+            "status": r["status"],
+            "text": shown_text(r["author"], r["body"], r["status"]),
+        }
+        for r in rows
+    ]
 
 
 def save_screenshot(page, artifacts: Path, name: str) -> Path:

@@ -25,8 +25,8 @@ async def _quiet_background_tasks():
     yield
     from channels.layers import channel_layers, get_channel_layer
 
-    from chat.transports.background import stop_background_tasks
     from chat.ai.openai_provider import close_shared_clients
+    from chat.transports.background import stop_background_tasks
 
     await stop_background_tasks()
     # Consumers a test left running (a socket it never closed) end now, while the layer still works.

@@ -30,8 +30,9 @@ def test_seed_demo_is_idempotent(demo):
     assert "http://127.0.0.1:8000" in demo.allowed_origins
 
 
-@pytest.mark.parametrize("model", ["site", "visitor", "conversation", "message", "agentprofile", "cannedresponse",
-                                   "knowledgearticle"])
+@pytest.mark.parametrize(
+    "model", ["site", "visitor", "conversation", "message", "agentprofile", "cannedresponse", "knowledgearticle"]
+)
 def test_changelists_render_with_search(client, demo, model):
     response = client.get(f"/admin/chat/{model}/", {"q": "ship"})
     assert response.status_code == 200
@@ -40,7 +41,7 @@ def test_changelists_render_with_search(client, demo, model):
 def test_site_page_shows_the_embed_snippet(client, demo):
     response = client.get(f"/admin/chat/site/{demo.pk}/change/")
     content = response.content.decode()
-    assert 'data-site=&quot;demo-shop&quot;' in content and "/static/widget/loader.js" in content  # shown as text
+    assert "data-site=&quot;demo-shop&quot;" in content and "/static/widget/loader.js" in content  # shown as text
     assert "demo-identity-secret" in content  # visible to admins only, inside the collapsed form field
 
 
@@ -50,8 +51,13 @@ def test_conversation_page_shows_the_transcript_read_only(client, demo):
     visitor = Visitor.objects.create(site=demo, name="Cleo")
     sent = customer_message_send(visitor=visitor, client_id="6f1c7f5e-4a7e-4a8e-9d1c-1b2c3d4e5f60", body="Where is it?")
     conversation = Conversation.objects.get(pk=sent.message.conversation_id)
-    agent_message_send(agent=get_user_model().objects.get(username="agent"), conversation=conversation,
-                       client_id="6f1c7f5e-4a7e-4a8e-9d1c-1b2c3d4e5f61", body="note to self", internal=True)
+    agent_message_send(
+        agent=get_user_model().objects.get(username="agent"),
+        conversation=conversation,
+        client_id="6f1c7f5e-4a7e-4a8e-9d1c-1b2c3d4e5f61",
+        body="note to self",
+        internal=True,
+    )
     response = client.get(f"/admin/chat/conversation/{conversation.pk}/change/")
     content = response.content.decode()
     assert "Where is it?" in content and "note to self" in content
@@ -78,9 +84,12 @@ def test_site_page_has_the_bot_settings(client, demo):
 
 
 def test_site_bot_settings_are_saved(client, demo):
-    data = {**{key: value for key, value in model_to_dict(demo).items() if value is not None},
-            "allowed_origins": json.dumps(demo.allowed_origins), "business_hours": "{}",
-            "bot_handoff_after": 0}
+    data = {
+        **{key: value for key, value in model_to_dict(demo).items() if value is not None},
+        "allowed_origins": json.dumps(demo.allowed_origins),
+        "business_hours": "{}",
+        "bot_handoff_after": 0,
+    }
     del data["bot_answers_in_queue"]  # an unchecked box is left out of a browser's form
     response = client.post(f"/admin/chat/site/{demo.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -114,7 +123,13 @@ def test_transcript_shows_the_bots_outcome_and_feedback(client, demo):
     visitor = Visitor.objects.create(site=demo, name="Cleo")
     sent = customer_message_send(visitor=visitor, client_id="6f1c7f5e-4a7e-4a8e-9d1c-1b2c3d4e5f70", body="Ship times?")
     conversation = Conversation.objects.get(pk=sent.message.conversation_id)
-    Message.objects.create(conversation=conversation, seq=conversation.last_seq + 10, author_kind="bot",
-                           body="Orders ship the same day.", outcome="answered", feedback=-1)
+    Message.objects.create(
+        conversation=conversation,
+        seq=conversation.last_seq + 10,
+        author_kind="bot",
+        body="Orders ship the same day.",
+        outcome="answered",
+        feedback=-1,
+    )
     content = client.get(f"/admin/chat/conversation/{conversation.pk}/change/").content.decode()
     assert "Outcome" in content and "Answered" in content and "👎" in content

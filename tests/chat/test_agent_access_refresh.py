@@ -38,8 +38,15 @@ async def test_removed_from_a_site_the_socket_stops_hearing_it_after_a_ping(site
 
     await send_message(customer, "are you there?")
     assert await desk.receive_nothing(timeout=0.3)  # neither the message nor the inbox update
-    await desk.send_json_to({"type": "message.send", "conversation": conversation_id, "client_id": new_client_id(),
-                             "body": "still here", "internal": True})
+    await desk.send_json_to(
+        {
+            "type": "message.send",
+            "conversation": conversation_id,
+            "client_id": new_client_id(),
+            "body": "still here",
+            "internal": True,
+        }
+    )
     error, _ = await receive_until(desk, "error")
     assert error["code"] == "not_found"
     await customer.disconnect()

@@ -35,8 +35,9 @@ async def test_welcome_lists_sites_presence_and_queues(agent, site):
 async def test_new_conversation_appears_in_the_inbox_live(visitor, agent, site):
     desk, _ = await open_agent(agent)
     customer, conversation_id = await start_conversation(visitor)
-    updated, _ = await receive_until(desk, lambda f: f["type"] == "conversation.updated"
-                                     and f["conversation"]["id"] == conversation_id)
+    updated, _ = await receive_until(
+        desk, lambda f: f["type"] == "conversation.updated" and f["conversation"]["id"] == conversation_id
+    )
     assert updated["conversation"]["visitor"]["name"] == "Cleo"
     queue, _ = await receive_until(desk, "queue")
     assert queue == {"type": "queue", "site": site.pk, "count": 1}  # bot is off on this site: it waits for a human
@@ -98,12 +99,17 @@ async def test_assign_to_another_agent_of_the_site_and_back_to_queue(visitor, ag
     customer, conversation_id = await start_conversation(visitor)
     desk, _ = await open_agent(agent)
     await desk.send_json_to({"type": "conversation.assign", "conversation": conversation_id, "agent": colleague.pk})
-    updated, _ = await receive_until(desk, lambda f: f["type"] == "conversation.updated"
-                                     and (f["conversation"]["assignee"] or {}).get("id") == colleague.pk)
+    updated, _ = await receive_until(
+        desk,
+        lambda f: (
+            f["type"] == "conversation.updated" and (f["conversation"]["assignee"] or {}).get("id") == colleague.pk
+        ),
+    )
     assert updated["conversation"]["owner"] == "agent"
     await desk.send_json_to({"type": "conversation.assign", "conversation": conversation_id, "agent": None})
-    updated, _ = await receive_until(desk, lambda f: f["type"] == "conversation.updated"
-                                     and f["conversation"]["owner"] == "queue")
+    updated, _ = await receive_until(
+        desk, lambda f: f["type"] == "conversation.updated" and f["conversation"]["owner"] == "queue"
+    )
     assert updated["conversation"]["assignee"] is None
     await customer.disconnect()
     await desk.disconnect()
@@ -113,12 +119,14 @@ async def test_resolve_and_reopen(visitor, agent):
     customer, conversation_id = await start_conversation(visitor)
     desk, _ = await open_agent(agent)
     await desk.send_json_to({"type": "conversation.resolve", "conversation": conversation_id})
-    resolved, _ = await receive_until(customer, lambda f: f["type"] == "conversation.updated"
-                                      and f["conversation"]["status"] == "resolved")
+    resolved, _ = await receive_until(
+        customer, lambda f: f["type"] == "conversation.updated" and f["conversation"]["status"] == "resolved"
+    )
     assert resolved["conversation"]["id"] == conversation_id
     await desk.send_json_to({"type": "conversation.reopen", "conversation": conversation_id})
-    reopened, _ = await receive_until(customer, lambda f: f["type"] == "conversation.updated"
-                                      and f["conversation"]["status"] == "open")
+    reopened, _ = await receive_until(
+        customer, lambda f: f["type"] == "conversation.updated" and f["conversation"]["status"] == "open"
+    )
     assert reopened["conversation"]["owner"] == "queue"
     await customer.disconnect()
     await desk.disconnect()
@@ -129,12 +137,14 @@ async def test_bot_pause_and_resume_move_ownership(visitor, agent, site):
     customer, conversation_id = await start_conversation(visitor)
     desk, _ = await open_agent(agent)
     await desk.send_json_to({"type": "bot.pause", "conversation": conversation_id})
-    paused, _ = await receive_until(customer, lambda f: f["type"] == "conversation.updated"
-                                    and f["conversation"]["owner"] == "agent")
+    paused, _ = await receive_until(
+        customer, lambda f: f["type"] == "conversation.updated" and f["conversation"]["owner"] == "agent"
+    )
     assert paused["conversation"]["assignee"]["id"] == agent.pk
     await desk.send_json_to({"type": "bot.resume", "conversation": conversation_id})
-    resumed, _ = await receive_until(customer, lambda f: f["type"] == "conversation.updated"
-                                     and f["conversation"]["owner"] == "bot")
+    resumed, _ = await receive_until(
+        customer, lambda f: f["type"] == "conversation.updated" and f["conversation"]["owner"] == "bot"
+    )
     assert resumed["conversation"]["assignee"] is None
     await customer.disconnect()
     await desk.disconnect()
@@ -199,7 +209,10 @@ async def test_stale_connection_of_a_dead_process_does_not_count(agent, settings
     from chat.services.presence import presence_of
 
     await database_sync_to_async(AgentConnection.objects.create)(
-        user=agent, channel_name="dead-process!x", last_seen=timezone.now() - timedelta(seconds=settings.PARLEY_PRESENCE_TTL + 5))
+        user=agent,
+        channel_name="dead-process!x",
+        last_seen=timezone.now() - timedelta(seconds=settings.PARLEY_PRESENCE_TTL + 5),
+    )
     assert await database_sync_to_async(presence_of)(agent) == "offline"
 
 
@@ -233,8 +246,9 @@ async def test_message_counts_stay_consistent(visitor, agent):
     desk, _ = await open_agent(agent)
     for i in range(3):
         await send_message(desk, f"a{i}", conversation=conversation_id)
-    seqs = await database_sync_to_async(lambda: list(
-        Message.objects.filter(conversation_id=conversation_id).values_list("seq", flat=True)))()
+    seqs = await database_sync_to_async(
+        lambda: list(Message.objects.filter(conversation_id=conversation_id).values_list("seq", flat=True))
+    )()
     assert seqs == [1, 2, 3, 4]
     await customer.disconnect()
     await desk.disconnect()

@@ -8,8 +8,17 @@ from django.utils import timezone
 
 from chat.models import AgentProfile, Conversation, Message, Site
 from chat.services import assignment, conversations, presence
-from tests.conftest import make_agent, make_site, make_visitor, new_client_id, open_agent, open_customer, \
-    receive_until, send_message, token_for
+from tests.conftest import (
+    make_agent,
+    make_site,
+    make_visitor,
+    new_client_id,
+    open_agent,
+    open_customer,
+    receive_until,
+    send_message,
+    token_for,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -156,10 +165,12 @@ def test_closing_the_last_tab_returns_unattended_conversations_to_the_queue(auto
     online(sam, "tab-1")
     online(sam, "tab-2")
     waiting, answered = ask(auto_site), ask(auto_site)
-    conversations.agent_message_send(agent=sam, conversation=answered, client_id=new_client_id(),
-                                     body="Sent it this morning.", internal=False)
-    conversations.agent_message_send(agent=sam, conversation=waiting, client_id=new_client_id(),
-                                     body="check the warehouse", internal=True)  # a note answers nobody
+    conversations.agent_message_send(
+        agent=sam, conversation=answered, client_id=new_client_id(), body="Sent it this morning.", internal=False
+    )
+    conversations.agent_message_send(
+        agent=sam, conversation=waiting, client_id=new_client_id(), body="check the warehouse", internal=True
+    )  # a note answers nobody
     offline(sam, "tab-1")
     assert offline(sam, "tab-2") == "offline"
     waiting, answered = refreshed(waiting), refreshed(answered)
@@ -191,8 +202,9 @@ def test_unattended_means_the_customer_spoke_last(auto_site):
     online(sam)
     conversation = ask(auto_site)
     assert list(assignment.unattended_conversations(user=sam)) == [conversation]
-    conversations.agent_message_send(agent=sam, conversation=conversation, client_id=new_client_id(),
-                                     body="On it!", internal=False)
+    conversations.agent_message_send(
+        agent=sam, conversation=conversation, client_id=new_client_id(), body="On it!", internal=False
+    )
     assert list(assignment.unattended_conversations(user=sam)) == []
     conversations.customer_message_send(visitor=conversation.visitor, client_id=new_client_id(), body="Thanks, and?")
     assert list(assignment.unattended_conversations(user=sam)) == [conversation]
@@ -218,14 +230,16 @@ async def test_the_desk_socket_sees_auto_assignment_and_the_release_on_its_last_
     visitor = await database_sync_to_async(make_visitor)(auto_site, name="Cleo")
     customer, _ = await open_customer(token_for(visitor))
     ack = await send_message(customer, "Hello?")
-    assigned, _ = await receive_until(watcher, lambda f: f["type"] == "conversation.updated"
-                                      and f["conversation"]["owner"] == "agent")
+    assigned, _ = await receive_until(
+        watcher, lambda f: f["type"] == "conversation.updated" and f["conversation"]["owner"] == "agent"
+    )
     assert assigned["conversation"]["id"] == ack["conversation"]
     assert assigned["conversation"]["assignee"]["id"] == sam.pk
     await tab1.disconnect()
     await tab2.disconnect()
-    released, _ = await receive_until(watcher, lambda f: f["type"] == "conversation.updated"
-                                      and f["conversation"]["owner"] == "queue")
+    released, _ = await receive_until(
+        watcher, lambda f: f["type"] == "conversation.updated" and f["conversation"]["owner"] == "queue"
+    )
     assert released["conversation"]["assignee"] is None
     queue, _ = await receive_until(watcher, "queue")
     assert queue["count"] == 1

@@ -7,8 +7,7 @@ from django.test import AsyncClient
 from chat import metrics
 from chat.models import Conversation, Message, Visitor
 from tests.chat.test_replies import collect_reply
-from tests.conftest import (
-    make_agent, make_visitor, open_agent, open_customer, receive_until, send_message, token_for)
+from tests.conftest import make_agent, make_visitor, open_agent, open_customer, receive_until, send_message, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,7 +72,9 @@ async def test_while_queued_the_bot_still_answers_what_it_can_until_a_person_rep
     ack = await send_message(customer, "talk to a human")
     _, _, end = await collect_reply(customer)
     assert end["outcome"] == "handoff" and "Leave your email" not in end["body"]
-    await receive_until(customer, lambda f: f["type"] == "conversation.updated" and f["conversation"]["owner"] == "queue")
+    await receive_until(
+        customer, lambda f: f["type"] == "conversation.updated" and f["conversation"]["owner"] == "queue"
+    )
     await send_message(customer, "How much does express shipping cost?")
     _, _, end = await collect_reply(customer)
     assert end["outcome"] == "answered" and "$12.95" in end["body"] and "Our team has been told" in end["body"]
@@ -94,10 +95,13 @@ async def test_the_queue_setting_off_keeps_the_bot_quiet(bot_visitor):
     desk, _ = await open_agent(agent)
     customer, _ = await open_customer(token_for(bot_visitor))
     await customer.send_json_to({"type": "handoff.request"})
-    await receive_until(customer, lambda f: f["type"] == "conversation.updated" and f["conversation"]["owner"] == "queue")
+    await receive_until(
+        customer, lambda f: f["type"] == "conversation.updated" and f["conversation"]["owner"] == "queue"
+    )
     ack = await send_message(customer, "How much does express shipping cost?")
-    bots = await database_sync_to_async(Message.objects.filter(conversation_id=ack["conversation"],
-                                                               author_kind="bot").count)()
+    bots = await database_sync_to_async(
+        Message.objects.filter(conversation_id=ack["conversation"], author_kind="bot").count
+    )()
     assert bots == 0
     await customer.disconnect()
     await desk.disconnect()
@@ -106,8 +110,9 @@ async def test_the_queue_setting_off_keeps_the_bot_quiet(bot_visitor):
 async def test_away_the_handoff_asks_for_an_email_and_the_bot_stores_it(bot_visitor):
     customer, _ = await open_customer(token_for(bot_visitor))  # no agent online
     await customer.send_json_to({"type": "handoff.request"})
-    line, _ = await receive_until(customer, lambda f: f["type"] == "message.new"
-                                  and f["message"]["author"]["kind"] == "system")
+    line, _ = await receive_until(
+        customer, lambda f: f["type"] == "message.new" and f["message"]["author"]["kind"] == "system"
+    )
     assert "Leave your email address" in line["message"]["body"]
     ack = await send_message(customer, "cleo@")
     _, _, end = await collect_reply(customer)
@@ -140,15 +145,22 @@ async def test_feedback_is_stored_published_and_replayed(bot_visitor):
     await receive_until(desk, "subscribed")
     await customer.send_json_to({"type": "reply.feedback", "reply_id": end["reply_id"], "helpful": False})
     event, _ = await receive_until(customer, "reply.feedback")
-    assert event == {"type": "reply.feedback", "conversation": ack["conversation"], "reply_id": end["reply_id"],
-                     "helpful": False}
+    assert event == {
+        "type": "reply.feedback",
+        "conversation": ack["conversation"],
+        "reply_id": end["reply_id"],
+        "helpful": False,
+    }
     assert (await receive_until(desk, "reply.feedback"))[0]["helpful"] is False
     stored = await database_sync_to_async(Message.objects.get)(pk=end["reply_id"])
     assert stored.feedback == -1
     await customer.disconnect()
     again, welcome = await open_customer(token_for(bot_visitor))
-    [bot] = [e["message"] for e in welcome["events"] if e["type"] == "message.new"
-             and e["message"]["author"]["kind"] == "bot"]
+    [bot] = [
+        e["message"]
+        for e in welcome["events"]
+        if e["type"] == "message.new" and e["message"]["author"]["kind"] == "bot"
+    ]
     assert bot["feedback"] is False and bot["outcome"] == "answered" and bot["meta"]["sources"]
     await again.disconnect()
     await desk.disconnect()
@@ -190,8 +202,9 @@ async def test_feedback_over_http_for_the_sse_transport(bot_visitor):
     response = await client.post(url, {"helpful": True}, content_type="application/json")
     assert response.status_code == 401
     other = await database_sync_to_async(make_visitor)(bot_visitor.site)
-    response = await client.post(url, {"helpful": True}, content_type="application/json",
-                                 headers={"Authorization": f"Bearer {token_for(other)}"})
+    response = await client.post(
+        url, {"helpful": True}, content_type="application/json", headers={"Authorization": f"Bearer {token_for(other)}"}
+    )
     assert response.status_code == 404
 
 
@@ -208,12 +221,16 @@ async def test_visitor_email_reaches_the_desk(bot_visitor):
     agent = await database_sync_to_async(make_agent)("sam", bot_visitor.site)
     customer, _ = await open_customer(token_for(bot_visitor))
     await customer.send_json_to({"type": "handoff.request"})
-    await receive_until(customer, lambda f: f["type"] == "conversation.updated" and f["conversation"]["owner"] == "queue")
+    await receive_until(
+        customer, lambda f: f["type"] == "conversation.updated" and f["conversation"]["owner"] == "queue"
+    )
     # The agent opens the desk after the away line: the bot still waits for the address.
     desk, _ = await open_agent(agent)
     await send_message(customer, "cleo@example.com")
-    updated, _ = await receive_until(desk, lambda f: f["type"] == "conversation.updated"
-                                     and f["conversation"]["visitor"]["email"] == "cleo@example.com")
+    updated, _ = await receive_until(
+        desk,
+        lambda f: f["type"] == "conversation.updated" and f["conversation"]["visitor"]["email"] == "cleo@example.com",
+    )
     assert updated["conversation"]["visitor"]["email"] == "cleo@example.com"
     assert await database_sync_to_async(Visitor.objects.filter(email="cleo@example.com").exists)()
     await customer.disconnect()

@@ -15,8 +15,14 @@ BODIES = {title: body for title, _, body in ARTICLES}
 
 
 def passage(title: str, score: float, language: str = "en") -> Passage:
-    return Passage(article_id=len(title), title=title, body=BODIES.get(title, "Some text."), score=score,
-                   url=f"/help/shop/{len(title)}/", language=language)
+    return Passage(
+        article_id=len(title),
+        title=title,
+        body=BODIES.get(title, "Some text."),
+        score=score,
+        url=f"/help/shop/{len(title)}/",
+        language=language,
+    )
 
 
 async def run(request: ReplyRequest, provider: Provider | None = None) -> tuple[str, Outcome]:
@@ -32,10 +38,13 @@ async def run(request: ReplyRequest, provider: Provider | None = None) -> tuple[
 
 
 def ask(question: str, previous: str = "", **state) -> ReplyRequest:
-    return ReplyRequest(question=question, history=[Turn("user", previous)] if previous else [],
-                        passages=[passage(p.title, p.score, p.language) for p in search(INDEX, question,
-                                                                                        previous=previous)],
-                        language=language_of(question, language_of(previous)), **state)
+    return ReplyRequest(
+        question=question,
+        history=[Turn("user", previous)] if previous else [],
+        passages=[passage(p.title, p.score, p.language) for p in search(INDEX, question, previous=previous)],
+        language=language_of(question, language_of(previous)),
+        **state,
+    )
 
 
 # --- Answers that fit the question ------------------------------------------------------------------------------
@@ -49,7 +58,9 @@ def test_the_sentence_that_answers_is_picked_not_the_first():
 
 
 def test_a_follow_up_picks_by_the_previous_question_too():
-    chosen = select_sentences("and to the UK?", BODIES["International shipping"], previous="how long does delivery take")
+    chosen = select_sentences(
+        "and to the UK?", BODIES["International shipping"], previous="how long does delivery take"
+    )
     assert any("7 to 14 business days" in sentence for sentence in chosen)
 
 
@@ -74,24 +85,30 @@ def test_citation_lines_in_both_languages():
 # --- Precision first -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("question, title", [
-    ("Do you ship to Canada?", "International shipping"),
-    ("Can you ship to the UK?", "International shipping"),
-    ("How much does express shipping cost?", "Shipping costs"),
-    ("my blender is not working", "Warranty"),
-    ("多久能到", "配送时间"),
-])
+@pytest.mark.parametrize(
+    "question, title",
+    [
+        ("Do you ship to Canada?", "International shipping"),
+        ("Can you ship to the UK?", "International shipping"),
+        ("How much does express shipping cost?", "Shipping costs"),
+        ("my blender is not working", "Warranty"),
+        ("多久能到", "配送时间"),
+    ],
+)
 async def test_questions_the_knowledge_base_answers(question, title):
     _, outcome = await run(ask(question))
     assert outcome.kind == "answered" and outcome.sources[0].title == title
 
 
-@pytest.mark.parametrize("question", [
-    "What are your opening hours?",
-    "my discount code is not working",
-    "Do you have a store in Berlin?",
-    "what's the weather like",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What are your opening hours?",
+        "my discount code is not working",
+        "Do you have a store in Berlin?",
+        "what's the weather like",
+    ],
+)
 async def test_generic_or_uncovered_questions_are_not_answered(question):
     _, outcome = await run(ask(question))
     assert outcome.kind == "unanswered"
@@ -112,8 +129,9 @@ def test_the_same_article_in_the_other_language_is_no_rival():
 
 
 async def test_a_clarifying_question_offers_the_two_topics():
-    request = ReplyRequest(question="shipping?", passages=[passage("Shipping times", 0.35),
-                                                           passage("Shipping costs", 0.33)])
+    request = ReplyRequest(
+        question="shipping?", passages=[passage("Shipping times", 0.35), passage("Shipping costs", 0.33)]
+    )
     text, outcome = await run(request)
     assert outcome.kind == "clarify" and outcome.options == ("Shipping times", "Shipping costs")
     assert "Which of these" in text and not outcome.handoff
@@ -200,13 +218,16 @@ async def test_a_miss_that_hands_off_while_away_asks_for_the_address():
     assert outcome.handoff and outcome.expects == "email"
 
 
-@pytest.mark.parametrize("message, email, expects", [
-    ("cleo@example.com", "cleo@example.com", ""),
-    ("sure, it's Cleo.Lee+shop@example.co.uk.", "Cleo.Lee+shop@example.co.uk", ""),
-    ("我的邮箱是 cleo@example.cn", "cleo@example.cn", ""),
-    ("cleo@", "", "email"),
-    ("cleo@example", "", "email"),
-])
+@pytest.mark.parametrize(
+    "message, email, expects",
+    [
+        ("cleo@example.com", "cleo@example.com", ""),
+        ("sure, it's Cleo.Lee+shop@example.co.uk.", "Cleo.Lee+shop@example.co.uk", ""),
+        ("我的邮箱是 cleo@example.cn", "cleo@example.cn", ""),
+        ("cleo@", "", "email"),
+        ("cleo@example", "", "email"),
+    ],
+)
 async def test_the_address_is_validated_and_kept(message, email, expects):
     _, outcome = await run(ask(message, expects="email"))
     assert outcome.kind == "contact" and outcome.email == email and outcome.expects == expects

@@ -17,14 +17,17 @@ def utc(*args) -> datetime:
 
 
 # 2025-06-02 is a Monday.
-@pytest.mark.parametrize(("moment", "expected"), [
-    (utc(2025, 6, 2, 8, 59), False),
-    (utc(2025, 6, 2, 9, 0), True),
-    (utc(2025, 6, 2, 16, 59), True),
-    (utc(2025, 6, 2, 17, 0), False),  # the end is exclusive
-    (utc(2025, 6, 6, 12, 0), True),   # Friday
-    (utc(2025, 6, 7, 12, 0), False),  # Saturday has no hours
-])
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [
+        (utc(2025, 6, 2, 8, 59), False),
+        (utc(2025, 6, 2, 9, 0), True),
+        (utc(2025, 6, 2, 16, 59), True),
+        (utc(2025, 6, 2, 17, 0), False),  # the end is exclusive
+        (utc(2025, 6, 6, 12, 0), True),  # Friday
+        (utc(2025, 6, 7, 12, 0), False),  # Saturday has no hours
+    ],
+)
 def test_weekday_hours_in_utc(moment, expected):
     assert is_open(WEEKDAYS, "UTC", moment) is expected
 
@@ -44,7 +47,7 @@ def test_a_local_friday_can_be_a_utc_saturday():
 def test_overnight_range_spills_into_the_next_day():
     hours = {"4": ["22:00", "02:00"]}  # Friday night
     assert is_open(hours, "UTC", utc(2025, 6, 6, 23, 0)) is True
-    assert is_open(hours, "UTC", utc(2025, 6, 7, 1, 59)) is True   # Saturday small hours
+    assert is_open(hours, "UTC", utc(2025, 6, 7, 1, 59)) is True  # Saturday small hours
     assert is_open(hours, "UTC", utc(2025, 6, 7, 2, 0)) is False
     assert is_open(hours, "UTC", utc(2025, 6, 6, 21, 59)) is False
 
@@ -60,10 +63,18 @@ def test_no_hours_means_always_open_and_an_empty_day_means_closed():
     assert is_open({"0": []}, "UTC", utc(2025, 6, 2, 12, 0)) is False
 
 
-@pytest.mark.parametrize("hours", [
-    {"7": ["09:00", "17:00"]}, {"mon": ["09:00", "17:00"]}, {"0": ["9am", "5pm"]}, {"0": ["09:00", "25:00"]},
-    {"0": ["09:00"]}, {"0": "09:00-17:00"}, ["09:00", "17:00"],
-])
+@pytest.mark.parametrize(
+    "hours",
+    [
+        {"7": ["09:00", "17:00"]},
+        {"mon": ["09:00", "17:00"]},
+        {"0": ["9am", "5pm"]},
+        {"0": ["09:00", "25:00"]},
+        {"0": ["09:00"]},
+        {"0": "09:00-17:00"},
+        ["09:00", "17:00"],
+    ],
+)
 def test_malformed_hours_are_refused(hours):
     with pytest.raises(BadHours):
         parse_hours(hours)
@@ -78,5 +89,5 @@ def test_a_misconfigured_site_counts_as_open():
 
 def test_a_site_uses_its_hours_and_zone():
     shop = SimpleNamespace(pk=3, business_hours=WEEKDAYS, time_zone="Asia/Shanghai")
-    assert site_is_open(shop, utc(2025, 6, 2, 2, 0)) is True    # 10:00 in Shanghai
+    assert site_is_open(shop, utc(2025, 6, 2, 2, 0)) is True  # 10:00 in Shanghai
     assert site_is_open(shop, utc(2025, 6, 2, 12, 0)) is False  # 20:00 in Shanghai

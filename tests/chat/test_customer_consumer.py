@@ -101,8 +101,9 @@ async def test_handoff_request_queues_the_conversation_with_a_system_line(visito
     desk, _ = await open_agent(agent)
     communicator, _ = await open_customer(token_for(visitor))
     await communicator.send_json_to({"type": "handoff.request"})
-    system, _ = await receive_until(communicator, lambda f: f["type"] == "message.new"
-                                    and f["message"]["author"]["kind"] == "system")
+    system, _ = await receive_until(
+        communicator, lambda f: f["type"] == "message.new" and f["message"]["author"]["kind"] == "system"
+    )
     assert system["message"]["body"]
     queue, _ = await receive_until(desk, lambda f: f["type"] == "queue" and f["count"] == 1)
     conversation = await database_sync_to_async(Conversation.objects.get)(visitor=visitor)
@@ -144,8 +145,9 @@ async def test_resolved_conversation_reopens_when_the_customer_writes_within_the
     desk, _ = await open_agent(agent)
     await send_message(desk, "hello", conversation=ack["conversation"])
     await desk.send_json_to({"type": "conversation.resolve", "conversation": ack["conversation"]})
-    await receive_until(communicator, lambda f: f["type"] == "conversation.updated"
-                        and f["conversation"]["status"] == "resolved")
+    await receive_until(
+        communicator, lambda f: f["type"] == "conversation.updated" and f["conversation"]["status"] == "resolved"
+    )
     again = await send_message(communicator, "one more thing")
     assert again["conversation"] == ack["conversation"]
     conversation = await database_sync_to_async(Conversation.objects.get)(pk=ack["conversation"])

@@ -8,27 +8,44 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
-from chat.selectors.desk import user_agent_summary
 from chat.models import AgentConnection, AgentProfile, CannedResponse, Conversation, Message
+from chat.selectors.desk import user_agent_summary
 from tests.conftest import make_agent, make_site, make_visitor
 
 pytestmark = pytest.mark.django_db
 
-CHROME_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-             "Chrome/124.0.0.0 Safari/537.36")
+CHROME_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+)
 
 
 def conversation(site, visitor=None, *, owner="queue", status="open", assignee=None, minutes_ago=0, said=(), **fields):
     """A conversation with messages [(author_kind, body, internal)], created `minutes_ago`."""
     at = timezone.now() - timedelta(minutes=minutes_ago)
     visitor = visitor or make_visitor(site)
-    conv = Conversation.objects.create(site=site, visitor=visitor, owner=owner, status=status, assignee=assignee,
-                                       created_at=at, updated_at=at, queued_at=at if owner == "queue" else None,
-                                       resolved_at=at if status == "resolved" else None, **fields)
+    conv = Conversation.objects.create(
+        site=site,
+        visitor=visitor,
+        owner=owner,
+        status=status,
+        assignee=assignee,
+        created_at=at,
+        updated_at=at,
+        queued_at=at if owner == "queue" else None,
+        resolved_at=at if status == "resolved" else None,
+        **fields,
+    )
     for seq, (kind, body, *internal) in enumerate(said, start=1):
-        Message.objects.create(conversation=conv, seq=seq, author_kind=kind, body=body,
-                               internal=bool(internal and internal[0]), created_at=at, updated_at=at,
-                               author_agent=assignee if kind == "agent" else None)
+        Message.objects.create(
+            conversation=conv,
+            seq=seq,
+            author_kind=kind,
+            body=body,
+            internal=bool(internal and internal[0]),
+            created_at=at,
+            updated_at=at,
+            author_agent=assignee if kind == "agent" else None,
+        )
         conv.last_seq = seq
         conv.last_message_at = at
     conv.save()
@@ -84,8 +101,16 @@ def test_an_agent_gets_the_desk_with_their_sites_only(sam, shop, other_shop):
     response = client_for(sam).get("/agent/")
     assert response.status_code == 200
     html = response.content.decode()
-    for hook in ('id="conversation-list"', 'data-view="queue"', 'id="queue-count"', 'id="desk-transcript"',
-                 'id="desk-composer"', 'id="note-toggle"', 'id="take-over"', 'id="presence"'):
+    for hook in (
+        'id="conversation-list"',
+        'data-view="queue"',
+        'id="queue-count"',
+        'id="desk-transcript"',
+        'id="desk-composer"',
+        'id="note-toggle"',
+        'id="take-over"',
+        'id="presence"',
+    ):
         assert hook in html
     boot = json.loads(html.split('id="desk-boot" type="application/json">')[1].split("</script>")[0])
     assert [s["name"] for s in boot["sites"]] == ["Shop"]
@@ -174,8 +199,9 @@ def test_mine_open_and_resolved(sam, shop):
 
 def test_rows_carry_the_visitor_unread_count_and_last_message(sam, shop):
     visitor = make_visitor(shop, name="Cleo", email="cleo@example.com")
-    conv = conversation(shop, visitor, said=[("customer", "My   parcel\nis late"), ("agent", "checking", True)],
-                        unread_by_agent=1)
+    conv = conversation(
+        shop, visitor, said=[("customer", "My   parcel\nis late"), ("agent", "checking", True)], unread_by_agent=1
+    )
     row = api(sam, "conversations?view=queue").json()["conversations"][0]
     assert row["id"] == conv.pk
     assert row["visitor"] == {"id": visitor.pk, "name": "Cleo", "email": "cleo@example.com", "verified": False}
@@ -184,7 +210,9 @@ def test_rows_carry_the_visitor_unread_count_and_last_message(sam, shop):
 
 
 def test_a_bot_preview_drops_its_markdown(sam, shop):
-    conversation(shop, said=[("customer", "shipping?"), ("bot", "Our **Shipping times** article: [read it](https://x.example)")])
+    conversation(
+        shop, said=[("customer", "shipping?"), ("bot", "Our **Shipping times** article: [read it](https://x.example)")]
+    )
     row = api(sam, "conversations?view=queue").json()["conversations"][0]
     assert row["preview"]["body"] == "Our Shipping times article: read it"
 
@@ -239,8 +267,14 @@ def test_search_never_reaches_into_other_sites(sam, other_shop):
 
 
 def test_customer_details_and_earlier_conversations(sam, shop):
-    visitor = make_visitor(shop, name="Cleo", email="cleo@example.com", external_id="u-42", user_agent=CHROME_UA,
-                           last_page_url="https://shop.example/cart")
+    visitor = make_visitor(
+        shop,
+        name="Cleo",
+        email="cleo@example.com",
+        external_id="u-42",
+        user_agent=CHROME_UA,
+        last_page_url="https://shop.example/cart",
+    )
     earlier = conversation(shop, visitor, status="resolved", minutes_ago=600, said=[("customer", "old question")])
     current = conversation(shop, visitor, said=[("customer", "new question")])
     data = api(sam, f"conversations/{current.pk}/customer").json()
@@ -254,10 +288,17 @@ def test_customer_details_and_earlier_conversations(sam, shop):
 
 def test_user_agent_summary():
     assert user_agent_summary(CHROME_UA) == "Chrome 124 on Windows"
-    assert user_agent_summary("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
-                              "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1") == "Safari 17 on iOS"
-    assert user_agent_summary("Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0") \
+    assert (
+        user_agent_summary(
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+        )
+        == "Safari 17 on iOS"
+    )
+    assert (
+        user_agent_summary("Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0")
         == "Firefox 125 on Linux"
+    )
     assert user_agent_summary("") == ""
 
 
@@ -286,8 +327,14 @@ def test_agents_to_assign_to_with_presence_and_load(sam, shop, other_shop):
 
 def test_reports_page_draws_its_charts(sam, shop):
     conversation(shop, owner="bot", status="resolved", said=[("customer", "hi"), ("bot", "hello")])
-    answered = conversation(shop, owner="agent", assignee=sam, status="resolved", minutes_ago=30,
-                            said=[("customer", "hi"), ("agent", "hello")])
+    answered = conversation(
+        shop,
+        owner="agent",
+        assignee=sam,
+        status="resolved",
+        minutes_ago=30,
+        said=[("customer", "hi"), ("agent", "hello")],
+    )
     Conversation.objects.filter(pk=answered.pk).update(first_human_reply_at=answered.created_at + timedelta(minutes=3))
     today = timezone.localdate().isoformat()
     response = client_for(sam).get(f"/agent/reports/?start={today}&end={today}")

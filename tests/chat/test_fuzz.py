@@ -3,36 +3,79 @@
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import open_agent, open_customer, receive_until, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # Frames a server may legitimately answer any input with; anything else is a bug.
-ALLOWED_REPLIES = {"error", "pong", "message.ack", "message.new", "conversation.updated", "queue", "typing", "read",
-                   "presence", "reply.start", "reply.delta", "reply.end", "reply.snapshot", "subscribed",
-                   "unsubscribed", "replay"}
+ALLOWED_REPLIES = {
+    "error",
+    "pong",
+    "message.ack",
+    "message.new",
+    "conversation.updated",
+    "queue",
+    "typing",
+    "read",
+    "presence",
+    "reply.start",
+    "reply.delta",
+    "reply.end",
+    "reply.snapshot",
+    "subscribed",
+    "unsubscribed",
+    "replay",
+}
 LISTED_CLOSE_CODES = {4009, 4401, 4403, 4408}
-TYPES = ["hello", "resume", "message.send", "reply.stop", "handoff.request", "typing", "read", "ping", "subscribe",
-         "unsubscribe", "conversation.assign", "conversation.resolve", "conversation.reopen", "bot.pause",
-         "bot.resume", "presence"]
+TYPES = [
+    "hello",
+    "resume",
+    "message.send",
+    "reply.stop",
+    "handoff.request",
+    "typing",
+    "read",
+    "ping",
+    "subscribe",
+    "unsubscribe",
+    "conversation.assign",
+    "conversation.resolve",
+    "conversation.reopen",
+    "bot.pause",
+    "bot.resume",
+    "presence",
+]
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
-                    st.floats(allow_nan=False), st.text(max_size=40))
-json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                            st.dictionaries(st.text(max_size=8), inner, max_size=4)),
-                           max_leaves=20)
-field_names = st.sampled_from(["conversation", "cursor", "client_id", "body", "seq", "active", "agent", "status",
-                               "reply_id", "internal", "token"])
-typed_frames = st.builds(lambda kind, fields: json.dumps({"type": kind, **fields}),
-                         st.sampled_from(TYPES), st.dictionaries(field_names, json_values, max_size=4))
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=40),
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=20,
+)
+field_names = st.sampled_from(
+    ["conversation", "cursor", "client_id", "body", "seq", "active", "agent", "status", "reply_id", "internal", "token"]
+)
+typed_frames = st.builds(
+    lambda kind, fields: json.dumps({"type": kind, **fields}),
+    st.sampled_from(TYPES),
+    st.dictionaries(field_names, json_values, max_size=4),
+)
 raw_text = st.one_of(st.text(max_size=200), json_values.map(json.dumps))
 deep_json = st.integers(min_value=100, max_value=20000).map(lambda depth: "[" * depth + "]" * depth)
 frames = st.one_of(typed_frames, raw_text, deep_json, st.binary(max_size=100))
 
-FUZZ_SETTINGS = settings(max_examples=60, deadline=None,
-                         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ_SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 
 async def throw(communicator, frame) -> int | None:

@@ -77,8 +77,9 @@ async def test_send_rate_is_limited_per_visitor(visitor, settings):
 
 async def test_no_hello_closes_with_4408(transactional_db, settings):
     settings.PARLEY_HELLO_TIMEOUT = 0.2
-    communicator = WebsocketCommunicator(application(), "/ws/widget/",
-                                         headers=[(b"origin", SHOP_ORIGIN.encode()), (b"host", b"testserver")])
+    communicator = WebsocketCommunicator(
+        application(), "/ws/widget/", headers=[(b"origin", SHOP_ORIGIN.encode()), (b"host", b"testserver")]
+    )
     await communicator.connect()
     assert await close_code(communicator) == 4408
 
@@ -110,8 +111,9 @@ async def test_a_hello_said_in_time_is_not_closed_while_the_database_is_busy(vis
 
 async def test_a_refused_hello_keeps_the_first_deadline(visitor, settings):
     settings.PARLEY_HELLO_TIMEOUT = 0.2
-    communicator = WebsocketCommunicator(application(), "/ws/widget/",
-                                         headers=[(b"origin", SHOP_ORIGIN.encode()), (b"host", b"testserver")])
+    communicator = WebsocketCommunicator(
+        application(), "/ws/widget/", headers=[(b"origin", SHOP_ORIGIN.encode()), (b"host", b"testserver")]
+    )
     await communicator.connect()
     await communicator.send_json_to({"type": "hello", "token": token_for(visitor), "cursor": "not a cursor"})
     error, _ = await receive_until(communicator, "error")
@@ -120,8 +122,9 @@ async def test_a_refused_hello_keeps_the_first_deadline(visitor, settings):
 
 
 async def test_frames_before_hello_are_refused_without_closing(visitor):
-    communicator = WebsocketCommunicator(application(), "/ws/widget/",
-                                         headers=[(b"origin", SHOP_ORIGIN.encode()), (b"host", b"testserver")])
+    communicator = WebsocketCommunicator(
+        application(), "/ws/widget/", headers=[(b"origin", SHOP_ORIGIN.encode()), (b"host", b"testserver")]
+    )
     await communicator.connect()
     await communicator.send_json_to({"type": "message.send", "client_id": new_client_id(), "body": "hi"})
     error = await communicator.receive_json_from()

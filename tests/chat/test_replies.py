@@ -7,7 +7,14 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chat.models import Conversation, Message
-from tests.conftest import make_agent, make_site, make_visitor, open_agent, open_customer, receive_until, send_message, token_for
+from tests.conftest import (
+    make_agent,
+    open_agent,
+    open_customer,
+    receive_until,
+    send_message,
+    token_for,
+)
 from tests.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,7 +48,9 @@ async def collect_rest_of_reply(communicator, *, timeout=15):
     """Receive a started reply's deltas up to its end; return (deltas, end)."""
     deltas = []
     while True:
-        frame, _ = await receive_until(communicator, lambda f: f["type"] in ("reply.delta", "reply.end"), timeout=timeout)
+        frame, _ = await receive_until(
+            communicator, lambda f: f["type"] in ("reply.delta", "reply.end"), timeout=timeout
+        )
         if frame["type"] == "reply.end":
             return deltas, frame
         deltas.append(frame)
@@ -81,8 +90,9 @@ async def test_unanswered_questions_in_a_row_hand_off_to_the_queue(bot_visitor, 
     ack = await send_message(customer, "Who won the match yesterday?")
     _, _, end = await collect_reply(customer)
     assert end["status"] == "complete" and end["meta"].get("handoff") is True
-    updated, _ = await receive_until(customer, lambda f: f["type"] == "conversation.updated"
-                                     and f["conversation"]["owner"] == "queue")
+    updated, _ = await receive_until(
+        customer, lambda f: f["type"] == "conversation.updated" and f["conversation"]["owner"] == "queue"
+    )
     assert updated["conversation"]["id"] == ack["conversation"]
     assert "passing you to a person" in end["body"]  # the bot said it is fetching a person
     await customer.disconnect()
@@ -225,8 +235,9 @@ async def test_agent_takeover_mid_reply_stops_the_bot_and_it_stays_silent(bot_vi
     openai_server.release()
     await send_message(customer, "Hello? Anyone there?")
     answer = await send_message(desk, "I'm here, let me check.", conversation=ack["conversation"])
-    received, between = await receive_until(customer, lambda f: f["type"] == "message.new"
-                                            and f["message"]["seq"] == answer["seq"])
+    received, between = await receive_until(
+        customer, lambda f: f["type"] == "message.new" and f["message"]["seq"] == answer["seq"]
+    )
     assert not any(f["type"].startswith("reply.") for f in between), "the bot spoke after the takeover"
     bot_replies = await database_sync_to_async(Message.objects.filter(author_kind="bot").count)()
     assert bot_replies == 1
@@ -243,9 +254,16 @@ async def test_provider_failure_ends_failed_with_a_customer_line_and_an_agent_re
     await desk.send_json_to({"type": "subscribe", "conversation": ack["conversation"], "cursor": "0.0"})
     end, _ = await receive_until(customer, "reply.end")
     assert end["status"] == "failed" and "team" in end["body"] and "reason" not in end
-    agent_end, _ = await receive_until(desk, lambda f: f["type"] == "reply.end" or (
-        f["type"] == "subscribed" and any(e["type"] == "message.new" and e["message"]["status"] == "failed"
-                                          for e in f["events"])))
+    agent_end, _ = await receive_until(
+        desk,
+        lambda f: (
+            f["type"] == "reply.end"
+            or (
+                f["type"] == "subscribed"
+                and any(e["type"] == "message.new" and e["message"]["status"] == "failed" for e in f["events"])
+            )
+        ),
+    )
     stored = await database_sync_to_async(reply_of)(ack["conversation"])
     assert "500" in stored.error_reason and "sk-test-secret-key" not in stored.error_reason
     conversation = await database_sync_to_async(Conversation.objects.get)(pk=ack["conversation"])
@@ -267,8 +285,13 @@ async def test_reply_whose_worker_died_is_interrupted_by_the_reaper(bot_visitor,
 
     def orphan():  # what a SIGKILLed worker leaves behind: a claimed reply whose lease lapses
         reply = reply_of(ack["conversation"])
-        Message.objects.filter(pk=reply.pk).update(status="streaming", worker="dead:1:x", body="Partial",
-                                                   stream_index=0, lease_until=timezone.now() - timedelta(seconds=1))
+        Message.objects.filter(pk=reply.pk).update(
+            status="streaming",
+            worker="dead:1:x",
+            body="Partial",
+            stream_index=0,
+            lease_until=timezone.now() - timedelta(seconds=1),
+        )
         return reply
 
     reply = await database_sync_to_async(orphan)()

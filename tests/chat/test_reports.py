@@ -1,7 +1,6 @@
 """Report computations: volume per day, bot-only share, bot resolution and feedback, unanswered questions, times."""
 
-from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
@@ -11,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from chat.selectors import reports
 from chat.models import Conversation, Message
+from chat.selectors import reports
 from chat.views.desk_reports import add_article_url, human_duration, nice_ticks, volume_chart
 from tests.conftest import make_agent, make_site, make_visitor
 
@@ -22,19 +21,38 @@ DAY = date(2026, 3, 10)
 
 
 def at(day_offset: int = 0, hour: int = 10, minute: int = 0, second: int = 0) -> datetime:
-    return datetime(2026, 3, 10, hour, minute, second, tzinfo=dt_timezone.utc) + timedelta(days=day_offset)
+    return datetime(2026, 3, 10, hour, minute, second, tzinfo=UTC) + timedelta(days=day_offset)
 
 
-def make(site, *, created, owner="bot", status="open", queued=None, answered=None, resolved=None, human_wrote=False,
-         note_only=False):
+def make(
+    site,
+    *,
+    created,
+    owner="bot",
+    status="open",
+    queued=None,
+    answered=None,
+    resolved=None,
+    human_wrote=False,
+    note_only=False,
+):
     conversation = Conversation.objects.create(
-        site=site, visitor=make_visitor(site), owner=owner, status=status, created_at=created, updated_at=created,
-        queued_at=queued, first_human_reply_at=answered, resolved_at=resolved,
-        assignee=make_agent(f"a{Conversation.objects.count()}", site) if owner == "agent" else None)
+        site=site,
+        visitor=make_visitor(site),
+        owner=owner,
+        status=status,
+        created_at=created,
+        updated_at=created,
+        queued_at=queued,
+        first_human_reply_at=answered,
+        resolved_at=resolved,
+        assignee=make_agent(f"a{Conversation.objects.count()}", site) if owner == "agent" else None,
+    )
     Message.objects.create(conversation=conversation, seq=1, author_kind="customer", body="hi", created_at=created)
     if human_wrote or note_only:
-        Message.objects.create(conversation=conversation, seq=2, author_kind="agent", body="hello",
-                               internal=note_only, created_at=created)
+        Message.objects.create(
+            conversation=conversation, seq=2, author_kind="agent", body="hello", internal=note_only, created_at=created
+        )
     return conversation
 
 
@@ -63,7 +81,9 @@ def test_conversations_per_day_and_only_inside_the_period(site):
 
 def test_days_follow_the_time_zone(site):
     make(site, created=at(0, 23, 30))  # 00:30 on the 11th in Paris (UTC+1 in March)
-    paris = reports.report_build(site_ids=[site.pk], start=DAY, end=DAY + timedelta(days=1), tz=ZoneInfo("Europe/Paris"))
+    paris = reports.report_build(
+        site_ids=[site.pk], start=DAY, end=DAY + timedelta(days=1), tz=ZoneInfo("Europe/Paris")
+    )
     assert [d.conversations for d in paris.days] == [0, 1]
 
 
@@ -98,8 +118,9 @@ def test_first_response_counts_from_the_queue_when_there_was_one(site):
 
 
 def test_a_requeue_after_the_first_answer_does_not_make_it_negative(site):
-    conversation = make(site, created=at(0, 10), owner="queue", queued=at(0, 10, 30), answered=at(0, 10, 4),
-                        human_wrote=True)
+    conversation = make(
+        site, created=at(0, 10), owner="queue", queued=at(0, 10, 30), answered=at(0, 10, 4), human_wrote=True
+    )
     assert reports.first_response_seconds(conversation) == 240  # counted from the start instead
 
 
@@ -137,7 +158,14 @@ def test_chart_helpers():
     assert nice_ticks(7) == [0, 2, 4, 6, 8]
     assert nice_ticks(0) == [0, 1]
     assert nice_ticks(130) == [0, 50, 100, 150]
-    assert [human_duration(s) for s in (None, 45, 200, 3600, 3660, 90000)] == ["—", "45s", "3m 20s", "1h", "1h 1m", "1d 1h"]
+    assert [human_duration(s) for s in (None, 45, 200, 3600, 3660, 90000)] == [
+        "—",
+        "45s",
+        "3m 20s",
+        "1h",
+        "1h 1m",
+        "1d 1h",
+    ]
 
 
 def test_volume_chart_stacks_bot_under_human(site):
@@ -158,19 +186,34 @@ def bot_conversation(site, *, created=None, said=(), status="open", handed_off=N
     """A conversation built from `said`: ("customer", text) or ("bot", outcome[, feedback]), a minute apart."""
     created = created or at()
     conversation = Conversation.objects.create(
-        site=site, visitor=make_visitor(site), status=status, created_at=created, updated_at=created,
-        handed_off_at=handed_off, first_human_reply_at=human_replied,
-        resolved_at=created + timedelta(minutes=len(said)) if status == "resolved" else None)
+        site=site,
+        visitor=make_visitor(site),
+        status=status,
+        created_at=created,
+        updated_at=created,
+        handed_off_at=handed_off,
+        first_human_reply_at=human_replied,
+        resolved_at=created + timedelta(minutes=len(said)) if status == "resolved" else None,
+    )
     question = None
     for seq, (kind, *rest) in enumerate(said, start=1):
         when = created + timedelta(minutes=seq - 1)
         if kind == "customer":
-            question = Message.objects.create(conversation=conversation, seq=seq, author_kind="customer",
-                                              body=rest[0], created_at=when)
+            question = Message.objects.create(
+                conversation=conversation, seq=seq, author_kind="customer", body=rest[0], created_at=when
+            )
             continue
         outcome, feedback = (rest + [None])[:2]
-        Message.objects.create(conversation=conversation, seq=seq, author_kind=kind, body="…", outcome=outcome,
-                               feedback=feedback, trigger=question if kind == "bot" else None, created_at=when)
+        Message.objects.create(
+            conversation=conversation,
+            seq=seq,
+            author_kind=kind,
+            body="…",
+            outcome=outcome,
+            feedback=feedback,
+            trigger=question if kind == "bot" else None,
+            created_at=when,
+        )
         question = None
     return conversation
 
@@ -191,8 +234,13 @@ def test_a_bot_answer_without_a_human_resolves(site):
 
 
 def test_a_thumbs_up_counts_as_resolved_by_the_bot_even_with_a_human(site):
-    bot_conversation(site, said=answered(feedback=1) + [("agent", "")], status="resolved",
-                     handed_off=at(0, 10, 2), human_replied=at(0, 10, 3))
+    bot_conversation(
+        site,
+        said=answered(feedback=1) + [("agent", "")],
+        status="resolved",
+        handed_off=at(0, 10, 2),
+        human_replied=at(0, 10, 3),
+    )
     assert bot_numbers(site).resolved == 1
 
 
@@ -218,8 +266,9 @@ def test_an_open_conversation_active_in_the_last_hour_is_not_closed_yet(site):
 
 def test_only_conversations_where_the_bot_tried_to_answer_are_bot_conversations(site):
     bot_conversation(site, said=[("customer", "hi"), ("bot", "smalltalk")], status="resolved")
-    bot_conversation(site, said=[("customer", "a person please"), ("bot", "handoff")], status="resolved",
-                     handed_off=at(0, 10, 1))
+    bot_conversation(
+        site, said=[("customer", "a person please"), ("bot", "handoff")], status="resolved", handed_off=at(0, 10, 1)
+    )
     bot_conversation(site, said=[("customer", "shipping?"), ("bot", "clarify")], status="resolved")
     bot_conversation(site, said=[("customer", "gift wrap?"), ("bot", "unanswered")], status="resolved")
     stats = bot_numbers(site)
@@ -250,7 +299,8 @@ OPENING = "What are your opening hours?"
 
 def test_grouping_puts_paraphrases_together_and_apart_from_other_questions():
     groups = reports.question_groups(
-        [OPENING, "opening hours?", OPENING, "discount code not working", "What are your opening hours"])
+        [OPENING, "opening hours?", OPENING, "discount code not working", "What are your opening hours"]
+    )
     assert [(g.question, g.count) for g in groups] == [(OPENING, 4), ("discount code not working", 1)]
     assert groups[0].examples == ("opening hours?",)
 
@@ -284,7 +334,9 @@ def test_unanswered_questions_come_from_unanswered_replies_of_the_period(site):
     bot_conversation(site, created=at(-1), said=[("customer", OPENING), ("bot", "unanswered")])  # before the period
     groups = reports.report_build(site_ids=[site.pk], start=DAY, end=DAY, now=NOW).unanswered
     assert [(g.question, g.count, g.site_id) for g in groups] == [
-        (OPENING, 3, site.pk), ("my discount code is not working", 1, site.pk)]
+        (OPENING, 3, site.pk),
+        ("my discount code is not working", 1, site.pk),
+    ]
 
 
 def test_add_article_link_carries_the_question():
@@ -296,8 +348,9 @@ def test_add_article_link_carries_the_question():
 
 def test_another_sites_bot_numbers_and_questions_never_show(site):
     other = make_site("Other")
-    bot_conversation(other, said=[("customer", "Do you have a store in Berlin?"), ("bot", "unanswered")],
-                     status="resolved")
+    bot_conversation(
+        other, said=[("customer", "Do you have a store in Berlin?"), ("bot", "unanswered")], status="resolved"
+    )
     bot_conversation(other, said=answered(1), status="resolved")
     report = reports.report_build(site_ids=[site.pk], start=DAY, end=DAY, now=NOW)
     assert report.bot == reports.BotStats() and report.unanswered == []
@@ -309,8 +362,9 @@ def test_the_reports_page_shows_the_bot_section(site):
     today = timezone.now() - timedelta(minutes=5)
     bot_conversation(site, created=today - timedelta(hours=2), said=answered(1), status="resolved")
     bot_conversation(site, created=today, said=[("customer", "Do you have a store in Berlin?"), ("bot", "unanswered")])
-    bot_conversation(other, created=today, said=[("customer", "Secret question of another shop"),
-                                                 ("bot", "unanswered")])
+    bot_conversation(
+        other, created=today, said=[("customer", "Secret question of another shop"), ("bot", "unanswered")]
+    )
     client = Client()
     client.force_login(agent)
     response = client.get("/agent/reports/")

@@ -7,8 +7,8 @@ from channels.db import database_sync_to_async
 from django.core import signing
 from django.test import Client
 
-from chat.security import tokens
 from chat.models import Conversation, Message, Visitor
+from chat.security import tokens
 from chat.services.visitors import identity_hash
 from tests.conftest import (
     SHOP_ORIGIN,
@@ -29,11 +29,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def session_call(site, body=None, origin=SHOP_ORIGIN):
     client = Client()
     headers = {"HTTP_ORIGIN": origin} if origin else {}
-    return client.post(f"/api/widget/{site.key}/session", data=json.dumps(body or {}),
-                       content_type="application/json", **headers)
+    return client.post(
+        f"/api/widget/{site.key}/session", data=json.dumps(body or {}), content_type="application/json", **headers
+    )
 
 
 # --- the session call ---------------------------------------------------------
+
 
 def test_session_from_a_registered_origin_returns_a_token(site):
     response = session_call(site, {"name": "Cleo", "page_url": "https://shop.example/cart"})
@@ -85,8 +87,14 @@ def test_wrong_identity_hash_gets_no_history_of_that_user(site):
 def test_bad_session_bodies_get_clear_errors_and_store_nothing(site):
     client = Client()
     url = f"/api/widget/{site.key}/session"
-    cases = [b"{not json", b"[1,2]", json.dumps({"name": 5}).encode(), json.dumps({"email": "nope"}).encode(),
-             json.dumps({"page_url": "javascript:alert(1)"}).encode(), b"x" * 70000]
+    cases = [
+        b"{not json",
+        b"[1,2]",
+        json.dumps({"name": 5}).encode(),
+        json.dumps({"email": "nope"}).encode(),
+        json.dumps({"page_url": "javascript:alert(1)"}).encode(),
+        b"x" * 70000,
+    ]
     for body in cases:
         response = client.post(url, data=body, content_type="application/json", HTTP_ORIGIN=SHOP_ORIGIN)
         assert response.status_code in (400, 413), body[:30]
@@ -97,6 +105,7 @@ def test_bad_session_bodies_get_clear_errors_and_store_nothing(site):
 
 
 # --- the customer socket ------------------------------------------------------
+
 
 async def test_forged_token_is_closed_with_4401(visitor):
     forged = token_for(visitor)[:-3] + "abc"
@@ -155,6 +164,7 @@ def _bot_message(conversation_id):
 
 # --- the agent socket ---------------------------------------------------------
 
+
 async def test_agent_socket_from_a_cross_site_origin_is_closed_with_4403(agent):
     communicator, _ = await open_agent(agent, origin="https://evil.example", expect_welcome=False)
     assert await close_code(communicator) == 4403
@@ -177,7 +187,12 @@ async def test_agent_of_site_a_cannot_act_on_site_b(agent):
     desk, _ = await open_agent(agent)
     attempts = [
         {"type": "subscribe", "conversation": conversation_b, "cursor": "0.0"},
-        {"type": "message.send", "conversation": conversation_b, "client_id": "6f1c7f5e-4a7e-4a8e-9d1c-1b2c3d4e5f60", "body": "hi"},
+        {
+            "type": "message.send",
+            "conversation": conversation_b,
+            "client_id": "6f1c7f5e-4a7e-4a8e-9d1c-1b2c3d4e5f60",
+            "body": "hi",
+        },
         {"type": "conversation.assign", "conversation": conversation_b, "agent": agent.pk},
         {"type": "conversation.resolve", "conversation": conversation_b},
         {"type": "bot.pause", "conversation": conversation_b},

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from tests.services import ScratchDatabase, postgres_server_url
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "concurrent_senders.py"
@@ -16,8 +15,9 @@ WRITERS, MESSAGES = 8, 25
 def run_writers(database_url: str) -> dict:
     env = {**os.environ, "DATABASE_URL": database_url}
     env.pop("REDIS_URL", None)  # the writers only need the database
-    result = subprocess.run([sys.executable, str(SCRIPT), str(WRITERS), str(MESSAGES)], env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), str(WRITERS), str(MESSAGES)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 

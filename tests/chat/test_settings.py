@@ -13,18 +13,22 @@ ROOT = Path(__file__).resolve().parents[2]
 def manage_check(**env) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG")}
     clean.update(DJANGO_SETTINGS_MODULE="chatsite.settings", **env)
-    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=clean, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
+    )
 
 
-@pytest.mark.parametrize("env, named", [
-    ({"DEBUG": "1", "DATABASE_URL": "nonsense://"}, "DATABASE_URL"),
-    ({"DEBUG": "1", "DATABASE_URL": "mysql://u@h/db"}, "DATABASE_URL"),
-    ({"DEBUG": "1", "REDIS_URL": "localhost:6379"}, "REDIS_URL"),
-    ({"DEBUG": "maybe"}, "DEBUG"),
-    ({}, "SECRET_KEY"),
-    ({"DEBUG": "1", "PARLEY_MAX_BODY_CHARS": "lots"}, "PARLEY_MAX_BODY_CHARS"),
-])
+@pytest.mark.parametrize(
+    "env, named",
+    [
+        ({"DEBUG": "1", "DATABASE_URL": "nonsense://"}, "DATABASE_URL"),
+        ({"DEBUG": "1", "DATABASE_URL": "mysql://u@h/db"}, "DATABASE_URL"),
+        ({"DEBUG": "1", "REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({"DEBUG": "maybe"}, "DEBUG"),
+        ({}, "SECRET_KEY"),
+        ({"DEBUG": "1", "PARLEY_MAX_BODY_CHARS": "lots"}, "PARLEY_MAX_BODY_CHARS"),
+    ],
+)
 def test_bad_setting_stops_start_up_naming_it(env, named):
     result = manage_check(**env)
     assert result.returncode != 0
@@ -38,7 +42,12 @@ def test_defaults_need_no_services():
 
 
 def test_models_and_migrations_agree():
-    result = subprocess.run([sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"], cwd=ROOT,
-                            env={**os.environ, "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "chatsite.settings"},
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
+        cwd=ROOT,
+        env={**os.environ, "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "chatsite.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -23,8 +23,9 @@ def shop():
 def config_of(response) -> dict:
     html = response.content.decode()
     start = html.index('<script id="parley-config" type="application/json">') + len(
-        '<script id="parley-config" type="application/json">')
-    return json.loads(html[start:html.index("</script>", start)])
+        '<script id="parley-config" type="application/json">'
+    )
+    return json.loads(html[start : html.index("</script>", start)])
 
 
 def test_frame_may_be_embedded_by_the_sites_origins_only(client, shop):
@@ -59,16 +60,19 @@ def test_config_never_carries_the_identity_secret(client, shop):
     assert b"very-secret" not in response.content
 
 
-@pytest.mark.parametrize(("site_language", "accept", "expected"), [
-    ("", "zh-CN,zh;q=0.9,en;q=0.8", "zh-hans"),
-    ("", "zh-TW", "zh-hans"),
-    ("", "en-GB,en;q=0.9", "en"),
-    ("", "fr-FR,zh;q=0.5", "en"),
-    ("", "", "en"),
-    ("zh-hans", "en-US", "zh-hans"),
-    ("en", "zh-CN", "en"),
-    ("de", "zh-CN", "zh-hans"),  # a site language we do not ship falls back to the browser's
-])
+@pytest.mark.parametrize(
+    ("site_language", "accept", "expected"),
+    [
+        ("", "zh-CN,zh;q=0.9,en;q=0.8", "zh-hans"),
+        ("", "zh-TW", "zh-hans"),
+        ("", "en-GB,en;q=0.9", "en"),
+        ("", "fr-FR,zh;q=0.5", "en"),
+        ("", "", "en"),
+        ("zh-hans", "en-US", "zh-hans"),
+        ("en", "zh-CN", "en"),
+        ("de", "zh-CN", "zh-hans"),  # a site language we do not ship falls back to the browser's
+    ],
+)
 def test_widget_language(site_language, accept, expected):
     assert widget_language(site_language, accept) == expected
 

@@ -13,11 +13,9 @@ from channels.db import database_sync_to_async
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from chat.realtime import effects
-from chat.realtime import groups
-from chat.realtime import outbox
-from chat.realtime.dispatch import DirectDispatch
 from chat.models import Conversation, Message, Site
+from chat.realtime import effects, groups, outbox
+from chat.realtime.dispatch import DirectDispatch
 from chat.services import conversations
 from tests.conftest import (
     make_agent,
@@ -52,13 +50,15 @@ def sent_events(collected: effects.Effects) -> list[tuple[object, str, str]]:
 
 # --- each kind of effect is returned, and nothing survives a rollback ---------------------------
 
+
 def test_a_message_returns_its_deliveries_on_its_conversations_lane():
     site = make_site()
     visitor = make_visitor(site)
     conversation = first_message(visitor)
     with effects.collect() as collected:
-        conversations.customer_message_send(visitor=visitor, client_id=new_client_id(), body="where is my parcel",
-                                            conversation_id=conversation.pk)
+        conversations.customer_message_send(
+            visitor=visitor, client_id=new_client_id(), body="where is my parcel", conversation_id=conversation.pk
+        )
     assert (conversation.pk, groups.visitor_group(visitor.pk), "message.new") in sent_events(collected)
     assert (conversation.pk, groups.conversation_group(conversation.pk), "message.new") in sent_events(collected)
     assert (conversation.pk, groups.site_group(site.pk), "conversation.updated") in sent_events(collected)
@@ -69,8 +69,9 @@ def test_a_message_to_the_bot_returns_a_job_behind_its_reply_start():
     visitor = make_visitor(make_site(bot=True))
     conversation = first_message(visitor)
     with effects.collect() as collected:
-        result = conversations.customer_message_send(visitor=visitor, client_id=new_client_id(), body="hi again",
-                                                     conversation_id=conversation.pk)
+        result = conversations.customer_message_send(
+            visitor=visitor, client_id=new_client_id(), body="hi again", conversation_id=conversation.pk
+        )
     reply = Message.objects.get(trigger=result.message)
     assert collected.jobs == [(conversation.pk, reply.pk)]
     assert [kind for _, _, kind in sent_events(collected)].count("reply.start") == 2  # customer and agents
@@ -105,10 +106,12 @@ def test_a_rolled_back_transaction_returns_nothing(kind):
     reply = Message.objects.get(conversation=conversation, author_kind="bot")
     Message.objects.filter(pk=reply.pk).update(worker="elsewhere:1")
     actions = {
-        "delivery": lambda: conversations.agent_message_send(agent=agent, conversation=conversation,
-                                                             client_id=new_client_id(), body="note", internal=True),
-        "job": lambda: conversations.customer_message_send(visitor=visitor, client_id=new_client_id(), body="again",
-                                                           conversation_id=conversation.pk),
+        "delivery": lambda: conversations.agent_message_send(
+            agent=agent, conversation=conversation, client_id=new_client_id(), body="note", internal=True
+        ),
+        "job": lambda: conversations.customer_message_send(
+            visitor=visitor, client_id=new_client_id(), body="again", conversation_id=conversation.pk
+        ),
         "stop": lambda: conversations.conversation_bot_pause(conversation=conversation, agent=agent),
         "fill": lambda: conversations.conversation_handoff(conversation=conversation),
     }
@@ -121,6 +124,7 @@ def test_a_rolled_back_transaction_returns_nothing(kind):
 
 
 # --- the one-statement writes (PostgreSQL) -------------------------------------------------------
+
 
 def needs_postgres():
     need(connection.vendor == "postgresql", "the one-statement writes are PostgreSQL's (set DATABASE_URL)")
@@ -140,13 +144,19 @@ def test_hot_writes_take_one_statement_each():
     conversation = first_message(visitor)
 
     def customer():
-        conversations.customer_message_send(visitor=visitor, client_id=new_client_id(), body="and another thing",
-                                            conversation_id=conversation.pk)
+        conversations.customer_message_send(
+            visitor=visitor, client_id=new_client_id(), body="and another thing", conversation_id=conversation.pk
+        )
 
     def agent_send(internal):
         return lambda: conversations.agent_message_send_fast(
-            agent=agent, site_ids=[site.pk], conversation_id=conversation.pk, client_id=new_client_id(),
-            body="on it", internal=internal)
+            agent=agent,
+            site_ids=[site.pk],
+            conversation_id=conversation.pk,
+            client_id=new_client_id(),
+            body="on it",
+            internal=internal,
+        )
 
     counts = {"customer to the bot": len(statements_of(customer)), "agent note": len(statements_of(agent_send(True)))}
     conversations.conversation_bot_pause(conversation=conversation, agent=agent)
@@ -162,18 +172,24 @@ def test_one_statement_send_stores_what_the_orm_path_would():
     conversation = first_message(visitor)
     earlier = Message.objects.get(conversation=conversation, author_kind="bot")
     with effects.collect() as collected:
-        result = conversations.customer_message_send(visitor=visitor, client_id=new_client_id(), body="second",
-                                                     conversation_id=conversation.pk)
+        result = conversations.customer_message_send(
+            visitor=visitor, client_id=new_client_id(), body="second", conversation_id=conversation.pk
+        )
     conversation.refresh_from_db()
     earlier.refresh_from_db()
     reply = Message.objects.get(trigger=result.message)
     assert (result.message.seq, reply.seq, conversation.last_seq, conversation.last_public_seq) == (3, 4, 4, 4)
     assert earlier.status == "stopped" and reply.status == "streaming" and reply.lease_until is not None
     assert (conversation.unread_by_agent, conversation.unread_by_customer) == (2, 2)
-    customer_events = [event for _, deliveries in collected.deliveries for group, event in deliveries
-                       if group == groups.visitor_group(visitor.pk)]
-    kinds = [(event["type"], event.get("prev_seq")) for event in customer_events
-             if event["type"] != "conversation.updated"]
+    customer_events = [
+        event
+        for _, deliveries in collected.deliveries
+        for group, event in deliveries
+        if group == groups.visitor_group(visitor.pk)
+    ]
+    kinds = [
+        (event["type"], event.get("prev_seq")) for event in customer_events if event["type"] != "conversation.updated"
+    ]
     assert kinds == [("message.new", 2), ("reply.end", None), ("reply.start", 3)]
 
 
@@ -181,10 +197,12 @@ def test_a_retried_client_id_is_stored_once_on_the_fast_path():
     visitor = make_visitor(make_site())
     conversation = first_message(visitor)
     client_id = new_client_id()
-    first = conversations.customer_message_send(visitor=visitor, client_id=client_id, body="once",
-                                                conversation_id=conversation.pk)
-    again = conversations.customer_message_send(visitor=visitor, client_id=client_id, body="once",
-                                                conversation_id=conversation.pk)
+    first = conversations.customer_message_send(
+        visitor=visitor, client_id=client_id, body="once", conversation_id=conversation.pk
+    )
+    again = conversations.customer_message_send(
+        visitor=visitor, client_id=client_id, body="once", conversation_id=conversation.pk
+    )
     assert (again.created, again.message.pk) == (False, first.message.pk)
     assert Message.objects.filter(client_id=client_id).count() == 1
 
@@ -195,8 +213,14 @@ def test_the_agent_fast_path_refuses_other_sites_and_takeovers():
     conversation = first_message(make_visitor(site))
 
     def send(site_ids, internal):
-        return conversations.agent_message_send_fast(agent=agent, site_ids=site_ids, conversation_id=conversation.pk,
-                                                     client_id=new_client_id(), body="hi", internal=internal)
+        return conversations.agent_message_send_fast(
+            agent=agent,
+            site_ids=site_ids,
+            conversation_id=conversation.pk,
+            client_id=new_client_id(),
+            body="hi",
+            internal=internal,
+        )
 
     assert send([other.pk], True) is None  # not a site of this socket's
     assert send([site.pk], False) is None  # the bot owns it: a takeover goes the ORM way
@@ -221,12 +245,18 @@ def test_one_statement_sends_from_many_threads_keep_seq_and_idempotency():
                 for _attempt in range(2 if n % 3 == 0 else 1):  # a flaky network retries
                     with effects.collect():
                         if index % 2:
-                            conversations.customer_message_send(visitor=visitor, client_id=client_id, body=f"c{n}",
-                                                                conversation_id=conversation.pk)
+                            conversations.customer_message_send(
+                                visitor=visitor, client_id=client_id, body=f"c{n}", conversation_id=conversation.pk
+                            )
                         else:
                             conversations.agent_message_send_fast(
-                                agent=agent, site_ids=[site.pk], conversation_id=conversation.pk,
-                                client_id=client_id, body=f"a{n}", internal=bool(n % 2))
+                                agent=agent,
+                                site_ids=[site.pk],
+                                conversation_id=conversation.pk,
+                                client_id=client_id,
+                                body=f"a{n}",
+                                internal=bool(n % 2),
+                            )
         finally:
             connection.close()
         return sent
@@ -242,6 +272,7 @@ def test_one_statement_sends_from_many_threads_keep_seq_and_idempotency():
 
 
 # --- lanes: per-conversation order, and no conversation waits on another ------------------------
+
 
 async def test_a_stalled_conversation_does_not_hold_up_another(site):
     stuck_visitor, free_visitor = await database_sync_to_async(lambda: (make_visitor(site), make_visitor(site)))()
@@ -277,8 +308,11 @@ async def test_events_of_one_conversation_leave_in_seq_order_under_concurrent_wr
         for n in range(count):
             assert (await send_message(communicator, f"m{n}", **extra))["type"] == "message.ack"
 
-    await asyncio.gather(write(customer, 10), write(writer_one, 10, conversation=conversation_id, internal=True),
-                         write(writer_two, 10, conversation=conversation_id, internal=True))
+    await asyncio.gather(
+        write(customer, 10),
+        write(writer_one, 10, conversation=conversation_id, internal=True),
+        write(writer_two, 10, conversation=conversation_id, internal=True),
+    )
     seqs = []
     while len(seqs) < 30:
         frame, _ = await receive_until(watcher, "message.new")
@@ -289,6 +323,7 @@ async def test_events_of_one_conversation_leave_in_seq_order_under_concurrent_wr
 
 
 # --- DirectDispatch mirrors channels' dispatch ---------------------------------------------------
+
 
 def test_direct_dispatch_mirrors_channels_dispatch_but_the_connection_cleanup():
     """If channels changes `AsyncConsumer.dispatch`, DirectDispatch must be looked at again."""

@@ -39,8 +39,10 @@ async def login_cookie(base_url: str, username: str, password: str) -> str:
     async with httpx.AsyncClient(base_url=base_url) as client:
         page = await client.get("/accounts/login/")
         csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        response = await client.post("/accounts/login/", data={
-            "csrfmiddlewaretoken": csrf, "username": username, "password": password, "next": "/"})
+        response = await client.post(
+            "/accounts/login/",
+            data={"csrfmiddlewaretoken": csrf, "username": username, "password": password, "next": "/"},
+        )
         assert response.status_code == 302, response.text[:500]
         return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
 
@@ -88,7 +90,8 @@ async def customer_socket(port: int, token: str, origin: str, cursor: str = "0.0
 
 async def agent_socket(port: int, cookie: str) -> tuple[Socket, dict]:
     """Open /ws/agent/ with a session cookie from the same origin, return the socket and its welcome."""
-    connection = await websockets.connect(f"ws://127.0.0.1:{port}/ws/agent/", origin=f"http://127.0.0.1:{port}",
-                                          additional_headers={"Cookie": cookie})
+    connection = await websockets.connect(
+        f"ws://127.0.0.1:{port}/ws/agent/", origin=f"http://127.0.0.1:{port}", additional_headers={"Cookie": cookie}
+    )
     socket = Socket(connection)
     return socket, await socket.until("welcome")

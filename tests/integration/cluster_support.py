@@ -52,12 +52,28 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> "RedisServer":
+    def start(self) -> RedisServer:
         with open(self.workdir / f"redis-{self.port}.log", "ab") as log:
             self.process = subprocess.Popen(
-                [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--daemonize", "no", "--dir", str(self.workdir)],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    REDIS_SERVER,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--daemonize",
+                    "no",
+                    "--dir",
+                    str(self.workdir),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         wait_until_listening(self.port, self.process, timeout=10)
         return self
 
@@ -126,9 +142,13 @@ class FaultCluster:
 
     def transcript(self, conversation_id: int) -> list[tuple[int, str, str]]:
         """What the customer may see of a conversation, from the database: (seq, body, status) by seq."""
-        return [tuple(row) for row in self.rows(
-            "select seq, body, status from chat_message where conversation_id = %s and not internal order by seq",
-            (conversation_id,))]
+        return [
+            tuple(row)
+            for row in self.rows(
+                "select seq, body, status from chat_message where conversation_id = %s and not internal order by seq",
+                (conversation_id,),
+            )
+        ]
 
 
 def _continue_all(cluster: Cluster) -> None:
@@ -172,9 +192,14 @@ def running_cluster(name: str, *, daphnes: int = 2, workers: int = 1, env: dict 
     cluster: Cluster | None = None
     try:
         redis = RedisServer(workdir).start()
-        cluster = Cluster(database_url=database.url, redis_url=redis.url, daphnes=daphnes, workers=workers,
-                          workdir=workdir, env={"CHANNEL_LAYER_PREFIX": f"parley-faults-{uuid.uuid4().hex[:6]}",
-                                                **(env or {})})
+        cluster = Cluster(
+            database_url=database.url,
+            redis_url=redis.url,
+            daphnes=daphnes,
+            workers=workers,
+            workdir=workdir,
+            env={"CHANNEL_LAYER_PREFIX": f"parley-faults-{uuid.uuid4().hex[:6]}", **(env or {})},
+        )
         # Cluster.prepare() also collects static files, which no test here needs (most of the boot time).
         cluster.manage("migrate", "--noinput")
         cluster.manage("seed_demo", "--origin", SHOP_ORIGIN)
@@ -202,13 +227,19 @@ def running_cluster(name: str, *, daphnes: int = 2, workers: int = 1, env: dict 
 
 async def open_agent_socket(cluster: FaultCluster, cookie: str, origin: str):
     """/ws/agent/ through nginx with a session cookie; returns (connection, Daphne port)."""
-    connection = await websockets.connect(f"ws://127.0.0.1:{cluster.port}/ws/agent/", origin=origin,
-                                          additional_headers={"Cookie": cookie}, open_timeout=10, max_size=2 ** 24)
+    connection = await websockets.connect(
+        f"ws://127.0.0.1:{cluster.port}/ws/agent/",
+        origin=origin,
+        additional_headers={"Cookie": cookie},
+        open_timeout=10,
+        max_size=2**24,
+    )
     return connection, upstream_port(connection.response.headers)
 
 
-async def agent_on(cluster: FaultCluster, cookie: str, *, want: int | None = None, avoid: int | None = None,
-                   attempts: int = 40) -> tuple[Socket, dict, int]:
+async def agent_on(
+    cluster: FaultCluster, cookie: str, *, want: int | None = None, avoid: int | None = None, attempts: int = 40
+) -> tuple[Socket, dict, int]:
     """An agent socket through nginx, with the desk page's own Origin, that landed on Daphne `want`
     (or on any but `avoid`)."""
     for _ in range(attempts):
@@ -224,8 +255,9 @@ async def agent_send_many(agent: Socket, messages: list[tuple[int, str]], timeou
     """Send (conversation, body) pairs without waiting in between; return their acks, in the same order."""
     client_ids = [str(uuid.uuid4()) for _ in messages]
     for client_id, (conversation_id, body) in zip(client_ids, messages):
-        await agent.send({"type": "message.send", "conversation": conversation_id, "client_id": client_id,
-                          "body": body})
+        await agent.send(
+            {"type": "message.send", "conversation": conversation_id, "client_id": client_id, "body": body}
+        )
     wanted, acks = set(client_ids), {}
 
     def done(frame: dict) -> bool:
@@ -255,8 +287,16 @@ class Entry:
 class TranscriptClient:
     """A customer as the widget is: a transcript by seq, exact resume, automatic reconnect with backoff."""
 
-    def __init__(self, port: int, token: str, *, origin: str = SHOP_ORIGIN, name: str = "customer",
-                 welcome_timeout: float = 5.0, heartbeat: float = 25.0):
+    def __init__(
+        self,
+        port: int,
+        token: str,
+        *,
+        origin: str = SHOP_ORIGIN,
+        name: str = "customer",
+        welcome_timeout: float = 5.0,
+        heartbeat: float = 25.0,
+    ):
         self.welcome_timeout = welcome_timeout  # the widget's watchdog: no welcome in time, reconnect
         self.heartbeat = heartbeat  # the widget pings every 25 s once welcomed
         self.url = f"ws://127.0.0.1:{port}/ws/widget/"
@@ -294,7 +334,7 @@ class TranscriptClient:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self, timeout: float = 15) -> "TranscriptClient":
+    async def start(self, timeout: float = 15) -> TranscriptClient:
         self._task = asyncio.create_task(self._run(), name=f"transcript-{self.name}")
         await self.wait_until(lambda c: c.welcomed, timeout, "welcome")
         return self
@@ -330,8 +370,9 @@ class TranscriptClient:
                 return
             try:
                 # No protocol-level pings: a browser sends none; the widget's own ping and watchdog stand in.
-                connection = await websockets.connect(self.url, origin=self.origin, open_timeout=10,
-                                                      max_size=2 ** 24, ping_interval=None)
+                connection = await websockets.connect(
+                    self.url, origin=self.origin, open_timeout=10, max_size=2**24, ping_interval=None
+                )
             except (OSError, TimeoutError, websockets.InvalidHandshake, websockets.ConnectionClosed):
                 attempt += 1
                 await self._backoff(attempt)
@@ -342,7 +383,8 @@ class TranscriptClient:
             self.welcomed = self.resume_in_flight = False
             self.held = []
             watchdog = asyncio.get_running_loop().call_later(
-                self.welcome_timeout, lambda c=connection: None if self.welcomed else asyncio.ensure_future(c.close()))
+                self.welcome_timeout, lambda c=connection: None if self.welcomed else asyncio.ensure_future(c.close())
+            )
             pinger = asyncio.create_task(self._ping_forever(connection))
             try:
                 await self._send(self._hello())
@@ -426,14 +468,19 @@ class TranscriptClient:
 
     async def wait_transcript(self, expected: list[tuple], timeout: float = 20) -> None:
         """Until this client shows exactly `expected` (seq, body, status) and is not mid-resume."""
-        await self.wait_until(lambda c: c.transcript() == expected and not c.resume_in_flight, timeout,
-                              f"transcript equal to the database's {expected[-3:]}")
+        await self.wait_until(
+            lambda c: c.transcript() == expected and not c.resume_in_flight,
+            timeout,
+            f"transcript equal to the database's {expected[-3:]}",
+        )
 
     def describe(self) -> str:
-        return (f"conversation={self.conversation_id} cursor={self.cursor} connected={self.connected} "
-                f"connections={self.connections} closes={self.close_codes} upstreams={self.upstreams} "
-                f"resumes={self.resumes} gaps={self.gaps} transcript(last 3)={self.transcript()[-3:]} "
-                f"last frames={[f.get('type') for f in self.frames[-8:]]} errors={self.errors[-3:]}")
+        return (
+            f"conversation={self.conversation_id} cursor={self.cursor} connected={self.connected} "
+            f"connections={self.connections} closes={self.close_codes} upstreams={self.upstreams} "
+            f"resumes={self.resumes} gaps={self.gaps} transcript(last 3)={self.transcript()[-3:]} "
+            f"last frames={[f.get('type') for f in self.frames[-8:]]} errors={self.errors[-3:]}"
+        )
 
     # --- frames (static/widget/connection.js, same decisions) -------------------------------------
 
@@ -452,7 +499,8 @@ class TranscriptClient:
         elif kind == "conversation.updated":
             conversation = frame.get("conversation") or {}
             if isinstance(conversation.get("id"), int) and (
-                    self.conversation_id is None or conversation["id"] > self.conversation_id):
+                self.conversation_id is None or conversation["id"] > self.conversation_id
+            ):
                 self._switch(conversation["id"])
         elif kind in TRACKED:
             self._on_live(frame)
@@ -571,15 +619,26 @@ class TranscriptClient:
         if held is not None:  # a reply we saw start came back finished, as a message, in a replay
             self._check_prefix(message["seq"], held.body, message.get("body") or "")
         self.messages[message["seq"]] = Entry(
-            id=message["id"], seq=message["seq"], kind=message["author"]["kind"], body=message.get("body") or "",
-            status=message["status"], index=held.index if held else -1, pos=(message["seq"], 0))
+            id=message["id"],
+            seq=message["seq"],
+            kind=message["author"]["kind"],
+            body=message.get("body") or "",
+            status=message["status"],
+            index=held.index if held else -1,
+            pos=(message["seq"], 0),
+        )
         if held is None:
             self.shown.append((self.conversation_id, message["seq"]))
         return "applied"
 
     def _new_reply(self, event: dict) -> Entry:
-        entry = Entry(id=event["reply_id"], seq=event["seq"], kind=(event.get("author") or {}).get("kind", "bot"),
-                      body="", status=STREAMING)
+        entry = Entry(
+            id=event["reply_id"],
+            seq=event["seq"],
+            kind=(event.get("author") or {}).get("kind", "bot"),
+            body="",
+            status=STREAMING,
+        )
         self.messages[event["seq"]] = entry
         self.shown.append((self.conversation_id, event["seq"]))
         return entry
@@ -639,8 +698,11 @@ class TranscriptClient:
             return
         seq, index = int(seq), int(index)
         entry = self.messages.get(seq)
-        if entry and (entry.pos is None or index >= entry.pos[1]) and (
-                entry.status != STREAMING or index <= entry.index):
+        if (
+            entry
+            and (entry.pos is None or index >= entry.pos[1])
+            and (entry.status != STREAMING or index <= entry.index)
+        ):
             entry.pos = (seq, index)
 
     def _sorted(self) -> list[Entry]:
@@ -668,8 +730,16 @@ class TranscriptClient:
         return sorted({item for item in self.shown if self.shown.count(item) > 1})
 
 
-async def customer_on(cluster: FaultCluster, token: str, *, want: int | None = None, avoid: int | None = None,
-                      name: str = "customer", attempts: int = 40, registry: list | None = None) -> TranscriptClient:
+async def customer_on(
+    cluster: FaultCluster,
+    token: str,
+    *,
+    want: int | None = None,
+    avoid: int | None = None,
+    name: str = "customer",
+    attempts: int = 40,
+    registry: list | None = None,
+) -> TranscriptClient:
     """A transcript client through nginx whose socket landed on Daphne `want` (or on any but `avoid`).
 
     `registry` collects every client started, so the caller can close them all even if this fails.

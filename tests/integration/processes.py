@@ -29,8 +29,9 @@ class ManagedProcess:
         self.name = name
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
-        self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True, start_new_session=True)
+        self.process = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        )
         threading.Thread(target=self._pump, daemon=True).start()
 
     def _pump(self) -> None:
@@ -67,25 +68,45 @@ class ManagedProcess:
 def service_env(database_url: str, redis_url: str, prefix: str, **extra) -> dict:
     """The environment every process of one test cluster shares."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PARLEY_", "AI_"))}
-    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, CHANNEL_LAYER_PREFIX=prefix,
-               SECRET_KEY="integration-secret", DEBUG="0", ALLOWED_HOSTS="127.0.0.1,localhost",
-               DJANGO_SETTINGS_MODULE="chatsite.settings", PYTHONUNBUFFERED="1", SECURE_COOKIES="0", **extra)
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        CHANNEL_LAYER_PREFIX=prefix,
+        SECRET_KEY="integration-secret",
+        DEBUG="0",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        DJANGO_SETTINGS_MODULE="chatsite.settings",
+        PYTHONUNBUFFERED="1",
+        SECURE_COOKIES="0",
+        **extra,
+    )
     return env
 
 
 def embedded_env(tmp_dir: Path, port_hint: str = "8000", **extra) -> dict:
     """One Daphne process with no services: SQLite file, in-memory layer, embedded AI worker."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL") and not k.startswith(("PARLEY_", "AI_"))}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_dir / 'live.sqlite3'}", SECRET_KEY="browser-tests", DEBUG="1",
-               DJANGO_SETTINGS_MODULE="chatsite.settings", PYTHONUNBUFFERED="1", PORT=port_hint, **extra)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL") and not k.startswith(("PARLEY_", "AI_"))
+    }
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_dir / 'live.sqlite3'}",
+        SECRET_KEY="browser-tests",
+        DEBUG="1",
+        DJANGO_SETTINGS_MODULE="chatsite.settings",
+        PYTHONUNBUFFERED="1",
+        PORT=port_hint,
+        **extra,
+    )
     return env
 
 
 def manage(env: dict, *args: str) -> str:
     """Run a management command and return its output."""
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=180)
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
     if result.returncode != 0:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
     return result.stdout
@@ -94,8 +115,9 @@ def manage(env: dict, *args: str) -> str:
 def start_daphne(env: dict, name: str = "daphne") -> tuple[ManagedProcess, int]:
     """Start Daphne on a free port and wait until it listens."""
     port = free_port()
-    process = ManagedProcess(name, [str(BIN / "daphne"), "-v", "1", "-b", "127.0.0.1", "-p", str(port),
-                                    "chatsite.asgi:application"], env)
+    process = ManagedProcess(
+        name, [str(BIN / "daphne"), "-v", "1", "-b", "127.0.0.1", "-p", str(port), "chatsite.asgi:application"], env
+    )
     process.wait_for_line("Listening on TCP address")
     return process, port
 

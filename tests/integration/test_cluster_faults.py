@@ -56,8 +56,13 @@ def provider_script(provider):
 
 
 def cluster_env(provider, **extra) -> dict:
-    return {"AI_PROVIDER": "openai", "AI_BASE_URL": provider.base_url, "AI_API_KEY": "sk-faults",
-            "PARLEY_SEND_RATE_COUNT": "10000", **extra}
+    return {
+        "AI_PROVIDER": "openai",
+        "AI_BASE_URL": provider.base_url,
+        "AI_API_KEY": "sk-faults",
+        "PARLEY_SEND_RATE_COUNT": "10000",
+        **extra,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +78,14 @@ def report(what: str, since: float, **details) -> None:
 
 
 async def reply_status(cluster, reply_id: int, done=lambda status: status != "streaming", timeout: float = 30):
-    row = await asyncio.to_thread(wait_for_row, cluster.database.url,
-                                  "select status, body, worker from chat_message where id = %s", (reply_id,),
-                                  lambda row: done(row[0]), timeout)
+    row = await asyncio.to_thread(
+        wait_for_row,
+        cluster.database.url,
+        "select status, body, worker from chat_message where id = %s",
+        (reply_id,),
+        lambda row: done(row[0]),
+        timeout,
+    )
     return row
 
 
@@ -115,15 +125,19 @@ async def test_through_nginx_stream_stop_and_sse_with_customer_and_agent_on_diff
         await agent.until("subscribed")
         assert await asyncio.to_thread(provider.wait_sent, 3, 10)
         first_three = "".join(TOKENS[:3]).rstrip()  # a trailing space waits for the next token
-        await customer.wait_until(lambda c: (r := bot_reply(c, ack["seq"])) is not None and r.body == first_three,
-                                  10, "the first three tokens while the provider waits")
+        await customer.wait_until(
+            lambda c: (r := bot_reply(c, ack["seq"])) is not None and r.body == first_three,
+            10,
+            "the first three tokens while the provider waits",
+        )
         reply = bot_reply(customer, ack["seq"])
         assert reply.status == "streaming"
         provider.release()
         end = await agent.until(lambda f: f["type"] == "reply.end" and f["reply_id"] == reply.id)
         assert end["status"] == "complete" and end["body"] == FULL
-        assert any(f["type"] == "reply.delta" and f["reply_id"] == reply.id for f in agent.frames), \
+        assert any(f["type"] == "reply.delta" and f["reply_id"] == reply.id for f in agent.frames), (
             "the agent's Daphne relayed no live delta of the worker's reply"
+        )
         await customer.wait_transcript(cluster.transcript(conversation))
         assert customer.transcript()[-1] == (reply.seq, FULL, "complete")
         report("streamed reply across two Daphnes", started, customer=customer.upstream, agent=agent_port)
@@ -131,8 +145,11 @@ async def test_through_nginx_stream_stop_and_sse_with_customer_and_agent_on_diff
         # Stop: the reply ends `stopped` with its partial text and the provider's stream is closed.
         provider.configure(pause_after=2)
         ack = await customer.wait_ack(await customer.send_message("Can I still change my order?"))
-        await customer.wait_until(lambda c: (r := bot_reply(c, ack["seq"])) is not None and r.index >= 0, 10,
-                                  "the stopped reply's first delta")
+        await customer.wait_until(
+            lambda c: (r := bot_reply(c, ack["seq"])) is not None and r.index >= 0,
+            10,
+            "the stopped reply's first delta",
+        )
         assert await asyncio.to_thread(provider.wait_sent, 2, 10)
         reply = bot_reply(customer, ack["seq"])
         stop_at = time.monotonic()
@@ -156,15 +173,19 @@ async def test_through_nginx_stream_stop_and_sse_with_customer_and_agent_on_diff
         sse_started = time.monotonic()
         texts, finish, first_at = [], None, None
         async with asyncio.timeout(30), httpx.AsyncClient(timeout=20) as http:
-            async with http.stream("POST", f"{cluster.url}/api/widget/messages", headers=headers,
-                                   json={"client_id": client_id, "body": "Do you ship the same day?"}) as response:
+            async with http.stream(
+                "POST",
+                f"{cluster.url}/api/widget/messages",
+                headers=headers,
+                json={"client_id": client_id, "body": "Do you ship the same day?"},
+            ) as response:
                 assert response.status_code == 200
                 assert response.headers["content-type"].startswith("text/event-stream")
                 assert response.headers.get("X-Parley-Upstream"), "the answer did not come through nginx"
                 async for line in response.aiter_lines():
                     if not line.startswith("data: "):
                         continue
-                    data = line[len("data: "):]
+                    data = line[len("data: ") :]
                     if data == "[DONE]":
                         break
                     chunk = json.loads(data)
@@ -174,15 +195,18 @@ async def test_through_nginx_stream_stop_and_sse_with_customer_and_agent_on_diff
                     elif content:
                         if first_at is None:
                             first_at = time.monotonic() - sse_started
-                            assert not provider.streams[-1].finished.is_set(), \
+                            assert not provider.streams[-1].finished.is_set(), (
                                 "the first chunk waited for the provider to finish: the proxy buffers"
+                            )
                             assert provider.streams[-1].sent <= 2
                             provider.release()
                         texts.append(content)
         assert finish is not None and finish["choices"][0]["finish_reason"] == "stop"
         [(sse_body, sse_status)] = cluster.rows(
             "select r.body, r.status from chat_message r join chat_message t on r.trigger_id = t.id "
-            "where t.client_id = %s", (client_id,))
+            "where t.client_id = %s",
+            (client_id,),
+        )
         assert "".join(texts) == sse_body == FULL and sse_status == "complete"
         report("SSE through nginx", sse_started, first_chunk_after=f"{first_at:.3f} s")
         assert_clean(customer)
@@ -205,16 +229,21 @@ async def crowd_away_and_back(cluster, crowd, *, victim: int, survivor: int, sig
         client.may_reconnect.clear()  # offline until the test lets them back
     killed_at = time.monotonic()
     await asyncio.to_thread(cluster.cluster.stop_daphne, victim, signum)
-    await asyncio.gather(*(client.wait_until(lambda c, n=n: len(c.close_codes) > n, 15, "the close")
-                           for client, n in zip(crowd, closes)))
+    await asyncio.gather(
+        *(client.wait_until(lambda c, n=n: len(c.close_codes) > n, 15, "the close") for client, n in zip(crowd, closes))
+    )
     codes = sorted({int(client.close_codes[-1]) for client in crowd})
     report(f"{signal.Signals(signum).name} on Daphne {victim}: {len(crowd)} sockets closed", killed_at, codes=codes)
     await while_away()
     back_at = time.monotonic()
     for client in crowd:
         client.may_reconnect.set()
-    await asyncio.gather(*(client.wait_until(lambda c, n=n: c.connected and c.connections > n, 30, "its return")
-                           for client, n in zip(crowd, connections)))
+    await asyncio.gather(
+        *(
+            client.wait_until(lambda c, n=n: c.connected and c.connections > n, 30, "its return")
+            for client, n in zip(crowd, connections)
+        )
+    )
     assert {client.upstream for client in crowd} == {survivor}
     report(f"{len(crowd)} customers back on Daphne {survivor}", back_at)
     return codes
@@ -229,17 +258,29 @@ async def test_daphne_killed_with_sigterm_then_sigkill_under_fifty_customers(clu
     try:
         started = time.monotonic()
         tokens = await asyncio.gather(*(visitor_token(cluster.url, SHOP_ORIGIN) for _ in range(CROWD)))
-        crowd = await asyncio.gather(*(customer_on(cluster, token, want=first, name=f"customer-{i}", registry=clients)
-                                       for i, token in enumerate(tokens)))
+        crowd = await asyncio.gather(
+            *(
+                customer_on(cluster, token, want=first, name=f"customer-{i}", registry=clients)
+                for i, token in enumerate(tokens)
+            )
+        )
         # Each asks a question; the bot's replies are mid-stream (the provider pauses) when the process dies.
         provider.configure(pause_after=2)
-        client_ids = [await client.send_message(f"Question {i}: when does my order ship?")
-                      for i, client in enumerate(crowd)]
+        client_ids = [
+            await client.send_message(f"Question {i}: when does my order ship?") for i, client in enumerate(crowd)
+        ]
         acks = await asyncio.gather(*(client.wait_ack(cid) for client, cid in zip(crowd, client_ids)))
         conversations = [ack["conversation"] for ack in acks]
-        await asyncio.gather(*(client.wait_until(lambda c, s=ack["seq"]: (r := bot_reply(c, s)) is not None
-                                                 and r.index >= 0, 30, "its reply's first delta")
-                               for client, ack in zip(crowd, acks)))
+        await asyncio.gather(
+            *(
+                client.wait_until(
+                    lambda c, s=ack["seq"]: (r := bot_reply(c, s)) is not None and r.index >= 0,
+                    30,
+                    "its reply's first delta",
+                )
+                for client, ack in zip(crowd, acks)
+            )
+        )
         report(f"{CROWD} customers on Daphne {first}, replies streaming", started)
 
         async def answer(text: str) -> None:
@@ -247,9 +288,14 @@ async def test_daphne_killed_with_sigterm_then_sigkill_under_fifty_customers(clu
 
         async def replies_finish_then_answer():  # while they are away
             provider.release()
-            await asyncio.to_thread(wait_for_row, cluster.database.url,
-                                    "select count(*) from chat_message where conversation_id = any(%s) "
-                                    "and status = 'streaming'", (conversations,), lambda row: row[0] == 0, 30)
+            await asyncio.to_thread(
+                wait_for_row,
+                cluster.database.url,
+                "select count(*) from chat_message where conversation_id = any(%s) and status = 'streaming'",
+                (conversations,),
+                lambda row: row[0] == 0,
+                30,
+            )
             await answer("While you were away: it ships today.")
 
         async def check(when: str, since: float):
@@ -257,13 +303,19 @@ async def test_daphne_killed_with_sigterm_then_sigkill_under_fifty_customers(clu
             await asyncio.gather(*(client.wait_transcript(rows) for client, rows in zip(crowd, expected)))
             assert_clean(*crowd)
             assert all(status == "complete" for rows in expected for _, _, status in rows)
-            report(f"{when}: {CROWD} transcripts equal the database's", since, rows=len(expected[0]),
-                   resumes=sum(c.resumes for c in crowd), duplicates_dropped=sum(c.duplicates for c in crowd))
+            report(
+                f"{when}: {CROWD} transcripts equal the database's",
+                since,
+                rows=len(expected[0]),
+                resumes=sum(c.resumes for c in crowd),
+                duplicates_dropped=sum(c.duplicates for c in crowd),
+            )
 
         # SIGTERM: a planned restart; the sockets close with "server restarting".
         round_at = time.monotonic()
-        codes = await crowd_away_and_back(cluster, crowd, victim=first, survivor=second, signum=signal.SIGTERM,
-                                          while_away=replies_finish_then_answer)
+        codes = await crowd_away_and_back(
+            cluster, crowd, victim=first, survivor=second, signum=signal.SIGTERM, while_away=replies_finish_then_answer
+        )
         assert set(codes) <= RESTARTING, f"SIGTERM closed the sockets with {codes}, not 'server restarting'"
         await answer("Anything else?")
         await check("after SIGTERM", round_at)
@@ -276,8 +328,14 @@ async def test_daphne_killed_with_sigterm_then_sigkill_under_fifty_customers(clu
             await answer("While you were away again: here is your tracking number.")
 
         round_at = time.monotonic()
-        codes = await crowd_away_and_back(cluster, crowd, victim=second, survivor=first, signum=signal.SIGKILL,
-                                          while_away=desk_reconnects_then_answers)
+        codes = await crowd_away_and_back(
+            cluster,
+            crowd,
+            victim=second,
+            survivor=first,
+            signum=signal.SIGKILL,
+            while_away=desk_reconnects_then_answers,
+        )
         assert codes == [1006], f"SIGKILL closed the sockets with {codes}"
         await answer("Anything else, after all that?")
         await check("after SIGKILL", round_at)
@@ -298,19 +356,26 @@ async def test_ai_worker_killed_mid_reply_is_interrupted_and_a_restarted_worker_
         provider.configure(pause_after=3)
         ack = await customer.wait_ack(await customer.send_message("Where is my parcel?"))
         conversation = ack["conversation"]
-        await customer.wait_until(lambda c: (r := bot_reply(c, ack["seq"])) is not None and r.index >= 0, 10,
-                                  "the reply's first delta")
+        await customer.wait_until(
+            lambda c: (r := bot_reply(c, ack["seq"])) is not None and r.index >= 0, 10, "the reply's first delta"
+        )
         assert await asyncio.to_thread(provider.wait_sent, 3, 10)
         reply = bot_reply(customer, ack["seq"])
         # Kill it once a checkpoint holds text, so "partial text kept" has something to keep.
-        await asyncio.to_thread(wait_for_row, cluster.database.url, "select body from chat_message where id = %s",
-                                (reply.id,), lambda row: bool(row[0]))
+        await asyncio.to_thread(
+            wait_for_row,
+            cluster.database.url,
+            "select body from chat_message where id = %s",
+            (reply.id,),
+            lambda row: bool(row[0]),
+        )
         [worker] = [w for w in cluster.cluster.workers if w.poll() is None]
         killed_at = time.monotonic()
         os.killpg(worker.pid, signal.SIGKILL)
         await asyncio.to_thread(worker.wait, 10)
-        await customer.wait_until(lambda c: c.messages[reply.seq].status != "streaming", INTERRUPTED_WITHIN + 5,
-                                  "the interrupted end")
+        await customer.wait_until(
+            lambda c: c.messages[reply.seq].status != "streaming", INTERRUPTED_WITHIN + 5, "the interrupted end"
+        )
         elapsed = time.monotonic() - killed_at
         entry = customer.messages[reply.seq]
         assert entry.status == "interrupted" and elapsed < INTERRUPTED_WITHIN
@@ -322,8 +387,11 @@ async def test_ai_worker_killed_mid_reply_is_interrupted_and_a_restarted_worker_
         restarted_at = time.monotonic()
         restarted = cluster.cluster.start_worker()
         ack = await customer.wait_ack(await customer.send_message("And do you ship abroad?"))
-        await customer.wait_until(lambda c: (r := bot_reply(c, ack["seq"])) is not None and r.status != "streaming",
-                                  30, "the restarted worker's reply")
+        await customer.wait_until(
+            lambda c: (r := bot_reply(c, ack["seq"])) is not None and r.status != "streaming",
+            30,
+            "the restarted worker's reply",
+        )
         second = bot_reply(customer, ack["seq"])
         assert (second.status, second.body) == ("complete", FULL)
         status, _, worker_name = await reply_status(cluster, second.id)
@@ -344,21 +412,25 @@ async def test_database_outage_send_is_refused_unacked_and_the_retry_stores_once
     try:
         ack = await customer.wait_ack(await customer.send_message("Hello, is anyone there?"))
         conversation = ack["conversation"]
-        await customer.wait_until(lambda c: (r := bot_reply(c, ack["seq"])) is not None and r.status != "streaming",
-                                  20, "the first reply")
+        await customer.wait_until(
+            lambda c: (r := bot_reply(c, ack["seq"])) is not None and r.status != "streaming", 20, "the first reply"
+        )
 
         client_id, body = str(uuid.uuid4()), "Has my order left the warehouse?"
         name = cluster.database_name
         outage_at = time.monotonic()
-        with psycopg.connect(postgres_server_url().replace("postgres://", "postgresql://", 1),
-                             autocommit=True) as admin:
+        with psycopg.connect(
+            postgres_server_url().replace("postgres://", "postgresql://", 1), autocommit=True
+        ) as admin:
             try:
                 admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-                admin.execute("select pg_terminate_backend(pid) from pg_stat_activity "
-                              "where datname = %s and pid <> pg_backend_pid()", (name,))
+                admin.execute(
+                    "select pg_terminate_backend(pid) from pg_stat_activity "
+                    "where datname = %s and pid <> pg_backend_pid()",
+                    (name,),
+                )
                 await customer.send_message(body, client_id)
-                await customer.wait_until(lambda c: any(e.get("ref") == client_id for e in c.errors), 15,
-                                          "the refusal")
+                await customer.wait_until(lambda c: any(e.get("ref") == client_id for e in c.errors), 15, "the refusal")
                 [error] = [e for e in customer.errors if e.get("ref") == client_id]
                 assert error["code"] == "unavailable"
                 assert client_id not in customer.acks
@@ -373,8 +445,11 @@ async def test_database_outage_send_is_refused_unacked_and_the_retry_stores_once
         again = await customer.wait_ack(client_id)
         assert (again["id"], again["seq"]) == (first["id"], first["seq"])
         assert cluster.rows("select count(*) from chat_message where client_id = %s", (client_id,)) == [(1,)]
-        await customer.wait_until(lambda c: (r := bot_reply(c, first["seq"])) is not None
-                                  and r.status != "streaming", 20, "the reply to the retried message")
+        await customer.wait_until(
+            lambda c: (r := bot_reply(c, first["seq"])) is not None and r.status != "streaming",
+            20,
+            "the reply to the retried message",
+        )
         await customer.wait_transcript(cluster.transcript(conversation))
         assert_clean(customer)
         report("database back, retry stored once", outage_at)
@@ -411,9 +486,16 @@ async def test_redis_restart_while_replies_stream(redis_cluster, provider):
         provider.configure(pause_after=3)  # every customer's reply is mid-stream when Redis restarts
         client_ids = [await c.send_message(f"Question {i}: when do orders ship?") for i, c in enumerate(customers)]
         acks = await asyncio.gather(*(c.wait_ack(cid) for c, cid in zip(customers, client_ids)))
-        await asyncio.gather(*(c.wait_until(lambda c, s=a["seq"]: (r := bot_reply(c, s)) is not None
-                                            and r.index >= 0, 15, "its reply's first delta")
-                               for c, a in zip(customers, acks)))
+        await asyncio.gather(
+            *(
+                c.wait_until(
+                    lambda c, s=a["seq"]: (r := bot_reply(c, s)) is not None and r.index >= 0,
+                    15,
+                    "its reply's first delta",
+                )
+                for c, a in zip(customers, acks)
+            )
+        )
         replies = [bot_reply(c, a["seq"]) for c, a in zip(customers, acks)]
         conversation = acks[0]["conversation"]
         await agent.send({"type": "subscribe", "conversation": conversation, "cursor": "0.0"})
@@ -433,21 +515,29 @@ async def test_redis_restart_while_replies_stream(redis_cluster, provider):
         report("redis-server killed and started again", restarted_at)
         provider.release()
         findings = []
-        await asyncio.to_thread(wait_for_row, cluster.database.url,
-                                "select count(*) from chat_message where id = any(%s) and status = 'streaming'",
-                                ([r.id for r in replies],), lambda row: row[0] == 0, 30)
+        await asyncio.to_thread(
+            wait_for_row,
+            cluster.database.url,
+            "select count(*) from chat_message where id = any(%s) and status = 'streaming'",
+            ([r.id for r in replies],),
+            lambda row: row[0] == 0,
+            30,
+        )
         ended = cluster.rows("select status, body from chat_message where id = any(%s)", ([r.id for r in replies],))
         if any(row != ("complete", FULL) for row in ended):
             findings.append(f"replies in flight ended {sorted({status for status, _ in ended})}, not all complete")
 
         # Every client ends with the database's transcript ...
-        outcomes = await asyncio.gather(*(c.wait_transcript(cluster.transcript(c.conversation_id), 8)
-                                          for c in customers), return_exceptions=True)
+        outcomes = await asyncio.gather(
+            *(c.wait_transcript(cluster.transcript(c.conversation_id), 8) for c in customers), return_exceptions=True
+        )
         behind = [c for c, outcome in zip(customers, outcomes) if isinstance(outcome, Exception)]
         if behind:
             shown = sorted({c.reply(r.seq).status for c, r in zip(customers, replies) if c in behind})
-            findings.append(f"{len(behind)} of {len(customers)} customers never reached the database's transcript "
-                            f"(their reply still shows {shown})")
+            findings.append(
+                f"{len(behind)} of {len(customers)} customers never reached the database's transcript "
+                f"(their reply still shows {shown})"
+            )
         report("after the restart: transcripts", restarted_at, behind=[c.name for c in behind])
 
         # The desk: did it get the end of the reply it follows? Then its heartbeat (a ping every 25 s in
@@ -464,8 +554,12 @@ async def test_redis_restart_while_replies_stream(redis_cluster, provider):
             if not ended:
                 await agent.send({"type": "subscribe", "conversation": conversation, "cursor": "0.0"})
                 replay = await agent.until("subscribed", timeout=5)
-                ended = any(e["type"] == "message.new" and e["message"]["id"] == replies[0].id
-                            and e["message"]["status"] == "complete" for e in replay["events"])
+                ended = any(
+                    e["type"] == "message.new"
+                    and e["message"]["id"] == replies[0].id
+                    and e["message"]["status"] == "complete"
+                    for e in replay["events"]
+                )
             if not ended:
                 findings.append("the agent never got the end of the reply it follows, even after its heartbeat")
         except websockets.ConnectionClosed:
@@ -475,27 +569,39 @@ async def test_redis_restart_while_replies_stream(redis_cluster, provider):
             await agent.until("subscribed")
 
         # ... and new live events reach everyone afterwards, both ways.
-        answers = await agent_send_many(agent, [(c.conversation_id, f"Thanks for waiting, {c.name}.")
-                                                for c in customers])
-        outcomes = await asyncio.gather(*(c.wait_until(lambda c, s=a["seq"]: s in c.messages, 10, "the answer")
-                                          for c, a in zip(customers, answers)), return_exceptions=True)
+        answers = await agent_send_many(
+            agent, [(c.conversation_id, f"Thanks for waiting, {c.name}.") for c in customers]
+        )
+        outcomes = await asyncio.gather(
+            *(
+                c.wait_until(lambda c, s=a["seq"]: s in c.messages, 10, "the answer")
+                for c, a in zip(customers, answers)
+            ),
+            return_exceptions=True,
+        )
         deaf = [c.name for c, outcome in zip(customers, outcomes) if isinstance(outcome, Exception)]
         if deaf:
-            findings.append(f"{len(deaf)} of {len(customers)} customers never got an agent's answer sent after "
-                            f"the restart: {deaf}")
+            findings.append(
+                f"{len(deaf)} of {len(customers)} customers never got an agent's answer sent after the restart: {deaf}"
+            )
         question = await customers[0].wait_ack(await customers[0].send_message("Thank you!"))
         try:
-            await agent.until(lambda f: f["type"] == "message.new" and f["message"]["seq"] == question["seq"],
-                              timeout=10)
+            await agent.until(
+                lambda f: f["type"] == "message.new" and f["message"]["seq"] == question["seq"], timeout=10
+            )
         except TimeoutError:
             findings.append("the agent's socket never got the customer's message sent after the restart")
         if any(worker.poll() is not None for worker in cluster.cluster.workers):
             findings.append("the AI worker process exited when Redis went away")
         for customer in customers:
             assert not customer.shown_twice() and not customer.problems, customer.describe()
-        report("after the restart: live events", restarted_at, agent_socket_closed=agent_closed,
-               reconnected=[c.name for c in customers if c.close_codes],
-               close_codes=sorted({int(code) for c in customers for code in c.close_codes}))
+        report(
+            "after the restart: live events",
+            restarted_at,
+            agent_socket_closed=agent_closed,
+            reconnected=[c.name for c in customers if c.close_codes],
+            close_codes=sorted({int(code) for c in customers for code in c.close_codes}),
+        )
         if findings:
             print(f"\n[faults] lost or stuck after the Redis restart: {findings}")
             raise RedisRestartLoss("; ".join(findings))
@@ -524,8 +630,9 @@ async def test_slow_consumer_loses_live_events_and_catches_up_by_resume(small_la
         customer = await customer_on(cluster, token, avoid=agent_port, registry=clients)
         ack = await customer.wait_ack(await customer.send_message("I would like to talk to someone."))
         conversation = ack["conversation"]
-        await customer.wait_until(lambda c: (r := bot_reply(c, ack["seq"])) is not None and r.status != "streaming",
-                                  20, "the bot's reply")
+        await customer.wait_until(
+            lambda c: (r := bot_reply(c, ack["seq"])) is not None and r.status != "streaming", 20, "the bot's reply"
+        )
         held_before = len(customer.messages)
 
         # The customer's Daphne stalls (SIGSTOP: the slowest consumer there is, like a long GC pause or a starved
@@ -538,8 +645,9 @@ async def test_slow_consumer_loses_live_events_and_catches_up_by_resume(small_la
             await agent_send_many(agent, [(conversation, f"Line {i} of the answer.") for i in range(burst)], 120)
         finally:
             os.killpg(slow.pid, signal.SIGCONT)
-        stored = cluster.rows("select count(*) from chat_message where conversation_id = %s and author_kind = 'agent'",
-                              (conversation,))
+        stored = cluster.rows(
+            "select count(*) from chat_message where conversation_id = %s and author_kind = 'agent'", (conversation,)
+        )
         assert stored == [(burst,)]
         report(f"burst of {burst} stored while the customer's Daphne was stalled", burst_at)
 
@@ -555,7 +663,14 @@ async def test_slow_consumer_loses_live_events_and_catches_up_by_resume(small_la
         assert live < len(expected), "every message arrived live: the small layer dropped nothing"
         assert customer.connections == 1, "the customer had to reconnect"
         assert_clean(customer)
-        report("customer caught up by resume", burst_at, live_messages_received=live, gaps=customer.gaps,
-               resumes=customer.resumes, duplicates_dropped=customer.duplicates, tail_seq=tail["seq"])
+        report(
+            "customer caught up by resume",
+            burst_at,
+            live_messages_received=live,
+            gaps=customer.gaps,
+            resumes=customer.resumes,
+            duplicates_dropped=customer.duplicates,
+            tail_seq=tail["seq"],
+        )
     finally:
         await close_all(*clients, agent)

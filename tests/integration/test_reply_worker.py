@@ -43,8 +43,13 @@ async def test_reply_streams_from_a_worker_process_and_survives_its_sigkill(ai_c
         assert delta["reply_id"] == start["reply_id"] and delta["index"] == 0
         assert await asyncio.to_thread(provider.wait_sent, 3)
         # Kill it only once a checkpoint holds text, so "partial text kept" has something to keep.
-        await asyncio.to_thread(wait_for_row, env["DATABASE_URL"], "select body from chat_message where id = %s",
-                                (start["reply_id"],), lambda row: bool(row[0]))
+        await asyncio.to_thread(
+            wait_for_row,
+            env["DATABASE_URL"],
+            "select body from chat_message where id = %s",
+            (start["reply_id"],),
+            lambda row: bool(row[0]),
+        )
 
         killed_at = time.monotonic()
         worker.signal(signal.SIGKILL)

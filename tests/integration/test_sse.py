@@ -23,8 +23,9 @@ def provider():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, provider):
-    env = embedded_env(tmp_path_factory.mktemp("sse"), AI_PROVIDER="openai", AI_BASE_URL=provider.base_url,
-                       AI_API_KEY="sk-sse")
+    env = embedded_env(
+        tmp_path_factory.mktemp("sse"), AI_PROVIDER="openai", AI_BASE_URL=provider.base_url, AI_API_KEY="sk-sse"
+    )
     manage(env, "migrate", "--noinput")
     manage(env, "seed_demo")
     process, port = start_daphne(env, "daphne-sse")
@@ -86,8 +87,9 @@ def test_post_streams_chunks_before_the_provider_finishes_then_done(server, prov
                 texts.append(chunk["choices"][0]["delta"]["content"])
     assert finish["choices"][0]["finish_reason"] == "stop"
     assert finish["parley_outcome"] == "answered" and finish["parley_meta"]["language"] == "en"
-    [(stored_body, status)] = database_rows(env, "select body, status from chat_message where author_kind='bot' "
-                                                 "order by id desc limit 1")
+    [(stored_body, status)] = database_rows(
+        env, "select body, status from chat_message where author_kind='bot' order by id desc limit 1"
+    )
     assert "".join(texts) == stored_body == "".join(TOKENS) and status == "complete"
     assert all(record_id for record_id in ids)
 
@@ -114,8 +116,11 @@ def test_retried_post_attaches_to_the_same_reply_and_resumes_from_last_event_id(
     assert received == "".join(TOKENS)
     rows = database_rows(env, "select count(*) from chat_message where client_id = ?", (body["client_id"],))
     assert rows == [(1,)]
-    replies = database_rows(env, "select count(*) from chat_message m join chat_message t on m.trigger_id = t.id "
-                                 "where t.client_id = ?", (body["client_id"],))
+    replies = database_rows(
+        env,
+        "select count(*) from chat_message m join chat_message t on m.trigger_id = t.id where t.client_id = ?",
+        (body["client_id"],),
+    )
     assert replies == [(1,)]
 
 
@@ -127,8 +132,9 @@ def test_event_stream_resumes_mid_reply_from_last_event_id(server, provider):
     with httpx.stream("GET", f"{base}/api/widget/events", headers=auth, timeout=20) as events:
         stream = records(events)
         assert next(stream)[0] == "welcome"
-        sent = httpx.post(f"{base}/api/widget/messages", json={"client_id": str(uuid.uuid4()), "body": "Shipping?"},
-                          headers=auth)
+        sent = httpx.post(
+            f"{base}/api/widget/messages", json={"client_id": str(uuid.uuid4()), "body": "Shipping?"}, headers=auth
+        )
         assert sent.json()["type"] == "message.ack"
         text, last_id, index = "", None, -1
         for event, data, record_id in stream:
@@ -137,9 +143,10 @@ def test_event_stream_resumes_mid_reply_from_last_event_id(server, provider):
                 assert frame["index"] == index + 1
                 text, index, last_id = text + frame["text"], frame["index"], record_id
                 break
-    with httpx.stream("GET", f"{base}/api/widget/events", headers={**auth, "Last-Event-ID": last_id},
-                      timeout=20) as events:
-        for event, data, record_id in records(events):
+    with httpx.stream(
+        "GET", f"{base}/api/widget/events", headers={**auth, "Last-Event-ID": last_id}, timeout=20
+    ) as events:
+        for event, data, _record_id in records(events):
             frame = json.loads(data)
             if event == "welcome":
                 provider.release()  # the reply goes on only once the client is back: a true mid-stream resume
@@ -171,8 +178,9 @@ def test_bad_requests_get_clear_errors(server):
     assert httpx.post(f"{base}/api/widget/messages", json={"body": "x"}).status_code == 401
     bad = httpx.post(f"{base}/api/widget/messages", json={"client_id": "nope", "body": "x"}, headers=auth)
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_request"
-    long = httpx.post(f"{base}/api/widget/messages", json={"client_id": str(uuid.uuid4()), "body": "x" * 4001},
-                      headers=auth)
+    long = httpx.post(
+        f"{base}/api/widget/messages", json={"client_id": str(uuid.uuid4()), "body": "x" * 4001}, headers=auth
+    )
     assert long.json()["error"]["code"] == "too_long"
     assert httpx.get(f"{base}/api/widget/events", params={"cursor": "a.b"}, headers=auth).status_code == 400
     assert httpx.post(f"{base}/api/widget/replies/999999/stop", headers=auth).status_code == 404

@@ -40,8 +40,13 @@ def writer(index: int, visitor_id: int, agent_id: int, conversation_id: int, cou
             if (index + n) % 2:
                 conversations.customer_message_send(visitor=visitor, client_id=client_id, body=f"w{index} m{n}")
             else:
-                conversations.agent_message_send(agent=agent, conversation=conversation, client_id=client_id,
-                                                 body=f"w{index} m{n}", internal=n % 5 == 0)
+                conversations.agent_message_send(
+                    agent=agent,
+                    conversation=conversation,
+                    client_id=client_id,
+                    body=f"w{index} m{n}",
+                    internal=n % 5 == 0,
+                )
     out.put(client_ids)
 
 
@@ -56,8 +61,10 @@ def main() -> None:
     connections.close_all()  # each forked writer opens its own connection
     context = multiprocessing.get_context("fork")
     out = context.Queue()
-    processes = [context.Process(target=writer, args=(i, visitor.pk, agent.pk, conversation_id, count, out))
-                 for i in range(writers)]
+    processes = [
+        context.Process(target=writer, args=(i, visitor.pk, agent.pk, conversation_id, count, out))
+        for i in range(writers)
+    ]
     for process in processes:
         process.start()
     sent = [client_id for _ in processes for client_id in out.get(timeout=120)]
@@ -65,9 +72,17 @@ def main() -> None:
         process.join(timeout=120)
     rows = list(Message.objects.filter(conversation_id=conversation_id).order_by("seq").values_list("seq", "client_id"))
     conversation = Conversation.objects.get(pk=conversation_id)
-    print(json.dumps({"seqs": [seq for seq, _ in rows], "client_ids": [cid for _, cid in rows],
-                      "sent": sent, "last_seq": conversation.last_seq,
-                      "exit_codes": [process.exitcode for process in processes]}))
+    print(
+        json.dumps(
+            {
+                "seqs": [seq for seq, _ in rows],
+                "client_ids": [cid for _, cid in rows],
+                "sent": sent,
+                "last_seq": conversation.last_seq,
+                "exit_codes": [process.exitcode for process in processes],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

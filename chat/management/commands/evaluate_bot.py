@@ -15,8 +15,12 @@ class Command(BaseCommand):
     help = "Score the offline bot on an evaluation set (dev or heldout) against the demo knowledge base."
 
     def add_arguments(self, parser):
-        parser.add_argument("sets", nargs="*", default=["dev", "heldout"],
-                            help="Set names under tests/chat/bot_eval/ (default: dev heldout).")
+        parser.add_argument(
+            "sets",
+            nargs="*",
+            default=["dev", "heldout"],
+            help="Set names under tests/chat/bot_eval/ (default: dev heldout).",
+        )
         parser.add_argument("--mistakes", action="store_true", help="Also list every reply that was not right.")
 
     def handle(self, *args, **options):

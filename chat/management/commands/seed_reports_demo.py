@@ -10,51 +10,106 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-
 from chat.ai.retrieval import contains_cjk
 from chat.models import Conversation, KnowledgeArticle, Message, Site, Visitor
 
 PEOPLE = [
-    ("Cleo Martin", "cleo.martin@example.com"), ("Noah Fischer", "noah.f@example.org"), ("Amara Okafor", "amara@example.net"),
-    ("Lucas Moreau", ""), ("Yuki Tanaka", "yuki.tanaka@example.jp"), ("Sofia Rossi", "sofia.rossi@example.it"),
-    ("", "jordan.lee@example.com"), ("Maya Patel", "maya.patel@example.com"), ("Elias Berg", "elias@example.se"),
-    ("Léa Dubois", "lea.dubois@example.fr"), ("Omar Haddad", ""), ("Hannah Schmidt", "h.schmidt@example.de"),
-    ("Diego Alvarez", "diego.alvarez@example.mx"), ("Priya Nair", "priya.nair@example.in"), ("", ""),
+    ("Cleo Martin", "cleo.martin@example.com"),
+    ("Noah Fischer", "noah.f@example.org"),
+    ("Amara Okafor", "amara@example.net"),
+    ("Lucas Moreau", ""),
+    ("Yuki Tanaka", "yuki.tanaka@example.jp"),
+    ("Sofia Rossi", "sofia.rossi@example.it"),
+    ("", "jordan.lee@example.com"),
+    ("Maya Patel", "maya.patel@example.com"),
+    ("Elias Berg", "elias@example.se"),
+    ("Léa Dubois", "lea.dubois@example.fr"),
+    ("Omar Haddad", ""),
+    ("Hannah Schmidt", "h.schmidt@example.de"),
+    ("Diego Alvarez", "diego.alvarez@example.mx"),
+    ("Priya Nair", "priya.nair@example.in"),
+    ("", ""),
 ]
 # Questions the bot answers from an article (question, answer, article title).
 ANSWERABLE = [
-    ("How long does shipping take?", "Orders placed before 2 pm ship the same business day; standard delivery takes "
-     "3 to 5 business days.", "Shipping times"),
+    (
+        "How long does shipping take?",
+        "Orders placed before 2 pm ship the same business day; standard delivery takes 3 to 5 business days.",
+        "Shipping times",
+    ),
     ("Can I return shoes I wore once?", "Unworn items can be returned within 30 days of delivery.", "Returns policy"),
     ("Do you take PayPal?", "Yes, we accept PayPal, Apple Pay, Google Pay and the major cards.", "Payment methods"),
-    ("Where is my order #4411?", "Once your order ships we email a tracking link; it is also under Orders in your "
-     "account.", "Tracking your order"),
-    ("Can I change the delivery address?", "An order's address can be changed until it is packed, usually within an "
-     "hour.", "Cancelling or changing an order"),
-    ("Is express shipping available to Canada?", "We ship to 40 countries; international delivery takes 7 to 14 "
-     "business days.", "International shipping"),
-    ("I forgot my password", "Click Sign in, then Forgot password: we email you a link that works for one hour.",
-     "Resetting your password"),
+    (
+        "Where is my order #4411?",
+        "Once your order ships we email a tracking link; it is also under Orders in your account.",
+        "Tracking your order",
+    ),
+    (
+        "Can I change the delivery address?",
+        "An order's address can be changed until it is packed, usually within an hour.",
+        "Cancelling or changing an order",
+    ),
+    (
+        "Is express shipping available to Canada?",
+        "We ship to 40 countries; international delivery takes 7 to 14 business days.",
+        "International shipping",
+    ),
+    (
+        "I forgot my password",
+        "Click Sign in, then Forgot password: we email you a link that works for one hour.",
+        "Resetting your password",
+    ),
     ("多久能到货？", "下午两点前下单当天发货，标准配送需要3到5个工作日。", "配送时间"),
     ("可以用PayPal付款吗？", "可以，我们支持PayPal、Apple Pay、Google Pay和主流信用卡。", "付款方式"),
 ]
 # Vague questions the bot answers with a choice of topics first (question, options); the customer picks the first
 # option, whose answer follows.
 VAGUE = [
-    ("shipping?", ["Shipping costs", "Shipping times"],
-     "Standard shipping is free on orders over $50; below that it costs $4.95."),
-    ("refund", ["Refunds", "Returns policy"],
-     "Refunds go back to your original payment method within 5 business days of the parcel reaching us."),
+    (
+        "shipping?",
+        ["Shipping costs", "Shipping times"],
+        "Standard shipping is free on orders over $50; below that it costs $4.95.",
+    ),
+    (
+        "refund",
+        ["Refunds", "Returns policy"],
+        "Refunds go back to your original payment method within 5 business days of the parcel reaching us.",
+    ),
 ]
 # Questions the knowledge base has no article for: a few phrasings of each, in English and Chinese, weighted so
 # that some come back often (as the reports page's unanswered list should show).
 UNANSWERED = [
-    (6, ["What are your opening hours?", "opening hours?", "When are you open?", "What are your opening hours",
-         "你们几点开门？", "营业时间是几点？"]),
-    (4, ["do you have a store in Berlin", "Do you have a store in Berlin?", "Is there a shop in Berlin?",
-         "Berlin store?", "柏林有门店吗？"]),
-    (4, ["my discount code is not working", "My discount code isn't working", "discount code not working",
-         "The discount code SPRING20 doesn't work", "优惠码不能用"]),
+    (
+        6,
+        [
+            "What are your opening hours?",
+            "opening hours?",
+            "When are you open?",
+            "What are your opening hours",
+            "你们几点开门？",
+            "营业时间是几点？",
+        ],
+    ),
+    (
+        4,
+        [
+            "do you have a store in Berlin",
+            "Do you have a store in Berlin?",
+            "Is there a shop in Berlin?",
+            "Berlin store?",
+            "柏林有门店吗？",
+        ],
+    ),
+    (
+        4,
+        [
+            "my discount code is not working",
+            "My discount code isn't working",
+            "discount code not working",
+            "The discount code SPRING20 doesn't work",
+            "优惠码不能用",
+        ],
+    ),
     (1, ["Can I pay in instalments?"]),
     (1, ["Do you offer gift wrapping?"]),
     (1, ["Are your shoes vegan?"]),
@@ -62,8 +117,10 @@ UNANSWERED = [
 # Questions the bot hands over at once (question, the bot's reply).
 HANDOFF = [
     ("I was charged twice for one order", "I'm sorry about that. Let me get a member of our team to look at it."),
-    ("My parcel arrived damaged", "Sorry to hear that! I'm connecting you with a person who can sort out a "
-     "replacement."),
+    (
+        "My parcel arrived damaged",
+        "Sorry to hear that! I'm connecting you with a person who can sort out a replacement.",
+    ),
 ]
 NO_ANSWER = {
     "en": "Sorry, I couldn't find an answer to that. You can rephrase it, or talk to a person.",
@@ -89,8 +146,10 @@ LIVE = [
 
 
 class Command(BaseCommand):
-    help = ("Create past conversations with realistic timings and bot outcomes in the demo shop "
-            "(and optionally some open ones).")
+    help = (
+        "Create past conversations with realistic timings and bot outcomes in the demo shop "
+        "(and optionally some open ones)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--site", default="demo-shop", help="Key of the site to fill (default: demo-shop).")
@@ -120,20 +179,33 @@ class Command(BaseCommand):
                 created += 1
         for index in range(options["open"]):
             self._live_conversation(site, agent, rng, index, now)
-        self.stdout.write(self.style.SUCCESS(
-            f"Created {created} past and {options['open']} open conversations in {site.name}."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Created {created} past and {options['open']} open conversations in {site.name}.")
+        )
 
     def _visitor(self, site, rng, started):
         name, email = rng.choice(PEOPLE)
         return Visitor.objects.create(
-            site=site, name=name, email=email, first_seen=started - timedelta(days=rng.randint(0, 60)), last_seen=started,
-            last_page_url=rng.choice(["https://shop.example/", "https://shop.example/orders", "https://shop.example/cart",
-                                      "https://shop.example/products/trail-runner"]),
-            user_agent=rng.choice([
-                "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
-                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
-                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 Version/17.4 Mobile/15E148 Safari/604.1",
-            ]),
+            site=site,
+            name=name,
+            email=email,
+            first_seen=started - timedelta(days=rng.randint(0, 60)),
+            last_seen=started,
+            last_page_url=rng.choice(
+                [
+                    "https://shop.example/",
+                    "https://shop.example/orders",
+                    "https://shop.example/cart",
+                    "https://shop.example/products/trail-runner",
+                ]
+            ),
+            user_agent=rng.choice(
+                [
+                    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
+                    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
+                    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 Version/17.4 Mobile/15E148 Safari/604.1",
+                ]
+            ),
         )
 
     def _add(self, conversation, kind, body, at, *, agent=None, internal=False, **fields):
@@ -141,9 +213,17 @@ class Command(BaseCommand):
         if not internal:
             conversation.last_public_seq = conversation.last_seq
         conversation.last_message_at = at
-        return Message.objects.create(conversation=conversation, seq=conversation.last_seq, author_kind=kind,
-                                      author_agent=agent, body=body, internal=internal, created_at=at, updated_at=at,
-                                      **fields)
+        return Message.objects.create(
+            conversation=conversation,
+            seq=conversation.last_seq,
+            author_kind=kind,
+            author_agent=agent,
+            body=body,
+            internal=internal,
+            created_at=at,
+            updated_at=at,
+            **fields,
+        )
 
     def _source(self, site, title):
         article = KnowledgeArticle.objects.filter(site=site, title=title).first()
@@ -153,8 +233,16 @@ class Command(BaseCommand):
         return [{"id": article.pk, "title": article.title, "url": url}]
 
     def _bot(self, conversation, trigger, body, at, *, outcome, language, feedback=None, **meta):
-        return self._add(conversation, Message.AuthorKind.BOT, body, at, trigger=trigger, outcome=outcome,
-                         feedback=feedback, meta={"language": language, **meta})
+        return self._add(
+            conversation,
+            Message.AuthorKind.BOT,
+            body,
+            at,
+            trigger=trigger,
+            outcome=outcome,
+            feedback=feedback,
+            meta={"language": language, **meta},
+        )
 
     def _past_conversation(self, site, agent, rng, started):
         visitor = self._visitor(site, rng, started)
@@ -193,8 +281,15 @@ class Command(BaseCommand):
             vague, options, answer = rng.choice(VAGUE)
             asked = self._add(conversation, Message.AuthorKind.CUSTOMER, vague, at)
             at += timedelta(seconds=rng.randint(2, 5))
-            self._bot(conversation, asked, "Which of these do you mean?", at, outcome=Message.Outcome.CLARIFY,
-                      language="en", options=options)
+            self._bot(
+                conversation,
+                asked,
+                "Which of these do you mean?",
+                at,
+                outcome=Message.Outcome.CLARIFY,
+                language="en",
+                options=options,
+            )
             question = title = options[0]  # the customer clicks the first topic; its title is sent as a message
             at += timedelta(seconds=rng.randint(5, 30))
         else:
@@ -204,8 +299,16 @@ class Command(BaseCommand):
         at += timedelta(seconds=rng.randint(2, 6))
         verdict = rng.random()
         feedback = 1 if verdict < 0.45 else -1 if verdict < 0.57 else None
-        self._bot(conversation, asked, answer, at, outcome=Message.Outcome.ANSWERED, language=language,
-                  feedback=feedback, sources=self._source(site, title))
+        self._bot(
+            conversation,
+            asked,
+            answer,
+            at,
+            outcome=Message.Outcome.ANSWERED,
+            language=language,
+            feedback=feedback,
+            sources=self._source(site, title),
+        )
         wants_person = rng.random() < (0.6 if feedback == -1 else 0.05)
         return at, "customer" if wants_person else ""
 
@@ -218,8 +321,15 @@ class Command(BaseCommand):
             language = "zh-hans" if contains_cjk(question) else "en"
             asked = self._add(conversation, Message.AuthorKind.CUSTOMER, question, at)
             at += timedelta(seconds=rng.randint(2, 6))
-            self._bot(conversation, asked, NO_ANSWER[language], at, outcome=Message.Outcome.UNANSWERED,
-                      language=language, actions=["rephrase", "human"])
+            self._bot(
+                conversation,
+                asked,
+                NO_ANSWER[language],
+                at,
+                outcome=Message.Outcome.UNANSWERED,
+                language=language,
+                actions=["rephrase", "human"],
+            )
             conversation.bot_misses = attempt + 1
             next_step = rng.random()
             if attempt == 0 and next_step < 0.35 and len(phrasings) > 1:  # tries other words
@@ -228,8 +338,15 @@ class Command(BaseCommand):
                 continue
             if attempt == 1 and conversation.site.bot_handoff_after and conversation.site.bot_handoff_after <= 2:
                 at += timedelta(seconds=1)
-                self._bot(conversation, None, HANDING_OFF[language], at, outcome=Message.Outcome.HANDOFF,
-                          language=language, handoff=True)
+                self._bot(
+                    conversation,
+                    None,
+                    HANDING_OFF[language],
+                    at,
+                    outcome=Message.Outcome.HANDOFF,
+                    language=language,
+                    handoff=True,
+                )
                 return at, "bot"
             return at, "customer" if next_step < 0.7 else ""
         return at, ""
@@ -256,15 +373,28 @@ class Command(BaseCommand):
         at = started + timedelta(seconds=4)
         if owner == Conversation.Owner.BOT:
             answer = "Yes, we ship to Norway; international delivery takes 7 to 14 business days."
-            self._bot(conversation, asked, answer, at, outcome=Message.Outcome.ANSWERED, language="en",
-                      sources=self._source(site, "International shipping"))
+            self._bot(
+                conversation,
+                asked,
+                answer,
+                at,
+                outcome=Message.Outcome.ANSWERED,
+                language="en",
+                sources=self._source(site, "International shipping"),
+            )
         else:
-            self._bot(conversation, asked, HANDING_OFF["en"], at, outcome=Message.Outcome.HANDOFF, language="en",
-                      handoff=True)
+            self._bot(
+                conversation, asked, HANDING_OFF["en"], at, outcome=Message.Outcome.HANDOFF, language="en", handoff=True
+            )
         conversation.owner = owner
         if owner != Conversation.Owner.BOT:
             conversation.queued_at = conversation.handed_off_at = at + timedelta(seconds=20)
-            self._add(conversation, Message.AuthorKind.SYSTEM, "Connecting you with a member of our team.", conversation.queued_at)
+            self._add(
+                conversation,
+                Message.AuthorKind.SYSTEM,
+                "Connecting you with a member of our team.",
+                conversation.queued_at,
+            )
         if owner == Conversation.Owner.AGENT:
             conversation.assignee = agent
             answered = conversation.queued_at + timedelta(minutes=1)

@@ -21,11 +21,17 @@ class Command(BaseCommand):
         messages = Message.objects.filter(conversation=conversation).order_by("seq")
         if not options["notes"]:
             messages = messages.filter(internal=False)
-        rows = [{"seq": m.seq, "author": m.author_kind, "status": m.status, "body": m.body, "internal": m.internal}
-                for m in messages]
+        rows = [
+            {"seq": m.seq, "author": m.author_kind, "status": m.status, "body": m.body, "internal": m.internal}
+            for m in messages
+        ]
         if options["json"]:
-            header = {"id": conversation.pk, "status": conversation.status, "owner": conversation.owner,
-                      "visitor": conversation.visitor_id}
+            header = {
+                "id": conversation.pk,
+                "status": conversation.status,
+                "owner": conversation.owner,
+                "visitor": conversation.visitor_id,
+            }
             self.stdout.write(json.dumps({"conversation": header, "messages": rows}, ensure_ascii=False))
             return
         for row in rows:
