@@ -16,6 +16,16 @@ logger = logging.getLogger(__name__)
 EVENT_MESSAGE_TYPE = "parley.event"
 
 
+def layer_message(event: dict) -> dict:
+    """The layer message that carries one protocol event; consumers take it in `parley_event`."""
+    return {"type": EVENT_MESSAGE_TYPE, "event": event}
+
+
+def event_in(message: dict) -> dict | None:
+    """The protocol event a layer message carries, or None for any other message."""
+    return message.get("event") if message.get("type") == EVENT_MESSAGE_TYPE else None
+
+
 async def group_send_safely(group: str, message: dict) -> bool:
     """Send one layer message to a group; a full or unreachable layer is logged and counted, not raised."""
     try:
@@ -31,7 +41,7 @@ async def group_send_safely(group: str, message: dict) -> bool:
 async def send_to_groups(deliveries: list[tuple[str, dict]]) -> None:
     """Send each (group, event) as a `parley.event`."""
     for group, event in deliveries:
-        await group_send_safely(group, {"type": EVENT_MESSAGE_TYPE, "event": event})
+        await group_send_safely(group, layer_message(event))
 
 
 def conversation_deliveries(

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 
 from chat.protocol import events, frames
 from chat.realtime import db_threads, effects, groups
+from chat.realtime.broadcast import layer_message
 from chat.realtime.feeds import Feed
 from chat.security.origins import is_same_origin, scope_header
 from chat.selectors import agents
@@ -16,7 +17,6 @@ from chat.selectors import conversations as selectors
 from chat.selectors.access import access_assignee_for_site, access_conversation_for_agent, access_reply_for_agent
 from chat.services import conversations, presence, replies
 from chat.transports.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, ParleyConsumer
-from chat.transports.layer_events import layer_message
 
 
 class AgentConsumer(ParleyConsumer):

@@ -23,7 +23,7 @@ from chat.ai.stream import DeltaStream
 from chat.models import Message
 from chat.protocol import events
 from chat.realtime import effects, groups
-from chat.realtime.broadcast import EVENT_MESSAGE_TYPE, send_to_groups
+from chat.realtime.broadcast import layer_message, send_to_groups
 from chat.realtime.dispatch import DirectDispatch
 from chat.realtime.layer_errors import LAYER_RETRY_SECONDS, ResilientLayerReceive
 from chat.services import bot, replies
@@ -154,7 +154,7 @@ class AIReplyConsumer(DirectDispatch, ResilientLayerReceive, AsyncConsumer):
             ends=list(stream.ends),
         )
         try:
-            await self.channel_layer.send(reply_to, {"type": EVENT_MESSAGE_TYPE, "event": snapshot})
+            await self.channel_layer.send(reply_to, layer_message(snapshot))
         except Exception:
             logger.warning("could not answer a snapshot request for reply %s", job.reply_id, exc_info=True)
 

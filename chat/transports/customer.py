@@ -9,6 +9,7 @@ from django.conf import settings
 
 from chat.protocol import events, frames
 from chat.realtime import db_threads, groups
+from chat.realtime.broadcast import layer_message
 from chat.realtime.feeds import Feed
 from chat.security import tokens
 from chat.security.origins import origin_allowed, scope_header
@@ -17,7 +18,6 @@ from chat.selectors.access import NotFound, visitor_from_claim
 from chat.selectors.replays import CustomerReplay, customer_replay
 from chat.transports import commands
 from chat.transports.base import CLOSE_FORBIDDEN, CLOSE_HELLO_TIMEOUT, CLOSE_UNAUTHORIZED, ParleyConsumer
-from chat.transports.layer_events import layer_message
 
 
 class CustomerConsumer(ParleyConsumer):

@@ -1,4 +1,4 @@
-"""Protocol events on the channel layer: wrapping one for a group, and hearing a visitor's group without a consumer."""
+"""Hearing a visitor's group without a consumer, for the HTTP streams."""
 
 from __future__ import annotations
 
@@ -8,17 +8,7 @@ import contextlib
 from channels.layers import get_channel_layer
 
 from chat.realtime import groups
-from chat.realtime.broadcast import EVENT_MESSAGE_TYPE
-
-
-def layer_message(event: dict) -> dict:
-    """The layer message that carries one protocol event; consumers take it in `parley_event`."""
-    return {"type": EVENT_MESSAGE_TYPE, "event": event}
-
-
-def event_in(message: dict) -> dict | None:
-    """The protocol event a layer message carries, or None for any other message."""
-    return message.get("event") if message.get("type") == EVENT_MESSAGE_TYPE else None
+from chat.realtime.broadcast import event_in
 
 
 class VisitorListener:
