@@ -64,7 +64,7 @@ def django_env(database_url: str, **extra: str) -> dict:
     }
     env.update(
         DATABASE_URL=database_url,
-        SECRET_KEY="bench-secret-not-for-production",
+        SECRET_KEY="bench-secret-not-for-production-" + "h3Jk8Lm2Np5Qr9St" * 3,
         DEBUG="0",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DJANGO_SETTINGS_MODULE="chatsite.settings",

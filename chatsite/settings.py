@@ -11,10 +11,24 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = env_str("SECRET_KEY")
+# Keys that sign visitor tokens and sessions must be long and secret: a placeholder copied from an example
+# would let anyone forge them.
+MIN_SECRET_KEY_LENGTH = 50
+PLACEHOLDER_SECRET_KEYS = {"change-me-to-50-random-characters", "parley-development-key-not-for-production"}
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY is not set. Set it, or set DEBUG=1 for a development key.")
     SECRET_KEY = "parley-development-key-not-for-production"
+elif not DEBUG and (
+    SECRET_KEY in PLACEHOLDER_SECRET_KEYS
+    or SECRET_KEY.startswith("django-insecure")
+    or len(SECRET_KEY) < MIN_SECRET_KEY_LENGTH
+    or len(set(SECRET_KEY)) < 5
+):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is a placeholder or too weak: use at least {MIN_SECRET_KEY_LENGTH} random characters "
+        '(python -c "import secrets; print(secrets.token_urlsafe(50))").'
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -154,6 +168,18 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 if env_bool("BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
+# HTTPS only, remembered by browsers for this long (0: off; turn on once every host serves HTTPS).
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# The Content-Security-Policy of the desk, the reports, the sign-in page and the admin: only this server's own
+# scripts and styles, no framing. The widget frame and the help center set their own.
+PARLEY_DESK_CSP = env_str(
+    "PARLEY_DESK_CSP",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; font-src 'self' data:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'",
+)
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,7 @@ packages, and only this repository's files. The fault-injection tests drive the 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -95,7 +96,7 @@ class Cluster:
 
     def _environment(self, extra: dict) -> dict:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-        env.setdefault("SECRET_KEY", "parley-cluster-local-only")
+        env.setdefault("SECRET_KEY", "parley-cluster-local-only-" + secrets.token_urlsafe(40))
         env.update(
             DATABASE_URL=self.database_url,
             REDIS_URL=self.redis_url,

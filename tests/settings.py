@@ -2,7 +2,7 @@
 
 import os
 
-os.environ.setdefault("SECRET_KEY", "parley-tests-only-secret-key")
+os.environ.setdefault("SECRET_KEY", "parley-tests-only-secret-key-" + "Vb7Nq2Lx9Kd4Rm8Tp3Wz" * 2)
 os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"parley-test-{os.getpid()}")
 
 from chatsite.settings import *

@@ -26,6 +26,10 @@ def manage_check(**env) -> subprocess.CompletedProcess:
         ({"DEBUG": "1", "REDIS_URL": "localhost:6379"}, "REDIS_URL"),
         ({"DEBUG": "maybe"}, "DEBUG"),
         ({}, "SECRET_KEY"),
+        # The example file's placeholder, a short key and a one-character key are refused in production.
+        ({"DEBUG": "0", "SECRET_KEY": "change-me-to-50-random-characters"}, "SECRET_KEY"),
+        ({"DEBUG": "0", "SECRET_KEY": "short-but-not-empty"}, "SECRET_KEY"),
+        ({"DEBUG": "0", "SECRET_KEY": "a" * 60}, "SECRET_KEY"),
         ({"DEBUG": "1", "PARLEY_MAX_BODY_CHARS": "lots"}, "PARLEY_MAX_BODY_CHARS"),
     ],
 )
@@ -34,6 +38,13 @@ def test_bad_setting_stops_start_up_naming_it(env, named):
     assert result.returncode != 0
     assert named in result.stderr
     assert "ImproperlyConfigured" in result.stderr
+
+
+def test_a_long_random_key_is_accepted_in_production():
+    result = manage_check(
+        DEBUG="0", SECRET_KEY="Qm3v-8dLx2Rk9Tz4Wn7Bp1Hs6Jc0Yf5Ge2Ua8Oi3Lr7Kt9Vw4Xq", ALLOWED_HOSTS="example.com"
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_defaults_need_no_services():

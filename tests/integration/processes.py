@@ -72,7 +72,7 @@ def service_env(database_url: str, redis_url: str, prefix: str, **extra) -> dict
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         CHANNEL_LAYER_PREFIX=prefix,
-        SECRET_KEY="integration-secret",
+        SECRET_KEY="integration-secret-" + "x7Kp2mQ9vR4tW8zB" * 3,  # long enough for DEBUG=0
         DEBUG="0",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DJANGO_SETTINGS_MODULE="chatsite.settings",
