@@ -10,7 +10,8 @@ class ChatConfig(AppConfig):
 
     def ready(self) -> None:
         from chat.realtime import effects
-        from chat.services import assignment, knowledge
+        from chat.services import assignment, knowledge, revocation
 
         knowledge.connect_signals()
+        revocation.connect_signals()
         effects.register_filler(assignment.assignment_fill)

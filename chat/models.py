@@ -77,6 +77,11 @@ class Visitor(models.Model):
     last_seen = models.DateTimeField(default=timezone.now)
     last_page_url = models.URLField(max_length=1000, blank=True)
     user_agent = models.CharField(max_length=400, blank=True)
+    token_version = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text=_("Signed into every token; bumped to revoke them all (Parley.reset() on the host page)."),
+    )
 
     class Meta:
         constraints = [

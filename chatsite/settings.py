@@ -48,6 +48,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "chat.security.headers.DeskContentSecurityPolicyMiddleware",  # the desk's CSP, on every answer below it
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -185,7 +186,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Client errors (4xx) are logged in one line, without the traceback of the exception that answered them.
+    "filters": {"client_errors": {"()": "chat.security.logs.ClientErrorsInOneLine"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["client_errors"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
@@ -198,6 +201,9 @@ PARLEY_SEND_RATE_COUNT = env_int("PARLEY_SEND_RATE_COUNT", 20, minimum=1)
 PARLEY_SEND_RATE_WINDOW = env_int("PARLEY_SEND_RATE_WINDOW", 10, minimum=1)
 # A visitor token outlives a browser session so a returning customer keeps the thread.
 PARLEY_VISITOR_TOKEN_MAX_AGE = env_int("PARLEY_VISITOR_TOKEN_MAX_AGE", 60 * 60 * 24 * 90, minimum=60)
+# A verified visitor's token opens the account's history only this long after the identity hash was
+# last checked; then the widget sends the hash again (Parley.identify), so a bare token soon stops working.
+PARLEY_VERIFIED_SESSION_MAX_AGE = env_int("PARLEY_VERIFIED_SESSION_MAX_AGE", 60 * 60 * 24, minimum=60)
 # A customer writing to a conversation resolved less than this ago reopens it; later starts a new one.
 PARLEY_REOPEN_WINDOW = env_int("PARLEY_REOPEN_WINDOW", 60 * 60 * 24, minimum=0)
 # An agent socket that has not pinged for this long no longer counts as present (a killed process).

@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from chat.transports import sse
-from chat.views import ops, widget_api
+from chat.views import ops, widget_api, widget_session
 
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/widget/replies/<int:reply_id>/feedback", sse.reply_feedback, name="widget-reply-feedback"),
     path("api/widget/handoff", sse.request_handoff, name="widget-handoff"),
     path("api/widget/<str:site_key>/session", widget_api.session_start, name="widget-session"),
+    path("api/widget/<str:site_key>/session/revoke", widget_session.session_revoke, name="widget-session-revoke"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 from django.conf import settings
@@ -40,6 +41,39 @@ def too_deep(text: str, limit: int = MAX_NESTING) -> bool:
     return False
 
 
+# What no text field may hold: control characters (Unicode's Cc: C0, DEL and C1) and lone surrogates
+# ("\ud800" escapes), which are not text at all: no UTF-8 encoder, database or browser takes them, so
+# one would fail late, as a server error, with the frame half handled. A message body may keep tab,
+# newline and carriage return.
+_NOT_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_NOT_BODY_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# A client_id is written in ASCII: the hex digits, hyphens, braces or "urn:uuid:" that uuid.UUID reads.
+# Checked first because uuid.UUID also takes a leading sign, whitespace or full-width digits (int() does).
+_UUID_TEXT = re.compile(r"(?:urn:uuid:)?\{?[0-9A-Fa-f-]{32,36}\}?")
+
+
+def is_clean_text(value: str, *, multiline: bool = False) -> bool:
+    """No control characters (tab, newline and carriage return allowed when `multiline`) and no lone surrogates."""
+    return (_NOT_BODY_TEXT if multiline else _NOT_TEXT).search(value) is None
+
+
+def holds_lone_surrogate(data: object) -> bool:
+    """True when any string of decoded JSON, object keys included, holds a lone surrogate."""
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if _LONE_SURROGATE.search(value):
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
+
+
 class FrameTooLarge(Exception):
     """A frame over PARLEY_MAX_FRAME_BYTES; the socket closes with 4009 (too large)."""
 
@@ -65,6 +99,12 @@ def decode(text_data: str | None, bytes_data: bytes | None) -> dict:
         raise ProtocolError("bad_request", "The frame is not valid JSON.") from None
     if not isinstance(frame, dict):
         raise ProtocolError("bad_request", "A frame must be a JSON object.")
+    # Refused before anything reads a field, and without a `ref`: echoing the frame's text back would send
+    # the client a string that cannot be encoded either.
+    if holds_lone_surrogate(frame):
+        raise ProtocolError(
+            "bad_request", "The frame holds a lone surrogate (a \\ud800-\\udfff escape), which is not text."
+        )
     kind = frame.get("type")
     if not isinstance(kind, str) or not kind:
         raise ProtocolError("bad_request", "A frame needs a string `type`.")
@@ -103,7 +143,7 @@ def boolean(frame: dict, name: str, *, default: bool | None = None) -> bool:
 def client_id(frame: dict) -> str:
     """The sender's idempotency key: a UUID string."""
     value = frame.get("client_id")
-    if not isinstance(value, str) or len(value) > 64:
+    if not isinstance(value, str) or not _UUID_TEXT.fullmatch(value):
         raise ProtocolError("bad_request", "`client_id` must be a UUID string.", _ref(frame))
     try:
         return str(uuid.UUID(value))
@@ -112,24 +152,29 @@ def client_id(frame: dict) -> str:
 
 
 def body(frame: dict, ref: str) -> str:
-    """A message body: text, not blank, within PARLEY_MAX_BODY_CHARS."""
+    """A message body: text (tab and line breaks are the only control characters), not blank, within the limit."""
     value = frame.get("body")
     if not isinstance(value, str):
         raise ProtocolError("bad_request", "`body` must be a string.", ref)
+    if not is_clean_text(value, multiline=True):
+        raise ProtocolError(
+            "bad_request", "`body` must not contain control characters other than tab and line breaks.", ref
+        )
     value = value.strip()
     if not value:
         raise ProtocolError("empty", "The message is empty.", ref)
     if len(value) > settings.PARLEY_MAX_BODY_CHARS:
         raise ProtocolError("too_long", f"Messages are limited to {settings.PARLEY_MAX_BODY_CHARS} characters.", ref)
-    if "\x00" in value:
-        raise ProtocolError("bad_request", "`body` must not contain NUL characters.", ref)
     return value
 
 
 def cursor(frame: dict) -> Cursor:
     """A resume position "S.I"; missing means from the start."""
+    value = frame.get("cursor")
+    if isinstance(value, str) and not is_clean_text(value):  # the parser's `$` would let a final newline by
+        raise ProtocolError("bad_request", 'cursor must look like "12.3"', _ref(frame))
     try:
-        return Cursor.parse(frame.get("cursor"))
+        return Cursor.parse(value)
     except BadCursor as exc:
         raise ProtocolError("bad_request", str(exc), _ref(frame)) from None
 

@@ -7,10 +7,13 @@ import hmac
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from chat.models import Site, Visitor
+from chat.realtime import groups
 from chat.security import tokens
+from chat.services.revocation import VISITOR_REVOKED_MESSAGE, signal_after_commit
 
 
 class IdentityRejected(Exception):
@@ -38,7 +41,7 @@ def identity_verify(*, site: Site, user_id: str, user_hash: str) -> bool:
 
 
 def _resumable(site: Site, token: str | None) -> Visitor | None:
-    """The visitor a still-valid token of this very site names; tokens of other sites resume nothing."""
+    """The visitor a still-valid, unrevoked token of this very site names; tokens of other sites resume nothing."""
     if not token:
         return None
     try:
@@ -47,7 +50,7 @@ def _resumable(site: Site, token: str | None) -> Visitor | None:
         return None
     if claim.site_id != site.pk:
         return None
-    return Visitor.objects.filter(pk=claim.visitor_id, site=site).first()
+    return Visitor.objects.filter(pk=claim.visitor_id, site=site, token_version=claim.version).first()
 
 
 def visitor_session_start(
@@ -87,4 +90,29 @@ def visitor_session_start(
     visitor.last_page_url = page_url or visitor.last_page_url
     visitor.user_agent = user_agent[:400] or visitor.user_agent
     visitor.save(update_fields=["last_seen", "name", "email", "last_page_url", "user_agent"])
-    return VisitorSession(visitor=visitor, token=tokens.visitor_token_issue(visitor_id=visitor.pk, site_id=site.pk))
+    token = tokens.visitor_token_issue(
+        visitor_id=visitor.pk,
+        site_id=site.pk,
+        version=visitor.token_version,
+        # A verified session lasts PARLEY_VERIFIED_SESSION_MAX_AGE from this check of the hash.
+        verified=visitor.verified,
+    )
+    return VisitorSession(visitor=visitor, token=token)
+
+
+def visitor_tokens_revoke(*, visitor: Visitor) -> bool:
+    """Revoke every token of the visitor (all tabs, devices and SSE tickets), and close its open sockets.
+
+    `Parley.reset()` on the host page, when its user logs out. The visitor's conversations stay;
+    a verified customer reaches them again only with the identity hash. False when the tokens
+    had already been revoked since `visitor` was read (a retried reset).
+    """
+    with transaction.atomic():
+        revoked = bool(
+            Visitor.objects.filter(pk=visitor.pk, token_version=visitor.token_version).update(
+                token_version=F("token_version") + 1
+            )
+        )
+        if revoked:
+            signal_after_commit(groups.visitor_group(visitor.pk), {"type": VISITOR_REVOKED_MESSAGE})
+    return revoked

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 
 from chat.protocol import events, frames
 from chat.realtime import db_threads, effects, groups
 from chat.realtime.broadcast import layer_message
 from chat.realtime.feeds import Feed
-from chat.security.origins import is_same_origin, scope_header
+from chat.security.origins import scope_is_same_origin
 from chat.selectors import agents
 from chat.selectors import conversations as selectors
-from chat.selectors.access import access_assignee_for_site, access_conversation_for_agent, access_reply_for_agent
+from chat.selectors.access import (
+    access_assignee_for_site,
+    access_conversation_for_agent,
+    access_desk,
+    access_reply_for_agent,
+)
 from chat.services import conversations, presence, replies
-from chat.transports.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, ParleyConsumer
+from chat.services.revocation import agent_group, session_fingerprint
+from chat.transports.base import CLOSE_FORBIDDEN, CLOSE_RESTARTING, CLOSE_UNAUTHORIZED, ParleyConsumer
+
+logger = logging.getLogger(__name__)
 
 
 class AgentConsumer(ParleyConsumer):
@@ -41,6 +49,8 @@ class AgentConsumer(ParleyConsumer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = None
+        self.session_key: str | None = None  # the login this socket was opened with; it must stay alive
+        self.access_group: str | None = None
         self.site_ids: list[int] = []
         self.subscribed: dict[int, int] = {}  # conversation id -> its site
         self.feed: Feed | None = None
@@ -50,18 +60,24 @@ class AgentConsumer(ParleyConsumer):
         """Called when the socket opens: same-origin, logged-in agents only; then the inbox."""
         await self.accept()
         user = self.scope.get("user")
-        if not is_same_origin(scope_header(self.scope, b"origin"), scope_header(self.scope, b"host")):
+        if not scope_is_same_origin(self.scope):
             await self.close_with(CLOSE_FORBIDDEN)
             return
         if user is None or not user.is_authenticated:
             await self.close_with(CLOSE_UNAUTHORIZED)
             return
-        if not await db_threads.run(agents.is_agent, user):
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
+        # The user's own group carries no data, only "check your access again"; joined before the check,
+        # so a change of access between the check and the join is not missed.
+        self.access_group = agent_group(user.pk)
+        await self.channel_layer.group_add(self.access_group, self.channel_name)
+        site_ids = await db_threads.run(access_desk, user_id=user.pk, session_key=self.session_key)
+        if site_ids is None:
             await self.close_with(CLOSE_FORBIDDEN)
             return
         self.user = user
         self.feed = Feed(self.channel_name)
-        self.site_ids = await db_threads.run(agents.agent_site_ids, user)
+        self.site_ids = site_ids
         for site_id in self.site_ids:
             await self.channel_layer.group_add(groups.site_group(site_id), self.channel_name)
         status = await effects.call(
@@ -81,6 +97,8 @@ class AgentConsumer(ParleyConsumer):
 
     async def disconnect(self, code):
         """Called when the socket closes: leave groups; presence drops only with the last tab."""
+        if self.access_group is not None:
+            await self.channel_layer.group_discard(self.access_group, self.channel_name)
         if self.user is None:
             return
         for site_id in self.site_ids:
@@ -95,7 +113,7 @@ class AgentConsumer(ParleyConsumer):
         )
 
     def _access(self, conversation_id: int):
-        """A conversation of the sites this socket serves (read at connect, refreshed on every ping)."""
+        """A conversation of the sites this socket serves (read at connect, refreshed on every ping and access change)."""
         return access_conversation_for_agent(user=self.user, conversation_id=conversation_id, site_ids=self.site_ids)
 
     async def _conversation(self, frame: dict):
@@ -212,18 +230,18 @@ class AgentConsumer(ParleyConsumer):
         if self.user is None:
             return []
         return [
+            self.access_group,
             *(groups.site_group(site_id) for site_id in self.site_ids),
             *(groups.conversation_group(conversation_id) for conversation_id in self.subscribed),
         ]
 
     async def handle_ping(self, frame: dict) -> None:
-        """Keep-alive that proves the tab is there; re-reads the agent's sites; the pong names head cursors."""
+        """Keep-alive that proves the tab is there; re-checks the agent's access; the pong names head cursors."""
         following = sorted(self.subscribed)
 
         def refresh():  # one trip: presence, the sites this agent may still see, and the heads
             presence.presence_touch(channel_name=self.channel_name)
-            user = get_user_model().objects.filter(pk=self.user.pk).first()
-            site_ids = agents.agent_site_ids(user) if user is not None and agents.is_agent(user) else None
+            site_ids = access_desk(user_id=self.user.pk, session_key=self.session_key)
             heads = {
                 conversation_id: selectors.conversation_head(conversation_id=conversation_id, audience=selectors.AGENTS)
                 for conversation_id in following
@@ -231,7 +249,7 @@ class AgentConsumer(ParleyConsumer):
             return site_ids, heads
 
         site_ids, heads = await db_threads.run(refresh)
-        if site_ids is None:  # deactivated, or no longer an agent
+        if site_ids is None:  # logged out, deactivated, or no longer an agent
             await self.close_with(CLOSE_FORBIDDEN)
             return
         await self._serve_sites(site_ids)
@@ -244,11 +262,33 @@ class AgentConsumer(ParleyConsumer):
     async def _serve_sites(self, site_ids: list[int]) -> None:
         """Follow the sites the agent serves now: leave removed ones and their conversations, join new ones."""
         removed = set(self.site_ids) - set(site_ids)
-        self.site_ids = site_ids
+        added = set(site_ids) - set(self.site_ids)
+        self.site_ids = site_ids  # from here on `deliver` drops what is still queued for the removed sites
         for site_id in removed:
             await self.channel_layer.group_discard(groups.site_group(site_id), self.channel_name)
         for conversation_id in [c for c, site_id in self.subscribed.items() if site_id in removed]:
             await self._unfollow(conversation_id)
+        for site_id in sorted(added):
+            await self.channel_layer.group_add(groups.site_group(site_id), self.channel_name)
+
+    async def agent_access(self, message: dict) -> None:
+        """Called when this user's access may have changed (chat/services/revocation.py): check it again now."""
+        if self.user is None or self.closed:
+            return
+        if message.get("ended_session") == session_fingerprint(self.session_key or ""):
+            await self.close_with(CLOSE_FORBIDDEN)  # this very login was just logged out
+            return
+        try:
+            site_ids = await db_threads.run(access_desk, user_id=self.user.pk, session_key=self.session_key)
+        except Exception:
+            # Unsure whether the access still holds: the desk reconnects, and connecting checks it.
+            logger.warning("could not re-check the access of agent %s", self.user.pk, exc_info=True)
+            await self.close_with(CLOSE_RESTARTING)
+            return
+        if site_ids is None:
+            await self.close_with(CLOSE_FORBIDDEN)
+            return
+        await self._serve_sites(site_ids)
 
     async def handle_typing(self, frame: dict) -> None:
         """Relay typing to the customer (not for notes) and to other agents, throttled."""
@@ -274,7 +314,9 @@ class AgentConsumer(ParleyConsumer):
         await self._act(frame, conversations.conversation_mark_read, by="agent", seq=seq)
 
     async def deliver(self, event: dict) -> None:
-        """Forward an event, minus what a subscribe replay already gave, and not our own typing."""
+        """Forward an event, minus what a subscribe replay already gave, our own typing, and what we no longer serve."""
+        if self.user is None or not self._still_served(event):
+            return
         if (
             event.get("type") == "typing"
             and event["author"].get("id") == self.user.pk
@@ -283,3 +325,14 @@ class AgentConsumer(ParleyConsumer):
             return
         if self.feed.accept(event):
             await self.send_event(event)
+
+    def _still_served(self, event: dict) -> bool:
+        """False for an event of a site or conversation this socket has left but that was already on its way."""
+        conversation = event.get("conversation")
+        if isinstance(conversation, dict):  # the inbox: the whole conversation, with its site
+            return conversation.get("site") in self.site_ids
+        if isinstance(conversation, int):  # a followed conversation's events
+            return conversation in self.subscribed
+        if event.get("type") == "queue":
+            return event.get("site") in self.site_ids
+        return True

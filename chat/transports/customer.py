@@ -78,6 +78,10 @@ class CustomerConsumer(ParleyConsumer):
             pong.update(conversation=self.conversation_id, cursor=str(head))
         await self.send_event(pong)
 
+    async def visitor_revoked(self, message: dict) -> None:
+        """Called when the visitor's tokens were revoked (`Parley.reset()` on the host page): this socket is done."""
+        await self.close_with(CLOSE_UNAUTHORIZED)
+
     def check_ready(self, frame_type: str) -> None:
         """Only `hello` and `ping` are heard before hello."""
         if self.visitor is None and frame_type not in ("hello", "ping"):
@@ -107,7 +111,7 @@ class CustomerConsumer(ParleyConsumer):
         origin, host = scope_header(self.scope, b"origin"), scope_header(self.scope, b"host")
 
         def admit():  # one trip to the database thread: who it is, whether this page may speak for it, the replay
-            visitor = visitor_from_claim(visitor_id=claim.visitor_id, site_id=claim.site_id)
+            visitor = visitor_from_claim(claim=claim)
             if visitor is None:
                 return None, CLOSE_UNAUTHORIZED
             if not origin_allowed(origin, host, visitor.site.allowed_origins):

@@ -9,6 +9,7 @@ from channels.layers import get_channel_layer
 
 from chat.realtime import groups
 from chat.realtime.broadcast import event_in
+from chat.services.revocation import VISITOR_REVOKED_MESSAGE
 
 
 class VisitorListener:
@@ -19,6 +20,7 @@ class VisitorListener:
         self.layer = get_channel_layer()
         self.queue: asyncio.Queue[dict] = asyncio.Queue()
         self.channel_name = ""
+        self.revoked = False  # the visitor's tokens were revoked while we listened
         self._reader: asyncio.Task | None = None
 
     async def __aenter__(self) -> VisitorListener:
@@ -30,8 +32,11 @@ class VisitorListener:
 
     async def _read(self) -> None:
         while True:
-            event = event_in(await self.layer.receive(self.channel_name))
-            if event is not None:
+            message = await self.layer.receive(self.channel_name)
+            if message.get("type") == VISITOR_REVOKED_MESSAGE:
+                self.revoked = True
+                self.queue.put_nowait(None)  # wakes `next_event` now
+            elif (event := event_in(message)) is not None:
                 self.queue.put_nowait(event)
 
     async def __aexit__(self, *exc) -> None:
@@ -41,7 +46,7 @@ class VisitorListener:
         await self.layer.group_discard(groups.visitor_group(self.visitor_id), self.channel_name)
 
     async def next_event(self, timeout: float) -> dict | None:
-        """The next protocol event, or None after `timeout` seconds of silence."""
+        """The next protocol event, or None after `timeout` seconds of silence (or once `revoked`)."""
         try:
             return await asyncio.wait_for(self.queue.get(), timeout=timeout)
         except TimeoutError:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 
-from django.core import signing
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -51,7 +50,7 @@ def _visitor_from_request(request) -> Visitor | None:
             return None
     except tokens.BadToken:
         return None
-    return visitor_from_claim(visitor_id=claim.visitor_id, site_id=claim.site_id)
+    return visitor_from_claim(claim=claim)
 
 
 def _unauthorized() -> JsonResponse:
@@ -90,6 +89,8 @@ async def _events(visitor: Visitor, cursor: Cursor, conversation_id: int | None)
             yield _event_record(event)
         while True:
             event = await listener.next_event(HEARTBEAT_SECONDS)
+            if listener.revoked:
+                return  # Parley.reset(): the token is dead, and the client's reconnect gets a 401
             if event is None:
                 yield PING
             elif feed.accept(event):
@@ -110,7 +111,9 @@ def ticket(request):
     visitor = _visitor_from_request(request)
     if visitor is None:
         return _unauthorized()
-    value = signing.dumps({"v": visitor.pk, "s": visitor.site_id}, salt=TICKET_SALT, compress=False)
+    value = tokens.visitor_token_issue(
+        visitor_id=visitor.pk, site_id=visitor.site_id, version=visitor.token_version, salt=TICKET_SALT
+    )
     return JsonResponse({"ticket": value, "expires_in": TICKET_MAX_AGE})
 
 

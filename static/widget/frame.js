@@ -9,7 +9,7 @@ import { HostBridge } from "./bridge.js";
 import { Connection } from "./connection.js";
 import { intlLocale, pickLanguage, translator } from "./i18n.js";
 import { sparkleIcon } from "./icons.js";
-import { SessionError, frameStorage, sessionStart, socketUrl } from "./session.js";
+import { SessionError, frameStorage, sessionRevoke, sessionStart, socketUrl } from "./session.js";
 import { TranscriptView } from "./transcript-view.js";
 
 const INIT_WAIT_MS = 3000; // an embedded frame waits this long for the loader's identity before starting anonymously
@@ -19,6 +19,11 @@ const NOTICE_MS = 6000;
 const STATUS_REFRESH_MS = 60000;
 // Equal jitter: a retry never comes much sooner than planned, while a crowd is still spread out.
 const SESSION_RETRY = { base: 500, max: 15000, jitter: "equal" };
+// A revocation that cannot get through now is kept in storage and tried again on the next boot.
+const REVOKE_ATTEMPTS = 4;
+// Storage keys of ours that the loader does not use too (a same-origin host page shares the `parley:<site>:` prefix).
+const RESET_KEY = "visitor-reset"; // written on reset: a `storage` event tells this browser's other frames
+const REVOKE_KEY = "revoke"; // a token a reset has yet to revoke
 const MAX_BODY = 4000;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -50,19 +55,37 @@ class WidgetApp {
     this.announcedConversation = false;
     this.identifyLater = false;
     this.handoffAsked = false; // until the conversation's owner changes, don't offer a person twice
+    this.work = Promise.resolve(); // session changes (boot, identify, reset) run one at a time, in order
+  }
+
+  /** Run `fn` after the session changes queued before it; a failure is logged and does not stop the queue. */
+  enqueue(fn) {
+    this.work = this.work.then(fn).catch((error) => console.error("parley:", error));
+    return this.work;
   }
 
   async boot() {
     this.bindUi();
     this.renderPresence();
+    let init = null;
     if (this.bridge.active) {
-      const init = await this.waitForInit();
+      init = await this.waitForInit();
       this.identity = validIdentity(init?.identity);
       this.setOpen(Boolean(init?.open), Boolean(init?.focus));
     } else {
       this.setOpen(true, true);
     }
-    if (await this.startSession()) this.startConnection();
+    // Another tab of this browser reset the visitor (its frame shares this storage): follow it.
+    window.addEventListener("storage", (event) => {
+      if (event.key === this.store.key(RESET_KEY)) this.enqueue(() => this.restartAnonymous());
+    });
+    await this.enqueue(async () => {
+      // Parley.reset() was called while no frame was there to hear it (or a page left before it finished).
+      if (init?.reset) this.forgetVisitor();
+      await this.revokePending();
+      if (await this.startSession()) this.startConnection();
+      if (init?.reset) this.bridge.post("reset");
+    });
     if (this.identifyLater && this.connection) await this.startSession();
     document.body.dataset.ready = "true";
   }
@@ -75,7 +98,8 @@ class WidgetApp {
         resolve(data);
       });
       this.bridge.on("visibility", (data) => this.setOpen(Boolean(data.open), Boolean(data.focus)));
-      this.bridge.on("identify", (data) => this.identify(data));
+      this.bridge.on("identify", (data) => this.enqueue(() => this.identify(data)));
+      this.bridge.on("reset", () => this.enqueue(() => this.reset()));
       this.bridge.post("ready", {
         lang: language, title: document.title, labels: { open: t("launcher.open"), close: t("launcher.close") },
       });
@@ -145,6 +169,76 @@ class WidgetApp {
     this.token = "";
     this.store.remove("token");
     await this.startSession();
+  }
+
+  /**
+   * Parley.reset(): the host page's user logged out. Every token of this visitor is revoked (other
+   * tabs and devices, open sockets and streams included), the frame forgets it, and an anonymous
+   * visitor starts; an account's history needs the identity hash again.
+   */
+  async reset() {
+    this.identity = null;
+    this.identifyLater = false;
+    this.forgetVisitor();
+    await this.revokePending();
+    if (await this.startSession()) this.startConnection();
+    this.bridge.post("reset");
+  }
+
+  /** Forget the visitor here and in storage: its token is kept only to be revoked; the other tabs follow. */
+  forgetVisitor() {
+    if (this.token) this.store.set(REVOKE_KEY, this.token);
+    this.dropVisitor();
+    for (const name of ["token", "visitor"]) this.store.remove(name);
+    this.forgetConversation();
+    this.store.set(RESET_KEY, String(Date.now())); // last: the other frames follow once the token is gone
+  }
+
+  /**
+   * Another tab reset the visitor and revokes its tokens: start again as whoever that tab stored next,
+   * without the identity this page gave us (the page may not know yet that its user logged out).
+   */
+  async restartAnonymous() {
+    this.identity = null;
+    this.identifyLater = false;
+    this.dropVisitor();
+    this.token = this.store.get("token") || "";
+    if (await this.startSession()) this.startConnection();
+  }
+
+  /** Let go of the visitor in this frame: its token, connection and what is on screen. */
+  dropVisitor() {
+    this.token = "";
+    this.visitor = null;
+    if (this.connection) {
+      this.connection.close();
+      this.connection = null;
+    }
+    this.view.clear();
+    this.streaming.clear();
+    this.conversation = null;
+    this.readSeq = 0;
+    this.agentReadSeq = 0;
+    this.announcedConversation = false;
+    this.handoffAsked = false;
+    this.refreshUnread(); // nothing left unread: the host page's badge goes
+  }
+
+  /** Revoke the token a reset left behind; kept for the next boot while the server cannot be reached. */
+  async revokePending() {
+    const token = this.store.get(REVOKE_KEY);
+    if (!token) return;
+    for (let attempt = 0; attempt < REVOKE_ATTEMPTS; attempt += 1) {
+      try {
+        await sessionRevoke({ url: `/api/widget/${encodeURIComponent(config.key)}/session/revoke`, token });
+        break; // revoked now, or it was dead already
+      } catch (error) {
+        if (error instanceof SessionError && error.status < 500 && error.status !== 429) break; // would never pass
+        if (attempt + 1 === REVOKE_ATTEMPTS) return;
+        await delay(backoffDelay(attempt, SESSION_RETRY));
+      }
+    }
+    this.store.remove(REVOKE_KEY);
   }
 
   // ---- the connection ----------------------------------------------------------------

@@ -3,7 +3,8 @@
  *   <script src="https://parley.example/static/widget/loader.js" data-site="SITE_KEY" async></script>
  * Draws the launcher bubble and, only when needed, the chat iframe (served by Parley, on its
  * own origin). Host page API: Parley.open(), .close(), .toggle(), .identify({userId, name,
- * email, hash}), .on("unread" | "open" | "close", fn), and the window event "parley:unread".
+ * email, hash}), .reset() (call it when the page's user logs out), .on("unread" | "open" |
+ * "close", fn), and the window event "parley:unread".
  * Every postMessage is pinned to Parley's origin one way and the host's origin the other.
  */
 (() => {
@@ -30,6 +31,7 @@
   let identity = null;
   let unread = 0;
   let mounted = false;
+  let resetPending = false; // Parley.reset() not yet confirmed by the frame (also kept in storage, across pages)
   const later = []; // API calls made before the page had a body to draw in
 
   const store = (area, name, value) => {
@@ -126,7 +128,7 @@ transform-origin:bottom right;visibility:hidden;pointer-events:none;transition:o
       ready = true;
       if (data.labels) Object.assign(labels, data.labels);
       if (typeof data.title === "string") frame.title = data.title.slice(0, 200);
-      post("init", { open, focus: focusOnReady, identity });
+      post("init", { open, focus: focusOnReady, identity, reset: resetPending });
       focusOnReady = false;
       setUnread(unread);
     } else if (data.type === "unread") {
@@ -137,6 +139,9 @@ transform-origin:bottom right;visibility:hidden;pointer-events:none;transition:o
       store("localStorage", "active", "1");
     } else if (data.type === "close") {
       show(false, true);
+    } else if (data.type === "reset") {
+      resetPending = false; // the frame revoked the visitor's tokens (or holds on to do it on its next load)
+      store("localStorage", "reset", null);
     }
   });
 
@@ -178,9 +183,11 @@ transform-origin:bottom right;visibility:hidden;pointer-events:none;transition:o
     d.head.appendChild(style);
     d.body.appendChild(launcher);
     setUnread(store("localStorage", "unread"));
-    // Open again after a reload if it was open; load it hidden if there is a conversation to watch for replies.
+    resetPending = resetPending || store("localStorage", "reset") === "1";
+    // Open again after a reload if it was open; load it hidden if there is a conversation to watch for
+    // replies, or a reset (of a page that was left before the frame confirmed it) to finish.
     if (store("sessionStorage", "open")) show(true, false);
-    else if (store("localStorage", "active")) makeFrame();
+    else if (store("localStorage", "active") || resetPending) makeFrame();
     later.splice(0).forEach((fn) => fn());
   };
   const whenMounted = (fn) => (mounted ? fn() : later.push(fn));
@@ -194,6 +201,19 @@ transform-origin:bottom right;visibility:hidden;pointer-events:none;transition:o
       identity = user && typeof user === "object"
         ? { userId: user.userId, name: user.name, email: user.email, hash: user.hash } : null;
       post("identify", identity || {});
+    },
+    // The page's user logged out: revoke the visitor's tokens everywhere, so its conversations need the
+    // identity hash again, and start anonymously. Works before the frame exists, and across a navigation.
+    reset: () => {
+      identity = null;
+      resetPending = true;
+      store("localStorage", "reset", "1");
+      store("localStorage", "active", null);
+      whenMounted(() => {
+        setUnread(0);
+        if (ready) post("reset", {});
+        else makeFrame(); // its init carries the reset
+      });
     },
     on: (type, fn) => {
       (listeners[type] = listeners[type] || []).push(fn);

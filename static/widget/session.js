@@ -15,6 +15,8 @@ export function frameStorage(prefix, backend = globalThis.localStorage) {
     }
   };
   return {
+    /** The storage key of `name`, as a `storage` event names it. */
+    key,
     get: (name) => attempt(() => backend.getItem(key(name)), () => memory.get(key(name)) ?? null),
     set: (name, value) => attempt(() => backend.setItem(key(name), value), () => memory.set(key(name), value)),
     remove: (name) => attempt(() => backend.removeItem(key(name)), () => memory.delete(key(name))),
@@ -61,6 +63,25 @@ export async function sessionStart({ url, token = "", pageUrl = "", identity = n
     throw new SessionError(error.code ?? "unavailable", error.detail ?? `HTTP ${response.status}`, response.status);
   }
   return answer;
+}
+
+/**
+ * Revoke every token of the token's visitor (Parley.reset(): the host page's user logged out):
+ * POST /api/widget/<site>/session/revoke. Resolves true when revoked, false when the token was
+ * already dead (expired, or revoked by another tab) — nothing is left to revoke either way.
+ * Network trouble rejects with a TypeError (the caller retries); other refusals with a SessionError.
+ */
+export async function sessionRevoke({ url, token, fetchImpl = fetch }) {
+  const response = await fetchImpl(url, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, Accept: "application/json" },
+    cache: "no-store",
+  });
+  if (response.ok) return true;
+  if (response.status === 401) return false;
+  const answer = await response.json().catch(() => ({}));
+  const error = answer?.error ?? {};
+  throw new SessionError(error.code ?? "unavailable", error.detail ?? `HTTP ${response.status}`, response.status);
 }
 
 /** The WebSocket URL of the customer socket on the frame's own host. */
