@@ -22,8 +22,28 @@ from tests.integration.processes import ManagedProcess, free_port
 BIN = Path(sys.executable).parent
 PARLEY_APP = "chatsite.asgi:application"
 BACKLOG = 1024
-# Benchmarks send far more than a person types: the per-visitor send limit must not be what they measure.
-UNLIMITED_SENDS = {"PARLEY_SEND_RATE_COUNT": "1000000", "PARLEY_SEND_RATE_WINDOW": "1"}
+# Benchmarks send far more than a person types, all from one address: the abuse limits must not be what they
+# measure (a COUNT of 0 turns a rate off, a cap of 0 turns it off).
+UNLIMITED_SENDS = {
+    "PARLEY_SEND_RATE_COUNT": "1000000",
+    "PARLEY_SEND_RATE_WINDOW": "1",
+    **dict.fromkeys(
+        [
+            "PARLEY_SESSION_IP_RATE",
+            "PARLEY_SESSION_SITE_RATE",
+            "PARLEY_SEND_IP_RATE",
+            "PARLEY_SEND_SITE_RATE",
+            "PARLEY_BOT_SITE_RATE",
+            "PARLEY_TYPING_RATE",
+            "PARLEY_READ_RATE",
+            "PARLEY_PING_RATE",
+            "PARLEY_CONTROL_RATE",
+        ],
+        "0/1",
+    ),
+    "PARLEY_CONNECTIONS_PER_VISITOR": "0",
+    "PARLEY_CONNECTIONS_PER_IP": "0",
+}
 
 
 def wait_listening(process: ManagedProcess, port: int, timeout: float = 60) -> None:

@@ -43,6 +43,9 @@ LAYER_SEND_FAILURES = Counter("parley_layer_send_failures_total", "Channel-layer
 MESSAGES_STORED = Counter("parley_messages_total", "Messages stored.")
 REPLIES_ENDED = Counter("parley_replies_total", "Bot replies ended, by final status.", label="status")
 BOT_OUTCOMES = Counter("parley_bot_outcomes_total", "Complete bot replies, by what they did.", label="outcome")
+RATE_LIMITED = Counter(
+    "parley_rate_limited_total", "Hits refused by a rate limit or connection cap, by limit.", label="limit"
+)
 STOP_LATENCY = prometheus_client.Histogram(
     "parley_stop_latency_seconds",
     "From a stop reaching the worker to its reply ending.",

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "axes",  # failed sign-ins, per IP and username (PARLEY_LOGIN_RATE)
 ]
 
 MIDDLEWARE = [
@@ -56,7 +57,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into 429
 ]
+# django-axes' check first: it refuses a locked-out sign-in before a password is checked.
+AUTHENTICATION_BACKENDS = ["chat.security.ratelimit.LoginThrottleBackend", "django.contrib.auth.backends.ModelBackend"]
 
 ROOT_URLCONF = "chatsite.urls"
 ASGI_APPLICATION = "chatsite.asgi.application"
@@ -166,7 +170,9 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-if env_bool("BEHIND_PROXY", False):
+# Behind our nginx: the scheme and host come from its headers, the client address from X-Forwarded-For.
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
 # HTTPS only, remembered by browsers for this long (0: off; turn on once every host serves HTTPS).
@@ -199,6 +205,58 @@ PARLEY_MAX_FRAME_BYTES = env_int("PARLEY_MAX_FRAME_BYTES", 64 * 1024, minimum=10
 PARLEY_MAX_BODY_CHARS = env_int("PARLEY_MAX_BODY_CHARS", 4000, minimum=1)
 PARLEY_SEND_RATE_COUNT = env_int("PARLEY_SEND_RATE_COUNT", 20, minimum=1)
 PARLEY_SEND_RATE_WINDOW = env_int("PARLEY_SEND_RATE_WINDOW", 10, minimum=1)
+
+
+# --- Parley: abuse limits (docs/deployment.md, "Limits") ---
+def _rate(name: str, default: str) -> tuple[int, float]:
+    """A rate "COUNT/SECONDS": at most COUNT in any SECONDS (a sliding window); a COUNT of 0 turns it off."""
+    text = env_str(name, default)
+    try:
+        count, seconds = (part.strip() for part in text.split("/"))
+        rate = int(count), float(seconds)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={text!r}: write it as COUNT/SECONDS, like {default!r}.") from None
+    if rate[0] < 0 or rate[1] <= 0:
+        raise ImproperlyConfigured(f"{name}={text!r}: COUNT must be 0 or more and SECONDS more than 0.")
+    return rate
+
+
+# Every process shares these budgets through Redis (per process without it). A refusal answers
+# `error rate_limited` with `retry_after` on a socket, or 429 with Retry-After over HTTP.
+# Minting visitors: a widget calls this once per page view, so an office behind one address needs room.
+PARLEY_SESSION_IP_RATE = _rate("PARLEY_SESSION_IP_RATE", "60/60")
+PARLEY_SESSION_SITE_RATE = _rate("PARLEY_SESSION_SITE_RATE", "600/60")
+# Customer messages, besides PARLEY_SEND_RATE_COUNT per visitor: fresh visitors do not get fresh budgets.
+PARLEY_SEND_IP_RATE = _rate("PARLEY_SEND_IP_RATE", "60/60")
+PARLEY_SEND_SITE_RATE = _rate("PARLEY_SEND_SITE_RATE", "600/60")
+# Bot replies a site may start (with AI_PROVIDER=openai, each is a paid model call). Beyond it a message is
+# still stored and acknowledged; its reply ends `failed` at once, without a model call, and people take over.
+PARLEY_BOT_SITE_RATE = _rate("PARLEY_BOT_SITE_RATE", "120/60")
+# Per socket: typing relayed to agents (the widget relays at most every 2 s), read receipts, pings
+# (each reads the database; the widget pings every 25 s).
+PARLEY_TYPING_RATE = _rate("PARLEY_TYPING_RATE", "10/10")
+PARLEY_READ_RATE = _rate("PARLEY_READ_RATE", "30/10")
+PARLEY_PING_RATE = _rate("PARLEY_PING_RATE", "20/10")
+# Per visitor, over both transports: resume, reply.stop, reply.feedback, handoff.request, SSE tickets and
+# event streams opened.
+PARLEY_CONTROL_RATE = _rate("PARLEY_CONTROL_RATE", "30/60")
+# Open sockets and event streams together. Over the cap a socket closes with 4429, a stream gets 429. A
+# connection counts until it closes, or until this many seconds pass without a ping (its process died).
+PARLEY_CONNECTIONS_PER_VISITOR = env_int("PARLEY_CONNECTIONS_PER_VISITOR", 10, minimum=0)
+PARLEY_CONNECTIONS_PER_IP = env_int("PARLEY_CONNECTIONS_PER_IP", 200, minimum=0)
+PARLEY_CONNECTION_TTL = env_float("PARLEY_CONNECTION_TTL", 60.0, minimum=5.0)
+# Failed sign-ins (desk and admin) per IP and username, counted by django-axes; then locked for SECONDS.
+PARLEY_LOGIN_RATE = _rate("PARLEY_LOGIN_RATE", "5/900")
+# The client of a request is REMOTE_ADDR, or with BEHIND_PROXY the last X-Forwarded-For entry (our nginx's).
+AXES_ENABLED = PARLEY_LOGIN_RATE[0] > 0
+AXES_FAILURE_LIMIT = max(1, PARLEY_LOGIN_RATE[0])
+AXES_COOLOFF_TIME = PARLEY_LOGIN_RATE[1] / 3600  # hours
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # failures are what it is for; a row per successful sign-in is not
+AXES_CLIENT_IP_CALLABLE = "chat.security.ratelimit.login_client_ip"
+AXES_LOCKOUT_CALLABLE = "chat.security.ratelimit.login_locked_out"
+# --- Parley: wire limits, continued ---
 # A visitor token outlives a browser session so a returning customer keeps the thread.
 PARLEY_VISITOR_TOKEN_MAX_AGE = env_int("PARLEY_VISITOR_TOKEN_MAX_AGE", 60 * 60 * 24 * 90, minimum=60)
 # A verified visitor's token opens the account's history only this long after the identity hash was

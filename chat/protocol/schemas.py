@@ -371,7 +371,11 @@ TYPING = frame(
     },
 )
 READ = frame("read", {"conversation": ID, "by": OneOf("customer", "agent"), "seq": COUNT})
-ERROR = frame("error", {"code": OneOf(*ERROR_CODES), "detail": STRING}, {"ref": STRING})
+ERROR = frame(
+    "error",
+    {"code": OneOf(*ERROR_CODES), "detail": STRING},
+    {"ref": STRING, "retry_after": Int(minimum=1)},  # only with rate_limited: seconds until there is room
+)
 PONG = frame("pong", {}, {"conversation": ID, "cursor": CURSOR}, (_head_names_its_conversation,))
 PONG_FOR_AGENTS = frame("pong", {}, {"heads": MapOf(Text(r"[1-9][0-9]*", "a conversation id"), CURSOR)})
 

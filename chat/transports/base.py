@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
+from chat import metrics
 from chat.protocol import events, frames
 from chat.realtime import registry
 from chat.realtime.dispatch import DirectDispatch
 from chat.realtime.layer_errors import LAYER_ERRORS, ResilientLayerReceive
+from chat.security.ratelimit import Limit, RateLimited, Refusal, Windows
 from chat.selectors.access import NotFound
 from chat.services.errors import ConversationError
 
@@ -25,6 +28,8 @@ CLOSE_RESTARTING = 4012
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_HELLO_TIMEOUT = 4408
+# Over a connection cap (PARLEY_CONNECTIONS_PER_VISITOR / _PER_IP), after an `error rate_limited` with retry_after.
+CLOSE_RATE_LIMITED = 4429
 
 
 class ParleyConsumer(DirectDispatch, ResilientLayerReceive, AsyncWebsocketConsumer):
@@ -41,6 +46,9 @@ class ParleyConsumer(DirectDispatch, ResilientLayerReceive, AsyncWebsocketConsum
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.closed = False
+        # This socket's own frame limits (typing, read, ping): no other process needs to know them.
+        self.frame_windows = Windows()
+        self.frame_numbers = itertools.count()
 
     async def on_layer_lost(self) -> None:
         """The layer is gone (and with it our groups): the client reconnects, re-joins and resumes."""
@@ -72,7 +80,7 @@ class ParleyConsumer(DirectDispatch, ResilientLayerReceive, AsyncWebsocketConsum
         except frames.FrameTooLarge:
             await self.close_with(CLOSE_TOO_LARGE)
         except frames.ProtocolError as exc:
-            await self.send_event(events.error(exc.code, exc.detail, exc.ref))
+            await self.send_event(error_frame(exc))
         except NotFound:
             await self.send_event(events.error("not_found", "No such conversation or message.", _ref(frame)))
         except ConversationError as exc:
@@ -108,6 +116,19 @@ class ParleyConsumer(DirectDispatch, ResilientLayerReceive, AsyncWebsocketConsum
     def check_ready(self, frame_type: str) -> None:
         """Raise ProtocolError when the socket may not take this frame yet."""
 
+    def check_frame_rate(self, name: str, rate: tuple[int, float], frame_type: str) -> None:
+        """Count a frame against this socket's limit `name` (count, seconds); raise RateLimited once it is spent."""
+        refusal = self.frame_windows.hit([Limit.of(name, "socket", rate)], str(next(self.frame_numbers)))
+        if refusal is not None:
+            metrics.RATE_LIMITED.inc(name)
+            raise RateLimited(refusal, f"Too many {frame_type} frames; wait a moment.", frame_type)
+
+    async def close_rate_limited(self, refusal: Refusal, ref: str | None = None) -> None:
+        """Over a connection cap: say when there will be room, then close with 4429."""
+        refused = RateLimited(refusal, "Too many open connections for this visitor or address.", ref)
+        await self.send_event(error_frame(refused))
+        await self.close_with(CLOSE_RATE_LIMITED)
+
     async def send_event(self, event: dict) -> None:
         """Send one frame as compact JSON, unless the socket is closing."""
         if not self.closed:
@@ -135,6 +156,14 @@ class ParleyConsumer(DirectDispatch, ResilientLayerReceive, AsyncWebsocketConsum
         """Answer a keep-alive, and re-join our groups (a restarted layer forgot them)."""
         await self.rejoin_groups()
         await self.send_event({"type": "pong"})
+
+
+def error_frame(exc: frames.ProtocolError) -> dict:
+    """The `error` frame of a refusal; a rate limit's says in how many seconds to try again."""
+    frame = events.error(exc.code, exc.detail, exc.ref)
+    if isinstance(exc, RateLimited):
+        frame["retry_after"] = exc.retry_after
+    return frame
 
 
 def _ref(frame: dict | None) -> str | None:

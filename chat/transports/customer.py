@@ -13,6 +13,7 @@ from chat.realtime.broadcast import layer_message
 from chat.realtime.feeds import Feed
 from chat.security import tokens
 from chat.security.origins import origin_allowed, scope_header
+from chat.security.ratelimit import Connection, connection_limits, scope_client_ip
 from chat.selectors import conversations as selectors
 from chat.selectors.access import NotFound, visitor_from_claim
 from chat.selectors.replays import CustomerReplay, customer_replay
@@ -43,10 +44,18 @@ class CustomerConsumer(ParleyConsumer):
         self.hello_due = 0.0
         self.feed: Feed | None = None
         self.typing_sent = (False, 0.0)
+        self.ip = ""
+        self.connection: Connection | None = None
 
     async def connect(self):
-        """Called when the socket opens: accept, and expect `hello` within PARLEY_HELLO_TIMEOUT."""
-        await self.accept()
+        """Called when the socket opens: accept, count it against its address's cap, expect `hello` in time."""
+        self.ip = scope_client_ip(self.scope)
+        self.connection = Connection(self.channel_name)
+        refusal = await self.connection.join(*connection_limits(ip=self.ip))
+        await self.accept()  # a close before accepting would be a bare 403, without the close code
+        if refusal is not None:
+            await self.close_rate_limited(refusal)
+            return
         self.feed = Feed(self.channel_name)
         self.hello_due = asyncio.get_running_loop().time() + settings.PARLEY_HELLO_TIMEOUT
         self.hello_deadline = asyncio.create_task(self._close_without_hello())
@@ -55,8 +64,12 @@ class CustomerConsumer(ParleyConsumer):
         """Called when the socket closes."""
         if self.hello_deadline:
             self.hello_deadline.cancel()
-        if self.visitor is not None:
-            await self.channel_layer.group_discard(groups.visitor_group(self.visitor.pk), self.channel_name)
+        try:
+            if self.visitor is not None:
+                await self.channel_layer.group_discard(groups.visitor_group(self.visitor.pk), self.channel_name)
+        finally:
+            if self.connection is not None:
+                await self.connection.leave()
 
     async def _close_without_hello(self) -> None:
         await asyncio.sleep(max(0.0, self.hello_due - asyncio.get_running_loop().time()))
@@ -69,6 +82,8 @@ class CustomerConsumer(ParleyConsumer):
 
     async def handle_ping(self, frame: dict) -> None:
         """Answer with the conversation's head cursor, so a client that silently missed events resumes."""
+        self.check_frame_rate("ping", settings.PARLEY_PING_RATE, "ping")
+        await self.connection.refresh()
         await self.rejoin_groups()
         pong = {"type": "pong"}
         if self.conversation_id is not None:
@@ -91,6 +106,8 @@ class CustomerConsumer(ParleyConsumer):
         """Authenticate the token, join the visitor's group, and replay what the cursor missed."""
         if self.visitor is not None:
             raise frames.ProtocolError("bad_request", "hello was already said on this socket.", "hello")
+        if self.closed:  # refused at connect (over its address's cap); frames already in flight are moot
+            return
         # Said in time: a hello queued behind a busy database (a reconnect storm) is not closed for it.
         self.hello_deadline.cancel()
         try:
@@ -107,6 +124,11 @@ class CustomerConsumer(ParleyConsumer):
             claim = tokens.visitor_token_read(frame.get("token"))
         except tokens.BadToken:
             await self.close_with(CLOSE_UNAUTHORIZED)
+            return
+        # The signed token names the visitor: count the socket against its cap before any other work.
+        refusal = await self.connection.join(*connection_limits(visitor_id=claim.visitor_id))
+        if refusal is not None:
+            await self.close_rate_limited(refusal, "hello")
             return
         origin, host = scope_header(self.scope, b"origin"), scope_header(self.scope, b"host")
 
@@ -150,6 +172,7 @@ class CustomerConsumer(ParleyConsumer):
         """Replay from a cursor again (after the client saw a gap), without reconnecting."""
         cursor = frames.cursor(frame)
         conversation_id = frames.integer(frame, "conversation", minimum=1, optional=True)
+        await commands.control_check(self.visitor, "resume")
         result = await commands.resume(
             visitor=self.visitor, feed=self.feed, cursor=cursor, conversation_id=conversation_id
         )
@@ -157,7 +180,9 @@ class CustomerConsumer(ParleyConsumer):
 
     async def handle_message_send(self, frame: dict) -> None:
         """Store the message once per client_id, then acknowledge it to this socket."""
-        sent = await commands.message_send(visitor=self.visitor, conversation_id=self.conversation_id, fields=frame)
+        sent = await commands.message_send(
+            visitor=self.visitor, conversation_id=self.conversation_id, fields=frame, ip=self.ip
+        )
         self.conversation_id = sent.message.conversation_id
         await self.send_event(sent.ack)
 
@@ -187,12 +212,14 @@ class CustomerConsumer(ParleyConsumer):
         now = time.monotonic()
         if active == last_active and now - last_at < settings.PARLEY_TYPING_THROTTLE:
             return
+        self.check_frame_rate("typing", settings.PARLEY_TYPING_RATE, "typing")  # what is relayed: flips, and repeats
         self.typing_sent = (active, now)
         event = events.typing(conversation_id=self.conversation_id, author={"kind": "customer"}, active=active)
         await self.channel_layer.group_send(groups.conversation_group(self.conversation_id), layer_message(event))
 
     async def handle_read(self, frame: dict) -> None:
         """The customer has seen everything up to `seq`."""
+        self.check_frame_rate("read", settings.PARLEY_READ_RATE, "read")
         await commands.mark_read(visitor=self.visitor, conversation_id=self.conversation_id, fields=frame)
 
     async def deliver(self, event: dict) -> None:

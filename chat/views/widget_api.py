@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.http import JsonResponse
@@ -12,6 +13,7 @@ from chat.business_hours import site_is_open
 from chat.models import Site
 from chat.protocol import events
 from chat.security.origins import origin_allowed
+from chat.security.ratelimit import Limit, rate_hit_sync, request_client_ip, too_many_requests
 from chat.selectors.agents import presence_list
 from chat.services.visitors import IdentityRejected, visitor_session_start
 from chat.views.http import BadRequest, error_response, json_body, text_field
@@ -50,12 +52,23 @@ def site_status(request, site_key: str):
 @csrf_exempt  # no cookie is involved: the Origin check and the signed token are the protection
 @require_POST
 def session_start(request, site_key: str):
-    """POST /api/widget/<site_key>/session: create or resume a visitor and return its token."""
+    """POST /api/widget/<site_key>/session: create or resume a visitor and return its token.
+
+    Counted per client address before anything is read, then per site: minting visitors is how a
+    client would otherwise get a fresh budget for everything a visitor is limited in.
+    """
+    ip = request_client_ip(request)
+    refusal = rate_hit_sync([Limit.of("session_ip", f"ip:{ip}", settings.PARLEY_SESSION_IP_RATE)])
+    if refusal is not None:
+        return too_many_requests("Too many sessions from this address; wait a moment.", refusal.retry_seconds)
     site = Site.objects.filter(key=site_key).first()
     if site is None:
         return error_response("not_found", "No such site.", 404)
     if not origin_allowed(request.headers.get("Origin", ""), request.get_host(), site.allowed_origins):
         return error_response("origin_not_allowed", "This origin may not use the widget of this site.", 403)
+    refusal = rate_hit_sync([Limit.of("session_site", f"site:{site.pk}", settings.PARLEY_SESSION_SITE_RATE)])
+    if refusal is not None:
+        return too_many_requests("Too many sessions for this site; wait a moment.", refusal.retry_seconds)
     try:
         data = json_body(request)
         fields = {

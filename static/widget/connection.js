@@ -19,7 +19,7 @@ import { newClientId } from "../shared/ids.js";
 import { Emitter } from "./connection/emitter.js";
 import { authHeaders, httpUrl, postFeedback, postMessage, postStop } from "./connection/http.js";
 import { Outbox } from "./connection/outbox.js";
-import { CLOSE, RETRYABLE } from "./connection/protocol.js";
+import { CLOSE, RETRYABLE, retryAfterMs } from "./connection/protocol.js";
 import { SocketLink } from "./connection/socket.js";
 import { EventStreamLink } from "./connection/sse.js";
 import { ConnectionStore } from "./connection/storage.js";
@@ -671,7 +671,7 @@ export class Connection extends Emitter {
   onError(frame) {
     const { code, detail, ref = null } = frame;
     const entry = ref == null ? null : this.outbox.find(ref);
-    if (entry) return this.onSendError(entry, code, detail);
+    if (entry) return this.onSendError(entry, code, detail, retryAfterMs(frame.retry_after));
     if ((ref === "hello" || ref === "resume") && (code === "not_found" || code === "bad_request")) {
       // The conversation or cursor we named is not usable (another visitor's storage, a stale
       // cursor): start this conversation from scratch rather than retry the same refusal.
@@ -694,12 +694,13 @@ export class Connection extends Emitter {
    * @param {OutboxEntry} entry
    * @param {string} code
    * @param {string} detail
+   * @param {number} [notBeforeMs]  the server's retry_after: no retry sooner than this
    */
-  onSendError(entry, code, detail) {
+  onSendError(entry, code, detail, notBeforeMs = 0) {
     this.outbox.inFlight.delete(entry.client_id);
     const retrying = RETRYABLE.has(code);
     if (retrying) {
-      this.scheduleSendRetry();
+      this.scheduleSendRetry(notBeforeMs);
     } else {
       this.outbox.drop(entry);
       this.outboxChanged();
@@ -707,9 +708,11 @@ export class Connection extends Emitter {
     this.emit("error", { code, detail, ref: entry.client_id, body: entry.body, retrying });
   }
 
-  scheduleSendRetry() {
+  /** @param {number} [notBeforeMs] */
+  scheduleSendRetry(notBeforeMs = 0) {
     if (this.timers.has("sendRetry")) return;
-    const delay = backoffDelay(this.outbox.attempt, { ...this.backoff, random: this.random });
+    // A rate limit says when there will be room: retrying sooner would only be refused again.
+    const delay = Math.max(notBeforeMs, backoffDelay(this.outbox.attempt, { ...this.backoff, random: this.random }));
     this.outbox.attempt += 1;
     this.timers.start("sendRetry", delay, () => this.flushOutbox());
   }
@@ -820,7 +823,7 @@ export class Connection extends Emitter {
     if (answer.kind === "unreachable") this.scheduleSendRetry(); // the same client_id goes again later
     else if (answer.kind === "unauthorized") this.linkLost(CLOSE.UNAUTHORIZED);
     else if (answer.kind === "ack") this.onAck({ ...answer.answer, client_id: entry.client_id });
-    else this.onSendError(entry, answer.code, answer.detail);
+    else this.onSendError(entry, answer.code, answer.detail, retryAfterMs(answer.retry_after));
   }
 
   /** @param {unknown} replyId */

@@ -533,6 +533,19 @@ describe("outbox", () => {
     assert.deepEqual(ws.frames("message.send").map((f) => f.client_id), ["cid-1", "cid-2", "cid-2", "cid-3"]);
   });
 
+  test("a rate_limited with retry_after waits that long before the same client_id goes again", () => {
+    const ctx = setup();
+    const ws = goLive(ctx);
+    ctx.conn.send("a");
+    ws.receive({ type: "error", code: "rate_limited", detail: "slow down", ref: "cid-1", retry_after: 1 });
+    ws.receive({ type: "pong" }); // keep the link alive past the heartbeat
+    ctx.clock.advance(999);
+    assert.deepEqual(ws.frames("message.send").map((f) => f.client_id), ["cid-1"]);
+    ws.receive({ type: "pong" });
+    ctx.clock.advance(1);
+    assert.deepEqual(ws.frames("message.send").map((f) => f.client_id), ["cid-1", "cid-1"]);
+  });
+
   test("blank and oversized messages are refused before they are queued", () => {
     const ctx = setup({ maxBody: 5 });
     assert.equal(ctx.conn.send("   "), null);

@@ -20,7 +20,7 @@
  * @typedef {{kind: "unreachable"}
  *   | {kind: "unauthorized"}
  *   | {kind: "ack", answer: Record<string, any>}
- *   | {kind: "refused", code: string, detail: string}} SendAnswer
+ *   | {kind: "refused", code: string, detail: string, retry_after?: number}} SendAnswer
  */
 
 /**
@@ -69,7 +69,10 @@ export async function postMessage(http, entry) {
   if (response.ok) return { kind: "ack", answer: answer ?? {} };
   const error = answer?.error ?? answer ?? {};
   const fallback = response.status === 429 ? "rate_limited" : response.status >= 500 ? "unavailable" : "bad_request";
-  return { kind: "refused", code: error.code ?? fallback, detail: error.detail ?? `HTTP ${response.status}` };
+  /** @type {SendAnswer} */
+  const refused = { kind: "refused", code: error.code ?? fallback, detail: error.detail ?? `HTTP ${response.status}` };
+  if (error.retry_after != null) refused.retry_after = error.retry_after; // a rate limit's "not before"
+  return refused;
 }
 
 /**

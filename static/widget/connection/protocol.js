@@ -15,11 +15,21 @@ export const CLOSE = Object.freeze({
   UNAUTHORIZED: 4401,
   FORBIDDEN: 4403,
   HELLO_TIMEOUT: 4408,
+  RATE_LIMITED: 4429, // over a connection cap: reconnecting later (with backoff) is right
   HEARTBEAT: 4000, // ours: no frame within two heartbeats
 });
 
 /** Send errors worth retrying with the same client_id; any other send error drops the message. */
 export const RETRYABLE = new Set(["rate_limited", "unavailable", "internal"]);
+
+/**
+ * A refusal's `retry_after` (seconds) in milliseconds; 0 when it has none or it is not a positive number.
+ * @param {unknown} seconds
+ * @returns {number}
+ */
+export function retryAfterMs(seconds) {
+  return typeof seconds === "number" && Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 3600) * 1000 : 0;
+}
 
 /**
  * A frame from its JSON text, or null: the server only sends JSON objects, and a garbled
