@@ -82,6 +82,10 @@ class Visitor(models.Model):
         editable=False,
         help_text=_("Signed into every token; bumped to revoke them all (Parley.reset() on the host page)."),
     )
+    email_confirmed_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When the customer confirmed the address; only then is it sent follow-ups.")
+    )
+    email_opt_out = models.BooleanField(default=False, help_text=_("Unsubscribed: no follow-up email is sent."))
 
     class Meta:
         constraints = [
@@ -95,9 +99,30 @@ class Visitor(models.Model):
         return self.name or self.email or f"Visitor #{self.pk}"
 
     @property
+    def email_confirmed(self) -> bool:
+        """True when the customer confirmed the current address by its signed link."""
+        return bool(self.email and self.email_confirmed_at)
+
+    @property
     def verified(self) -> bool:
         """True when the site vouched for this visitor with an identity hash."""
         return bool(self.external_id)
+
+
+class Label(models.Model):
+    """A tag agents put on conversations to sort them ("refund", "bug", "vip")."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(max_length=40, help_text=_("Lower case, no spaces; agents type it to add it."))
+    color = models.CharField(max_length=7, blank=True, help_text=_("#rrggbb, or empty for the default."))
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["site", "name"], name="label_unique_name_per_site")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Conversation(models.Model):
@@ -145,6 +170,15 @@ class Conversation(models.Model):
         choices=[("email", _("An email address"))],
         help_text=_("What the bot asked the customer for and waits to read."),
     )
+    labels = models.ManyToManyField(Label, blank=True, related_name="conversations")
+    rating = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text=_("The customer's satisfaction after it was resolved, 1 (bad) to 5 (great).")
+    )
+    rating_comment = models.TextField(blank=True)
+    rated_at = models.DateTimeField(null=True, blank=True)
+    emailed_seq = models.PositiveIntegerField(
+        default=0, help_text=_("Highest seq sent to the customer by email, so a follow-up never repeats a message.")
+    )
 
     class Meta:
         ordering = ["-updated_at"]
@@ -157,6 +191,9 @@ class Conversation(models.Model):
             ),
             models.CheckConstraint(condition=Q(status__in=["open", "resolved"]), name="conv_status_valid"),
             models.CheckConstraint(condition=Q(owner__in=["bot", "queue", "agent"]), name="conv_owner_valid"),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5), name="conv_rating_1_to_5"
+            ),
         ]
         indexes = [
             models.Index(fields=["site", "status", "owner"]),
@@ -269,6 +306,9 @@ class AgentProfile(models.Model):
     )
     max_concurrent = models.PositiveSmallIntegerField(default=5)
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+    email_when_offline = models.BooleanField(
+        default=True, help_text=_("Email this agent about a conversation assigned while no dashboard is open.")
+    )
 
     def __str__(self) -> str:
         return self.user.get_full_name() or self.user.get_username()

@@ -19,11 +19,23 @@ urlpatterns = [
     path("api/widget/replies/<int:reply_id>/stop", sse.stop_reply, name="widget-reply-stop"),
     path("api/widget/replies/<int:reply_id>/feedback", sse.reply_feedback, name="widget-reply-feedback"),
     path("api/widget/handoff", sse.request_handoff, name="widget-handoff"),
+    path("api/widget/contact", sse.set_contact, name="widget-contact"),
+    path(
+        "api/widget/conversations/<int:conversation_id>/rating",
+        sse.rate_conversation,
+        name="widget-conversation-rating",
+    ),
+    path(
+        "api/widget/conversations/<int:conversation_id>/transcript",
+        sse.email_transcript,
+        name="widget-conversation-transcript",
+    ),
     path("api/widget/<str:site_key>/session", widget_api.session_start, name="widget-session"),
     path("api/widget/<str:site_key>/session/revoke", widget_session.session_revoke, name="widget-session-revoke"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("agent/", include("chat.urls_agent")),
+    path("email/", include("chat.urls_email")),
     path("", include("chat.urls_widget")),
 ]

@@ -50,7 +50,34 @@ def _bot_fields(message: Message) -> dict:
 
 def visitor_payload(visitor: Visitor) -> dict:
     """What a visitor may know about itself, and what agents see in the list."""
-    return {"id": visitor.pk, "name": visitor.name, "email": visitor.email, "verified": visitor.verified}
+    return {
+        "id": visitor.pk,
+        "name": visitor.name,
+        "email": visitor.email,
+        "verified": visitor.verified,
+        "email_confirmed": visitor.email_confirmed,
+    }
+
+
+def _rating(conversation: Conversation) -> dict | None:
+    """The customer's satisfaction rating of the conversation, or None before one."""
+    if conversation.rating is None:
+        return None
+    return {
+        "score": conversation.rating,
+        "comment": conversation.rating_comment,
+        "rated_at": iso(conversation.rated_at),
+    }
+
+
+def _label_names(conversation: Conversation) -> list[str]:
+    """The conversation's labels, sorted; from a prefetch when the caller made one (the desk's list does)."""
+    cached = getattr(conversation, "_prefetched_objects_cache", {}).get("labels")
+    if cached is not None:
+        return sorted(label.name for label in cached)
+    if conversation.pk is None:
+        return []
+    return list(conversation.labels.order_by("name").values_list("name", flat=True))
 
 
 def conversation_payload(conversation: Conversation) -> dict:
@@ -66,6 +93,7 @@ def conversation_payload(conversation: Conversation) -> dict:
         "customer_read_seq": conversation.customer_read_seq,
         "agent_read_seq": conversation.agent_read_seq,
         "updated_at": iso(conversation.updated_at),
+        "rating": _rating(conversation),
     }
 
 
@@ -78,6 +106,7 @@ def conversation_agent_payload(conversation: Conversation) -> dict:
         queued_at=iso(conversation.queued_at),
         last_message_at=iso(conversation.last_message_at),
         visitor=visitor_payload(conversation.visitor),
+        labels=_label_names(conversation),
     )
     return payload
 
@@ -176,6 +205,16 @@ def conversation_updated(conversation: Conversation, *, for_agents: bool = False
     """A conversation's status, owner or assignee changed."""
     payload = conversation_agent_payload(conversation) if for_agents else conversation_payload(conversation)
     return {"type": "conversation.updated", "conversation": payload}
+
+
+def contact_saved(visitor: Visitor) -> dict:
+    """The customer's address (and name) are kept: the answer to `contact.set`."""
+    return {"type": "contact.saved", "visitor": visitor_payload(visitor)}
+
+
+def transcript_queued(*, conversation_id: int, email: str) -> dict:
+    """The transcript will be emailed: the answer to `transcript.email`."""
+    return {"type": "transcript.queued", "conversation": conversation_id, "email": email}
 
 
 def typing(*, conversation_id: int, author: dict, active: bool) -> dict:

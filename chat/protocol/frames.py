@@ -7,6 +7,8 @@ import re
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
 
 from chat.protocol.cursors import BadCursor, Cursor
 
@@ -184,4 +186,32 @@ def choice(frame: dict, name: str, allowed: tuple[str, ...]) -> str:
     value = frame.get(name)
     if value not in allowed:
         raise ProtocolError("bad_request", f"`{name}` must be one of {', '.join(allowed)}.", _ref(frame))
+    return value
+
+
+def text(frame: dict, name: str, *, max_length: int, optional: bool = True, multiline: bool = False) -> str:
+    """A string field, trimmed and bounded, without control characters (line breaks allowed when `multiline`)."""
+    value = frame.get(name)
+    if value is None and optional:
+        return ""
+    if not isinstance(value, str):
+        raise ProtocolError("bad_request", f"`{name}` must be a string.", _ref(frame))
+    if not is_clean_text(value, multiline=multiline):
+        raise ProtocolError("bad_request", f"`{name}` must not contain control characters.", _ref(frame))
+    value = value.strip()
+    if len(value) > max_length:
+        raise ProtocolError("bad_request", f"`{name}` is limited to {max_length} characters.", _ref(frame))
+    if not value and not optional:
+        raise ProtocolError("bad_request", f"`{name}` is required.", _ref(frame))
+    return value
+
+
+def email(frame: dict, name: str = "email", *, optional: bool = False) -> str:
+    """An email address as Django's EmailField accepts it; empty only when `optional`."""
+    value = text(frame, name, max_length=254, optional=optional)
+    if value:
+        try:
+            EmailValidator()(value)
+        except ValidationError:
+            raise ProtocolError("bad_request", f"`{name}` is not a valid email address.", _ref(frame)) from None
     return value

@@ -233,6 +233,7 @@ ERROR_CODES = (
     "not_found",
     "not_streaming",
     "bot_disabled",
+    "not_resolved",
     "unavailable",
     "internal",
 )
@@ -283,6 +284,12 @@ def _head_names_its_conversation(pong: dict) -> tuple[str, str] | None:
     return None
 
 
+def _score_at_most_5(rating: dict) -> tuple[str, str] | None:
+    if rating["score"] > 5:
+        return "score", f"is 1 to 5, got {rating['score']}"
+    return None
+
+
 def frame(
     kind: str, required: Mapping[str, Check], optional: Mapping[str, Check] | None = None, rules: tuple[Rule, ...] = ()
 ) -> Obj:
@@ -290,7 +297,8 @@ def frame(
     return Obj({"type": OneOf(kind), **required}, optional or {}, rules)
 
 
-VISITOR = Obj({"id": ID, "name": STRING, "email": STRING, "verified": BOOL})
+VISITOR = Obj({"id": ID, "name": STRING, "email": STRING, "verified": BOOL, "email_confirmed": BOOL})
+RATING = Obj({"score": Int(minimum=1), "comment": STRING, "rated_at": TIME}, rules=(_score_at_most_5,))
 CONVERSATION = Obj(
     {
         "id": ID,
@@ -302,6 +310,7 @@ CONVERSATION = Obj(
         "customer_read_seq": COUNT,
         "agent_read_seq": COUNT,
         "updated_at": TIME,
+        "rating": Nullable(RATING),
     }
 )
 # Section 4: agents also get the counters, the times the inbox sorts by, the visitor, and `last_seq` counting notes.
@@ -311,6 +320,7 @@ CONVERSATION_FOR_AGENTS = CONVERSATION.extend(
         "queued_at": Nullable(TIME),
         "last_message_at": Nullable(TIME),
         "visitor": VISITOR,
+        "labels": ListOf(STRING),
     }
 )
 
@@ -408,6 +418,8 @@ SUBSCRIBED = frame(
     {"conversation": CONVERSATION_FOR_AGENTS, "events": ListOf(Event(AGENT, REPLAYED)), "cursor": CURSOR, "more": BOOL},
 )
 UNSUBSCRIBED = frame("unsubscribed", {"conversation": ID})
+CONTACT_SAVED = frame("contact.saved", {"visitor": VISITOR})
+TRANSCRIPT_QUEUED = frame("transcript.queued", {"conversation": ID, "email": STRING})
 
 
 def _to(customer: Obj | None = None, agent: Obj | None = None, sse: Obj | None = None) -> dict[str, Obj]:
@@ -434,6 +446,8 @@ SCHEMAS: dict[str, dict[str, Obj]] = {
     "queue": _to(agent=QUEUE),
     "subscribed": _to(agent=SUBSCRIBED),
     "unsubscribed": _to(agent=UNSUBSCRIBED),
+    "contact.saved": _to(customer=CONTACT_SAVED),
+    "transcript.queued": _to(customer=TRANSCRIPT_QUEUED),
 }
 
 

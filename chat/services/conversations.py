@@ -15,7 +15,7 @@ from chat.protocol import events
 from chat.realtime import broadcast, effects, groups
 from chat.selectors import agents
 from chat.selectors.conversations import latest_conversation
-from chat.services import message_sql, replies
+from chat.services import message_sql, notifications, replies
 from chat.services.errors import ConversationError
 from chat.services.messages import (
     CUSTOMER,
@@ -55,11 +55,11 @@ def _save(conversation: Conversation, *fields: str) -> None:
     conversation.save(update_fields=[*fields, "updated_at"])
 
 
-def publish_conversation(conversation: Conversation) -> None:
-    """Tell the customer and the site's inbox that the conversation changed, and refresh the queue count."""
+def publish_conversation(conversation: Conversation, *, customer: bool = True) -> None:
+    """Tell the customer (unless not `customer`) and the site's inbox that the conversation changed; refresh the queue count."""
     deliveries = broadcast.conversation_deliveries(
         conversation,
-        customer=events.conversation_updated(conversation),
+        customer=events.conversation_updated(conversation) if customer else None,
         inbox=events.conversation_updated(conversation, for_agents=True),
     )
     count = Conversation.objects.filter(
@@ -183,6 +183,8 @@ def agent_message_send_fast(
     message = written_deliver(
         written, author=Author(Message.AuthorKind.AGENT, agent), client_id=client_id, body=body, internal=internal
     )
+    if not internal:
+        notifications.agent_message_sent(message)
     return SendResult(message, created=True)
 
 
@@ -205,6 +207,7 @@ def agent_message_send(
             if conversation.first_human_reply_at is None:
                 conversation.first_human_reply_at = result.message.created_at
                 _save(conversation, "first_human_reply_at")
+            notifications.agent_message_sent(result.message)
     return result
 
 
@@ -286,6 +289,8 @@ def conversation_assign_locked(
     publish_conversation(conversation)
     if assignee is None:
         effects.fill([conversation.site_id])
+    elif previous is None or previous.pk != assignee.pk:
+        notifications.conversation_assigned(conversation=conversation, assignee=assignee)
     _freed(previous, conversation)
     return conversation
 

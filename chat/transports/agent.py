@@ -20,7 +20,7 @@ from chat.selectors.access import (
     access_desk,
     access_reply_for_agent,
 )
-from chat.services import conversations, presence, replies
+from chat.services import conversations, labels, presence, replies
 from chat.services.revocation import agent_group, session_fingerprint
 from chat.transports.base import CLOSE_FORBIDDEN, CLOSE_RESTARTING, CLOSE_UNAUTHORIZED, ParleyConsumer
 
@@ -40,6 +40,8 @@ class AgentConsumer(ParleyConsumer):
         "bot.pause": "handle_bot_pause",
         "bot.resume": "handle_bot_resume",
         "reply.stop": "handle_reply_stop",
+        "label.add": "handle_label_add",
+        "label.remove": "handle_label_remove",
         "presence": "handle_presence",
         "typing": "handle_typing",
         "read": "handle_read",
@@ -132,14 +134,16 @@ class AgentConsumer(ParleyConsumer):
         await self.channel_layer.group_add(groups.conversation_group(conversation.pk), self.channel_name)
         self.subscribed[conversation.pk] = conversation.site_id
 
-        replay = await db_threads.run(
-            selectors.conversation_replay, conversation=conversation, cursor=cursor, audience=selectors.AGENTS
-        )
+        def read():  # the replay and the conversation's labels, in one trip to the database thread
+            replay = selectors.conversation_replay(conversation=conversation, cursor=cursor, audience=selectors.AGENTS)
+            return replay, events.conversation_agent_payload(conversation)
+
+        replay, payload = await db_threads.run(read)
         await self.feed.start(conversation.pk, cursor, replay)
         await self.send_event(
             {
                 "type": "subscribed",
-                "conversation": events.conversation_agent_payload(conversation),
+                "conversation": payload,
                 "events": replay.events,
                 "cursor": str(replay.head),
                 "more": replay.more,
@@ -204,6 +208,14 @@ class AgentConsumer(ParleyConsumer):
     async def handle_reopen(self, frame: dict) -> None:
         """Reopen a resolved conversation."""
         await self._act(frame, conversations.conversation_reopen)
+
+    async def handle_label_add(self, frame: dict) -> None:
+        """Put a label on a conversation (the site's label is created on first use)."""
+        await self._act(frame, labels.conversation_label_add, name=_label(frame))
+
+    async def handle_label_remove(self, frame: dict) -> None:
+        """Take a label off a conversation."""
+        await self._act(frame, labels.conversation_label_remove, name=_label(frame))
 
     async def handle_bot_pause(self, frame: dict) -> None:
         """Take over from the bot."""
@@ -336,3 +348,11 @@ class AgentConsumer(ParleyConsumer):
         if event.get("type") == "queue":
             return event.get("site") in self.site_ids
         return True
+
+
+def _label(frame: dict) -> str:
+    """The frame's `label`, as the label's canonical name."""
+    try:
+        return labels.label_name_clean(frame.get("label"))
+    except ValueError as exc:
+        raise frames.ProtocolError("bad_request", f"`label`: {exc}", str(frame.get("type"))) from None

@@ -25,7 +25,7 @@ from chat.realtime.feeds import Feed
 from chat.security.ratelimit import Limit, RateLimited, rate_check, rate_forget, rate_hit
 from chat.selectors.access import access_conversation_for_visitor, access_reply_for_visitor
 from chat.selectors.replays import CustomerReplay, customer_replay
-from chat.services import bot, conversations, replies
+from chat.services import bot, contacts, conversations, ratings, replies
 from chat.services.messages import SendResult
 
 # What agents see as the `reason` of a reply the bot budget did not allow (the customer sees the failure line).
@@ -157,6 +157,46 @@ async def handoff_request(*, visitor: Visitor, conversation_id: int | None) -> C
     """Hand the visitor's conversation to the human queue, starting one if there is none."""
     await control_check(visitor, "handoff.request")
     return await effects.call(conversations.customer_handoff_request, visitor=visitor, lane=conversation_id)
+
+
+async def rating_submit(*, visitor: Visitor, conversation_id: int, fields: dict) -> Conversation:
+    """The customer's 1-5 rating (`score`, optional `comment`) of their resolved conversation."""
+    score = frames.integer(fields, "score", minimum=1)
+    if score > 5:
+        raise frames.ProtocolError("bad_request", "`score` must be 1 to 5.", "rating.submit")
+    comment = frames.text(fields, "comment", max_length=ratings.RATING_COMMENT_MAX, multiline=True)
+    await control_check(visitor, "rating.submit")
+
+    def rate():  # access and the write in one trip to the database thread
+        conversation = access_conversation_for_visitor(visitor=visitor, conversation_id=conversation_id)
+        return ratings.conversation_rate(visitor=visitor, conversation=conversation, score=score, comment=comment)
+
+    return await effects.call(rate, lane=conversation_id)
+
+
+async def contact_set(*, visitor: Visitor, fields: dict) -> Visitor:
+    """Keep the address (`email`, and `name` when given) the customer left for the team."""
+    email = frames.email(fields)
+    name = frames.text(fields, "name", max_length=120)
+    await control_check(visitor, "contact.set")
+    return await effects.call(contacts.visitor_contact_set, visitor=visitor, email=email, name=name, lane=None)
+
+
+async def transcript_email(*, visitor: Visitor, conversation_id: int, fields: dict) -> str:
+    """Queue the conversation's transcript to `email` (or the visitor's address); return the address."""
+    email = frames.email(fields, optional=True)
+    await control_check(visitor, "transcript.email")
+
+    def request():
+        conversation = access_conversation_for_visitor(visitor=visitor, conversation_id=conversation_id)
+        try:
+            return contacts.transcript_request(visitor=visitor, conversation=conversation, email=email)
+        except ValueError:
+            raise frames.ProtocolError(
+                "bad_request", "Give an `email`: no address is known for you yet.", "transcript.email"
+            ) from None
+
+    return await effects.call(request, lane=conversation_id)
 
 
 async def mark_read(*, visitor: Visitor, conversation_id: int | None, fields: dict) -> None:

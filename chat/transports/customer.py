@@ -31,6 +31,9 @@ class CustomerConsumer(ParleyConsumer):
         "reply.stop": "handle_reply_stop",
         "reply.feedback": "handle_reply_feedback",
         "handoff.request": "handle_handoff_request",
+        "rating.submit": "handle_rating_submit",
+        "contact.set": "handle_contact_set",
+        "transcript.email": "handle_transcript_email",
         "typing": "handle_typing",
         "read": "handle_read",
         "ping": "handle_ping",
@@ -202,6 +205,22 @@ class CustomerConsumer(ParleyConsumer):
         """Ask for a human: the conversation goes to the queue (a new one starts if there is none)."""
         conversation = await commands.handoff_request(visitor=self.visitor, conversation_id=self.conversation_id)
         self.conversation_id = conversation.pk
+
+    async def handle_rating_submit(self, frame: dict) -> None:
+        """Rate a resolved conversation 1-5; answered by the `conversation.updated` that carries the rating."""
+        conversation_id = frames.integer(frame, "conversation", minimum=1)
+        await commands.rating_submit(visitor=self.visitor, conversation_id=conversation_id, fields=frame)
+
+    async def handle_contact_set(self, frame: dict) -> None:
+        """Leave an email address (and a name) for the team; answered with `contact.saved`."""
+        self.visitor = await commands.contact_set(visitor=self.visitor, fields=frame)
+        await self.send_event(events.contact_saved(self.visitor))
+
+    async def handle_transcript_email(self, frame: dict) -> None:
+        """Email me this conversation; answered with `transcript.queued`."""
+        conversation_id = frames.integer(frame, "conversation", minimum=1)
+        email = await commands.transcript_email(visitor=self.visitor, conversation_id=conversation_id, fields=frame)
+        await self.send_event(events.transcript_queued(conversation_id=conversation_id, email=email))
 
     async def handle_typing(self, frame: dict) -> None:
         """Relay typing to agents, at most every PARLEY_TYPING_THROTTLE seconds unless it flips."""

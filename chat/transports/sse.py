@@ -202,3 +202,26 @@ async def request_handoff(request, visitor: Visitor):
     """Ask for a human (same as `handoff.request`)."""
     conversation = await commands.handoff_request(visitor=visitor, conversation_id=None)
     return JsonResponse({"conversation": events.conversation_payload(conversation)})
+
+
+@_command
+async def rate_conversation(request, visitor: Visitor, conversation_id: int):
+    """Rate a resolved conversation of the visitor's 1-5 (same as `rating.submit`)."""
+    fields = json_body(request)
+    conversation = await commands.rating_submit(visitor=visitor, conversation_id=conversation_id, fields=fields)
+    return JsonResponse({"conversation": events.conversation_payload(conversation)})
+
+
+@_command
+async def set_contact(request, visitor: Visitor):
+    """Leave an email address for the team (same as `contact.set`)."""
+    visitor = await commands.contact_set(visitor=visitor, fields=json_body(request))
+    return JsonResponse({"visitor": events.visitor_payload(visitor)})
+
+
+@_command
+async def email_transcript(request, visitor: Visitor, conversation_id: int):
+    """Email me this conversation (same as `transcript.email`)."""
+    fields = json_body(request)
+    email = await commands.transcript_email(visitor=visitor, conversation_id=conversation_id, fields=fields)
+    return JsonResponse({"conversation": conversation_id, "email": email})

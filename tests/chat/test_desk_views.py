@@ -204,7 +204,13 @@ def test_rows_carry_the_visitor_unread_count_and_last_message(sam, shop):
     )
     row = api(sam, "conversations?view=queue").json()["conversations"][0]
     assert row["id"] == conv.pk
-    assert row["visitor"] == {"id": visitor.pk, "name": "Cleo", "email": "cleo@example.com", "verified": False}
+    assert row["visitor"] == {
+        "id": visitor.pk,
+        "name": "Cleo",
+        "email": "cleo@example.com",
+        "verified": False,
+        "email_confirmed": False,
+    }
     assert row["unread"] == 1
     assert row["preview"] == {"author": "agent", "body": "checking", "internal": True}
 

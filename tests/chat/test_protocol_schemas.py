@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
-from chat.models import Conversation, Message, Visitor
+from chat.models import Conversation, Label, Message, Visitor
 from chat.protocol import events
 from chat.protocol.cursors import Cursor
 from chat.protocol.schemas import AGENT, CUSTOMER, SCHEMAS, SSE, SchemaError, check_completion_chunk, check_event
@@ -39,7 +39,10 @@ def a_conversation(**fields) -> Conversation:
         "updated_at": NOW,
         "last_message_at": NOW,
     }
-    return Conversation(**{**defaults, **fields})
+    conversation = Conversation(**{**defaults, **fields})
+    # As the desk's list prefetches them: these frames are built without a database.
+    conversation._prefetched_objects_cache = {"labels": [Label(name="vip"), Label(name="refund")]}
+    return conversation
 
 
 def a_message(**fields) -> Message:
@@ -134,7 +137,15 @@ BUILT = {
             ),
             AGENT,
         ),
+        (
+            events.conversation_updated(
+                a_conversation(status="resolved", rating=4, rating_comment="Quick, thanks", rated_at=NOW)
+            ),
+            CUSTOMER,
+        ),
     ],
+    "contact_saved": [(events.contact_saved(a_visitor(email="ana@example.com")), CUSTOMER)],
+    "transcript_queued": [(events.transcript_queued(conversation_id=7, email="ana@example.com"), CUSTOMER)],
     "typing": [
         (events.typing(conversation_id=7, author={"kind": "customer"}, active=True), AGENT),
         (events.typing(conversation_id=7, author={"kind": "agent", "name": "Sam", "id": 9}, active=False), CUSTOMER),
