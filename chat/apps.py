@@ -10,8 +10,9 @@ class ChatConfig(AppConfig):
 
     def ready(self) -> None:
         from chat.realtime import effects
-        from chat.services import assignment, knowledge, revocation
+        from chat.services import assignment, attachments, knowledge, revocation
 
+        attachments.connect_signals()
         knowledge.connect_signals()
         revocation.connect_signals()
         effects.register_filler(assignment.assignment_fill)

@@ -1,6 +1,9 @@
 """Parley's data model: sites, visitors, conversations, messages, agents and the knowledge base."""
 
+from __future__ import annotations
+
 import secrets
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -198,6 +201,7 @@ class Conversation(models.Model):
         indexes = [
             models.Index(fields=["site", "status", "owner"]),
             models.Index(fields=["visitor", "-created_at"]),
+            models.Index(fields=["site", "created_at"], name="conv_site_created"),  # reports read by period
         ]
 
     def __str__(self) -> str:
@@ -287,6 +291,60 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversation_id}:{self.seq} {self.author_kind}"
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    """A storage path nobody can guess: files are only ever served through signed URLs."""
+    return f"attachments/{uuid.uuid4().hex}/{filename}"
+
+
+class Attachment(models.Model):
+    """A file a customer or an agent uploaded, kept until its conversation (or visitor) is deleted."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="attachments")
+    conversation = models.ForeignKey(
+        "Conversation", null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments")
+    visitor = models.ForeignKey(
+        Visitor,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="attachments",
+        help_text=_("The customer who uploaded it."),
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="attachments",
+        help_text=_("The agent who uploaded it."),
+    )
+    file = models.FileField(upload_to=attachment_path, max_length=300)
+    thumbnail = models.FileField(upload_to=attachment_path, max_length=300, blank=True)
+    name = models.CharField(max_length=200, help_text=_("The file's name as uploaded, cleaned."))
+    content_type = models.CharField(max_length=100, help_text=_("Decided from the content, not the name."))
+    size = models.PositiveIntegerField()
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["message"]), models.Index(fields=["visitor", "message"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(visitor__isnull=True) | Q(agent__isnull=True), name="attachment_one_uploader"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_image(self) -> bool:
+        return bool(self.thumbnail)
 
 
 class AgentProfile(models.Model):

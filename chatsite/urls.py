@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from chat.transports import sse
-from chat.views import ops, widget_api, widget_session
+from chat.views import attachments, ops, widget_api, widget_session
 
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
@@ -20,6 +20,9 @@ urlpatterns = [
     path("api/widget/replies/<int:reply_id>/feedback", sse.reply_feedback, name="widget-reply-feedback"),
     path("api/widget/handoff", sse.request_handoff, name="widget-handoff"),
     path("api/widget/contact", sse.set_contact, name="widget-contact"),
+    path("api/widget/attachments", attachments.widget_upload, name="widget-attachments"),
+    path("agent/api/attachments", attachments.desk_upload, name="desk-api-attachments"),
+    path("files/<str:value>/", attachments.attachment_file, name="attachment-file"),
     path(
         "api/widget/conversations/<int:conversation_id>/rating",
         sse.rate_conversation,

@@ -7,7 +7,7 @@ from django.db import transaction
 from chat import metrics
 from chat.ai.base import Outcome
 from chat.models import Conversation, Message, Visitor
-from chat.services import conversations, replies
+from chat.services import conversations, notifications, replies
 from chat.services.messages import conversation_lock
 
 
@@ -82,7 +82,11 @@ def _conclude(conversation_id: int, outcome: Outcome) -> None:
         setattr(conversation, name, misses if name == "bot_misses" else outcome.expects)
     if changed:
         conversation.save(update_fields=changed)
-    if outcome.email:
-        Visitor.objects.filter(pk=conversation.visitor_id).update(email=outcome.email)
-        conversation.visitor.email = outcome.email
+    if outcome.email and outcome.email != conversation.visitor.email:
+        Visitor.objects.filter(pk=conversation.visitor_id).update(
+            email=outcome.email, email_confirmed_at=None, email_opt_out=False
+        )
+        visitor = conversation.visitor
+        visitor.email, visitor.email_confirmed_at, visitor.email_opt_out = outcome.email, None, False
+        notifications.contact_given(visitor)
         conversations.publish_conversation(conversation)  # the desk shows the address at once

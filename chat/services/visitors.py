@@ -13,6 +13,7 @@ from django.utils import timezone
 from chat.models import Site, Visitor
 from chat.realtime import groups
 from chat.security import tokens
+from chat.services import notifications
 from chat.services.revocation import VISITOR_REVOKED_MESSAGE, signal_after_commit
 
 
@@ -86,10 +87,17 @@ def visitor_session_start(
         visitor = Visitor.objects.create(site=site)
     visitor.last_seen = timezone.now()
     visitor.name = name or visitor.name
-    visitor.email = email or visitor.email
+    fields = ["last_seen", "name", "last_page_url", "user_agent"]
+    if email and email != visitor.email:
+        # The site vouches for a verified user's address; one typed into a form is confirmed by its link.
+        visitor.email, visitor.email_opt_out = email, False
+        visitor.email_confirmed_at = timezone.now() if visitor.verified else None
+        fields += ["email", "email_confirmed_at", "email_opt_out"]
     visitor.last_page_url = page_url or visitor.last_page_url
     visitor.user_agent = user_agent[:400] or visitor.user_agent
-    visitor.save(update_fields=["last_seen", "name", "email", "last_page_url", "user_agent"])
+    visitor.save(update_fields=fields)
+    if "email" in fields and not visitor.verified:
+        notifications.contact_given(visitor)
     token = tokens.visitor_token_issue(
         visitor_id=visitor.pk,
         site_id=site.pk,
