@@ -97,8 +97,8 @@ def conversation_payload(conversation: Conversation) -> dict:
     }
 
 
-def conversation_agent_payload(conversation: Conversation) -> dict:
-    """The conversation as agents see it: every seq, counters and the visitor."""
+def conversation_agent_payload(conversation: Conversation, *, labels: bool = True) -> dict:
+    """The conversation as agents see it: every seq, counters, the visitor and (unless not `labels`) its labels."""
     payload = conversation_payload(conversation)
     payload.update(
         last_seq=conversation.last_seq,
@@ -106,8 +106,9 @@ def conversation_agent_payload(conversation: Conversation) -> dict:
         queued_at=iso(conversation.queued_at),
         last_message_at=iso(conversation.last_message_at),
         visitor=visitor_payload(conversation.visitor),
-        labels=_label_names(conversation),
     )
+    if labels:
+        payload["labels"] = _label_names(conversation)
     return payload
 
 
@@ -201,9 +202,11 @@ def reply_feedback(message: Message) -> dict:
     }
 
 
-def conversation_updated(conversation: Conversation, *, for_agents: bool = False) -> dict:
-    """A conversation's status, owner or assignee changed."""
-    payload = conversation_agent_payload(conversation) if for_agents else conversation_payload(conversation)
+def conversation_updated(conversation: Conversation, *, for_agents: bool = False, labels: bool = True) -> dict:
+    """A conversation's status, owner or assignee changed; `labels=False` leaves out what a new message cannot change."""
+    payload = (
+        conversation_agent_payload(conversation, labels=labels) if for_agents else conversation_payload(conversation)
+    )
     return {"type": "conversation.updated", "conversation": payload}
 
 

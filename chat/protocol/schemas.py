@@ -320,8 +320,9 @@ CONVERSATION_FOR_AGENTS = CONVERSATION.extend(
         "queued_at": Nullable(TIME),
         "last_message_at": Nullable(TIME),
         "visitor": VISITOR,
-        "labels": ListOf(STRING),
-    }
+    },
+    # Absent from the inbox update of a new message, which cannot change them: keep the labels already known.
+    optional={"labels": ListOf(STRING)},
 )
 
 AUTHOR = Obj({"kind": OneOf(*AUTHOR_KINDS), "name": STRING}, {"id": ID}, (_id_only_for_agents,))

@@ -114,7 +114,8 @@ def message_deliveries(conversation: Conversation, message: Message, prev_public
         conversation,
         customer=customer,
         agents=build(message),
-        inbox=events.conversation_updated(conversation, for_agents=True),
+        # A message never changes labels: reading them here would cost every message a query.
+        inbox=events.conversation_updated(conversation, for_agents=True, labels=False),
     )
 
 
