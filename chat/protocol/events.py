@@ -112,9 +112,14 @@ def conversation_agent_payload(conversation: Conversation, *, labels: bool = Tru
     return payload
 
 
-def message_new(message: Message, *, prev_seq: int | None = None) -> dict:
-    """A persisted message; `prev_seq` (customers only) is the previous seq they can see, for gap detection."""
+def message_new(message: Message, *, prev_seq: int | None = None, attachments: list[dict] | None = None) -> dict:
+    """A persisted message; `prev_seq` (customers only) is the previous seq they can see, for gap detection.
+
+    `attachments` are the message's files as this audience sees them, links included (chat/security/file_links.py).
+    """
     event = {"type": "message.new", "conversation": message.conversation_id, "message": message_payload(message)}
+    if attachments:
+        event["message"]["attachments"] = attachments
     if prev_seq is not None:
         event["prev_seq"] = prev_seq
     return event

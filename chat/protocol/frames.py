@@ -153,9 +153,14 @@ def client_id(frame: dict) -> str:
         raise ProtocolError("bad_request", "`client_id` must be a UUID string.", _ref(frame)) from None
 
 
-def body(frame: dict, ref: str) -> str:
-    """A message body: text (tab and line breaks are the only control characters), not blank, within the limit."""
+def body(frame: dict, ref: str, *, may_be_empty: bool = False) -> str:
+    """A message body: text (tab and line breaks are the only control characters), not blank, within the limit.
+
+    `may_be_empty` is for a message that carries files: it may say nothing (or leave `body` out).
+    """
     value = frame.get("body")
+    if may_be_empty and value in (None, ""):
+        return ""
     if not isinstance(value, str):
         raise ProtocolError("bad_request", "`body` must be a string.", ref)
     if not is_clean_text(value, multiline=True):
@@ -163,7 +168,7 @@ def body(frame: dict, ref: str) -> str:
             "bad_request", "`body` must not contain control characters other than tab and line breaks.", ref
         )
     value = value.strip()
-    if not value:
+    if not value and not may_be_empty:
         raise ProtocolError("empty", "The message is empty.", ref)
     if len(value) > settings.PARLEY_MAX_BODY_CHARS:
         raise ProtocolError("too_long", f"Messages are limited to {settings.PARLEY_MAX_BODY_CHARS} characters.", ref)
@@ -214,4 +219,21 @@ def email(frame: dict, name: str = "email", *, optional: bool = False) -> str:
             EmailValidator()(value)
         except ValidationError:
             raise ProtocolError("bad_request", f"`{name}` is not a valid email address.", _ref(frame)) from None
+    return value
+
+
+def attachment_ids(frame: dict, ref: str) -> list[int]:
+    """The uploaded files a message carries (`attachments`, optional): distinct ids, at most the limit."""
+    value = frame.get("attachments")
+    if value is None:
+        return []
+    limit = settings.PARLEY_ATTACHMENTS_PER_MESSAGE
+    if (
+        not isinstance(value, list)
+        or not all(isinstance(item, int) and not isinstance(item, bool) and 1 <= item < 2**53 for item in value)
+        or len(set(value)) != len(value)
+    ):
+        raise ProtocolError("bad_request", "`attachments` must be a list of distinct attachment ids.", ref)
+    if len(value) > limit:
+        raise ProtocolError("too_long", f"A message carries at most {limit} files.", ref)
     return value

@@ -229,6 +229,7 @@ ERROR_CODES = (
     "hello_required",
     "empty",
     "too_long",
+    "too_large",
     "rate_limited",
     "not_found",
     "not_streaming",
@@ -340,9 +341,14 @@ META = Obj(
 OUTCOME = OneOf(*OUTCOMES, "")
 BOT_FIELDS = {"outcome": OUTCOME, "meta": META, "feedback": Nullable(BOOL)}
 
+LINK = Text(r"/files/[A-Za-z0-9_\-:.]+/", "a signed link /files/<value>/")
+ATTACHMENT = Obj(
+    {"id": ID, "name": STRING, "type": STRING, "size": Int(minimum=1), "image": BOOL, "url": LINK},
+    {"width": Int(minimum=1), "height": Int(minimum=1), "thumbnail_url": LINK},
+)
 MESSAGE = Obj(
     {"id": ID, "seq": ID, "author": AUTHOR, "body": STRING, "created_at": TIME, "status": OneOf(*MESSAGE_STATUSES)},
-    BOT_FIELDS,
+    {**BOT_FIELDS, "attachments": ListOf(ATTACHMENT)},
     (_bot_fields_only_for_bots,),
 )
 MESSAGE_FOR_AGENTS = MESSAGE.extend(optional={"internal": OneOf(True)})  # customers never see notes

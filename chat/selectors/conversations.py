@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from chat.models import Conversation, Message, Visitor
+from chat.models import Attachment, Conversation, Message, Visitor
 from chat.protocol import events
 from chat.protocol.cursors import Cursor
 from chat.protocol.replay import Replay
+from chat.security.file_links import attachment_payload
 
 CUSTOMER = "customer"
 AGENTS = "agents"
@@ -56,6 +57,7 @@ def conversation_replay(*, conversation: Conversation, cursor: Cursor, audience:
     if audience == CUSTOMER:
         query = query.filter(internal=False)
     rows = list(query.order_by("seq")[: limit + 1])
+    files = _files_of(rows[:limit], visitor_id=conversation.visitor_id if audience == CUSTOMER else None)
     replay = Replay(head=cursor, more=len(rows) > limit)
     prev_seq = cursor.seq
     for message in rows[:limit]:
@@ -67,12 +69,26 @@ def conversation_replay(*, conversation: Conversation, cursor: Cursor, audience:
             replay.events.append(events.reply_start(message, prev_seq=prev_seq if for_customer else None))
             replay.events.extend(_reply_catch_up(message, -1, for_agents=not for_customer))
         else:
-            replay.events.append(events.message_new(message, prev_seq=prev_seq if for_customer else None))
+            replay.events.append(
+                events.message_new(
+                    message, prev_seq=prev_seq if for_customer else None, attachments=files.get(message.pk)
+                )
+            )
         prev_seq = message.seq
         replay.head = cursor_after(message, previous=replay.head)
         if _is_reply(message) and message.status == Message.Status.STREAMING and message.worker:
             replay.generating.append(message.pk)
     return replay
+
+
+def _files_of(messages: list[Message], *, visitor_id: int | None) -> dict[int, list[dict]]:
+    """The files of the replayed messages, by message id, with fresh links for the audience: one query."""
+    files: dict[int, list[dict]] = {}
+    ids = [message.pk for message in messages if not _is_reply(message)]
+    if ids:
+        for attachment in Attachment.objects.filter(message_id__in=ids).order_by("pk"):
+            files.setdefault(attachment.message_id, []).append(attachment_payload(attachment, visitor_id=visitor_id))
+    return files
 
 
 def _reply_catch_up(message: Message, index: int, *, for_agents: bool) -> list[dict]:

@@ -10,8 +10,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db.models.signals import post_delete
 
-from chat.models import Attachment, Site, Visitor
+from chat.models import Attachment, Conversation, Message, Site, Visitor
+from chat.security.file_links import attachment_payload
 from chat.security.file_types import FileRefused, inspect
+from chat.selectors.access import NotFound
+from chat.services.errors import ConversationError
 
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 
@@ -50,6 +53,44 @@ def attachment_store(
         attachment.thumbnail.save(f"thumb-{name}", ContentFile(inspected.thumbnail), save=False)
     attachment.save()
     return attachment
+
+
+def attachments_claim(
+    ids: list[int],
+    *,
+    visitor: Visitor | None = None,
+    agent: AbstractBaseUser | None = None,
+    conversation_id: int | None = None,
+) -> list[Attachment]:
+    """Lock the uploads a message is about to carry: the sender's own, not yet sent (an agent's, uploaded for this
+    `conversation_id`); NotFound for any other id."""
+    if not ids:
+        return []
+    owned = Attachment.objects.select_for_update().filter(pk__in=ids, message__isnull=True)
+    if visitor is not None:
+        owned = owned.filter(visitor=visitor)
+    else:
+        owned = owned.filter(agent=agent, visitor__isnull=True, conversation_id=conversation_id)
+    found = {attachment.pk: attachment for attachment in owned}
+    if len(found) != len(ids):
+        raise NotFound()
+    total = sum(attachment.size for attachment in found.values())
+    if total > settings.PARLEY_ATTACHMENT_MESSAGE_MAX_BYTES:
+        limit = settings.PARLEY_ATTACHMENT_MESSAGE_MAX_BYTES // 1_000_000
+        raise ConversationError("too_large", f"The files of one message are limited to {limit} MB together.")
+    return [found[pk] for pk in ids]
+
+
+def attachments_attach(attachments: list[Attachment], *, message: Message, conversation: Conversation) -> None:
+    """Make the claimed uploads part of the message (and so of its conversation)."""
+    Attachment.objects.filter(pk__in=[a.pk for a in attachments]).update(message=message, conversation=conversation)
+    for attachment in attachments:
+        attachment.message, attachment.conversation = message, conversation
+
+
+def attachments_payloads(attachments: list[Attachment], *, visitor_id: int | None) -> list[dict]:
+    """The files of a message as its customer (`visitor_id`) or its agents (None) see them, with fresh links."""
+    return [attachment_payload(attachment, visitor_id=visitor_id) for attachment in attachments]
 
 
 def _delete_files(sender, instance: Attachment, **kwargs) -> None:

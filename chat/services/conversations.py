@@ -16,6 +16,7 @@ from chat.realtime import broadcast, effects, groups
 from chat.selectors import agents
 from chat.selectors.conversations import latest_conversation
 from chat.services import message_sql, notifications, replies
+from chat.services.attachments import attachments_claim
 from chat.services.errors import ConversationError
 from chat.services.messages import (
     CUSTOMER,
@@ -124,13 +125,14 @@ def _reopen(conversation: Conversation) -> None:
 
 
 def customer_message_send(
-    *, visitor: Visitor, client_id: str, body: str, conversation_id: int | None = None
+    *, visitor: Visitor, client_id: str, body: str, conversation_id: int | None = None, attachment_ids: list[int] = ()
 ) -> SendResult:
     """Store a customer's message (once per client_id) and start the bot's reply when the bot owns the thread.
 
-    `conversation_id` is the one the client is in, when it knows: an open one takes one statement.
+    `conversation_id` is the one the client is in, when it knows: an open one takes one statement
+    (unless the message carries uploaded files, `attachment_ids`, which must be the visitor's own).
     """
-    if conversation_id is not None and message_sql.available():
+    if conversation_id is not None and not attachment_ids and message_sql.available():
         written = message_sql.customer_message(
             visitor_id=visitor.pk,
             conversation_id=conversation_id,
@@ -150,9 +152,14 @@ def customer_message_send(
         earlier = Message.objects.filter(conversation__visitor=visitor, client_id=client_id).first()
         if earlier is not None:
             return SendResult(earlier, created=False)
+        files = attachments_claim(attachment_ids, visitor=visitor)
         conversation = _conversation_for_customer_message(locked_visitor)
         message = message_insert(
-            conversation=conversation, author=Author(Message.AuthorKind.CUSTOMER), body=body, client_id=client_id
+            conversation=conversation,
+            author=Author(Message.AuthorKind.CUSTOMER),
+            body=body,
+            client_id=client_id,
+            attachments=files,
         )
         if bot_answers(conversation):
             replies.reply_begin(conversation=conversation, trigger=message)
@@ -189,9 +196,18 @@ def agent_message_send_fast(
 
 
 def agent_message_send(
-    *, agent: AbstractBaseUser, conversation: Conversation, client_id: str, body: str, internal: bool
+    *,
+    agent: AbstractBaseUser,
+    conversation: Conversation,
+    client_id: str,
+    body: str,
+    internal: bool,
+    attachment_ids: list[int] = (),
 ) -> SendResult:
-    """Store an agent's message or private note; a public answer takes the conversation over from bot or queue."""
+    """Store an agent's message or private note (with files the agent uploaded for this conversation).
+
+    A public answer takes the conversation over from bot or queue.
+    """
     with transaction.atomic():
         conversation = conversation_lock(conversation.pk)
         result = message_send_locked(
@@ -200,6 +216,7 @@ def agent_message_send(
             client_id=client_id,
             body=body,
             internal=internal,
+            attachments=lambda: attachments_claim(attachment_ids, agent=agent, conversation_id=conversation.pk),
         )
         if result.created and not internal:
             if conversation.owner != Conversation.Owner.AGENT:

@@ -9,10 +9,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat import metrics
-from chat.models import Conversation, Message
+from chat.models import Attachment, Conversation, Message
 from chat.protocol import events
 from chat.realtime import broadcast, effects
 from chat.services import message_sql
+from chat.services.attachments import attachments_attach, attachments_payloads
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ def message_insert(
     client_id: str | None = None,
     trigger: Message | None = None,
     lease_until=None,
+    attachments: list[Attachment] = (),
 ) -> Message:
     """Store a message with the next seq of a conversation locked by `conversation_lock`; its events go out on commit.
 
@@ -85,6 +87,8 @@ def message_insert(
         created_at=now,
         updated_at=now,
     )
+    if attachments:
+        attachments_attach(attachments, message=message, conversation=conversation)
     if author.kind == Message.AuthorKind.CUSTOMER:
         conversation.unread_by_agent += 1
     elif not internal and author.kind != Message.AuthorKind.SYSTEM:
@@ -102,18 +106,31 @@ def message_insert(
         ]
     )
     metrics.MESSAGES_STORED.inc()
-    effects.deliver(conversation.pk, message_deliveries(conversation, message, prev_public_seq))
+    effects.deliver(conversation.pk, message_deliveries(conversation, message, prev_public_seq, attachments))
     return message
 
 
-def message_deliveries(conversation: Conversation, message: Message, prev_public_seq: int | None) -> list:
+def message_deliveries(
+    conversation: Conversation, message: Message, prev_public_seq: int | None, attachments: list[Attachment] = ()
+) -> list:
     """The frames a new message sends: to the customer unless internal, to subscribed agents, to the inbox."""
-    build = events.reply_start if message.status == Message.Status.STREAMING else events.message_new
-    customer = None if message.internal else build(message, prev_seq=prev_public_seq)
+    if message.status == Message.Status.STREAMING:
+        customer = None if message.internal else events.reply_start(message, prev_seq=prev_public_seq)
+        agents = events.reply_start(message)
+    else:
+        # Each audience gets its own links to the files: the customer's work for that customer only.
+        customer = None
+        if not message.internal:
+            customer = events.message_new(
+                message,
+                prev_seq=prev_public_seq,
+                attachments=attachments_payloads(attachments, visitor_id=conversation.visitor_id),
+            )
+        agents = events.message_new(message, attachments=attachments_payloads(attachments, visitor_id=None))
     return broadcast.conversation_deliveries(
         conversation,
         customer=customer,
-        agents=build(message),
+        agents=agents,
         # A message never changes labels: reading them here would cost every message a query.
         inbox=events.conversation_updated(conversation, for_agents=True, labels=False),
     )
@@ -149,13 +166,27 @@ def message_find_by_client_id(*, conversation: Conversation, client_id: str) -> 
 
 
 def message_send_locked(
-    *, conversation: Conversation, author: Author, client_id: str, body: str, internal: bool = False
+    *,
+    conversation: Conversation,
+    author: Author,
+    client_id: str,
+    body: str,
+    internal: bool = False,
+    attachments=None,
 ) -> SendResult:
-    """Store a client's message once per (conversation, client_id), inside `conversation_lock`'s transaction."""
+    """Store a client's message once per (conversation, client_id), inside `conversation_lock`'s transaction.
+
+    `attachments`, when given, is called for the files to attach, only when the message is new.
+    """
     existing = message_find_by_client_id(conversation=conversation, client_id=client_id)
     if existing is not None:
         return SendResult(existing, created=False)
     message = message_insert(
-        conversation=conversation, author=author, body=body, internal=internal, client_id=client_id
+        conversation=conversation,
+        author=author,
+        body=body,
+        internal=internal,
+        client_id=client_id,
+        attachments=attachments() if attachments is not None else [],
     )
     return SendResult(message, created=True)

@@ -164,25 +164,29 @@ class AgentConsumer(ParleyConsumer):
     async def handle_message_send(self, frame: dict) -> None:
         """Answer the customer, or leave a private note with `internal: true`."""
         client_id = frames.client_id(frame)
-        body = frames.body(frame, client_id)
+        attachment_ids = frames.attachment_ids(frame, client_id)
+        body = frames.body(frame, client_id, may_be_empty=bool(attachment_ids))
         internal = frames.boolean(frame, "internal", default=False)
         conversation_id = frames.integer(frame, "conversation", minimum=1)
 
-        def send():  # one trip to the database thread; usually one statement
-            result = conversations.agent_message_send_fast(
-                agent=self.user,
-                site_ids=self.site_ids,
-                conversation_id=conversation_id,
-                client_id=client_id,
-                body=body,
-                internal=internal,
-            )
+        def send():  # one trip to the database thread; usually one statement (not with files)
+            result = None
+            if not attachment_ids:
+                result = conversations.agent_message_send_fast(
+                    agent=self.user,
+                    site_ids=self.site_ids,
+                    conversation_id=conversation_id,
+                    client_id=client_id,
+                    body=body,
+                    internal=internal,
+                )
             return result or conversations.agent_message_send(
                 agent=self.user,
                 conversation=self._access(conversation_id),
                 client_id=client_id,
                 body=body,
                 internal=internal,
+                attachment_ids=attachment_ids,
             )
 
         # Returns once the message's events have left for the other tabs and the agents: then the ack.

@@ -69,7 +69,8 @@ async def message_send(*, visitor: Visitor, conversation_id: int | None, fields:
     and acknowledged all the same, but the bot's reply ends at once, before any model is called.
     """
     client_id = frames.client_id(fields)
-    body = frames.body(fields, client_id)
+    attachment_ids = frames.attachment_ids(fields, client_id)
+    body = frames.body(fields, client_id, may_be_empty=bool(attachment_ids))
     # A slot of the site's bot budget is held for the reply this message may begin, and given back if none
     # begins. Asked for with the send limits, at once: one round trip to Redis on the way to the ack.
     bot_budget = Limit.of("bot_site", f"site:{visitor.site_id}", settings.PARLEY_BOT_SITE_RATE)
@@ -92,6 +93,7 @@ async def message_send(*, visitor: Visitor, conversation_id: int | None, fields:
             client_id=client_id,
             body=body,
             conversation_id=conversation_id,
+            attachment_ids=attachment_ids,
             decline_reply=bool(budget) and not held,
             lane=conversation_id,
         )
@@ -107,11 +109,21 @@ async def message_send(*, visitor: Visitor, conversation_id: int | None, fields:
 
 
 def _store(
-    *, visitor: Visitor, client_id: str, body: str, conversation_id: int | None, decline_reply: bool
+    *,
+    visitor: Visitor,
+    client_id: str,
+    body: str,
+    conversation_id: int | None,
+    attachment_ids: list[int],
+    decline_reply: bool,
 ) -> tuple[SendResult, bool]:
     """Store the message, and whether it began a bot reply; one it began is ended at once when `decline_reply`."""
     result = conversations.customer_message_send(
-        visitor=visitor, client_id=client_id, body=body, conversation_id=conversation_id
+        visitor=visitor,
+        client_id=client_id,
+        body=body,
+        conversation_id=conversation_id,
+        attachment_ids=attachment_ids,
     )
     if not result.created:  # a retry: its reply, if any, was counted the first time
         return result, False
