@@ -1,4 +1,4 @@
-"""Desk reports: volume per day, how the bot does, and how fast humans answer and resolve."""
+"""Desk reports: volume per day, how the bot does, how fast humans answer and resolve, satisfaction and labels."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from chat.ai.retrieval import analyze, contains_cjk
-from chat.models import Conversation, Message
+from chat.models import Conversation, Label, Message
 
 # Longest period one report covers: a year of daily bars is still readable, and bounds the work.
 MAX_DAYS = 366
@@ -42,6 +42,11 @@ MAX_QUESTION_GROUPS = 20
 SIMILARITY = 0.5
 # Other phrasings shown under a group's question.
 MAX_EXAMPLES = 3
+# Satisfaction scores customers give, and the ones that count as satisfied (the usual CSAT definition).
+SCORES = (1, 2, 3, 4, 5)
+SATISFIED = (4, 5)
+# Label rows the page lists, most used first: a desk with hundreds of labels still gets a readable table.
+MAX_LABELS = 30
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,58 @@ class QuestionGroup:
 
 
 @dataclass(frozen=True)
+class ScoreStats:
+    """Ratings of a group of conversations: how many, the sum of their scores and how many gave each score."""
+
+    count: int = 0
+    total: int = 0
+    distribution: tuple[int, ...] = (0, 0, 0, 0, 0)  # ratings of 1, 2, 3, 4 and 5
+
+    @property
+    def average(self) -> float | None:
+        """Mean score, 1..5 (None without ratings)."""
+        return self.total / self.count if self.count else None
+
+    @property
+    def satisfied(self) -> int:
+        """Ratings of 4 or 5."""
+        return sum(self.distribution[score - 1] for score in SATISFIED)
+
+    @property
+    def satisfied_share(self) -> float | None:
+        """Share of ratings of 4 or 5, 0..1 (None without ratings)."""
+        return self.satisfied / self.count if self.count else None
+
+
+@dataclass(frozen=True)
+class AgentScore:
+    """One assignee's ratings; `agent_id` None is the conversations nobody was assigned (the bot's, the queue's)."""
+
+    agent_id: int | None
+    name: str
+    stats: ScoreStats
+
+
+@dataclass(frozen=True)
+class Satisfaction:
+    """The period's satisfaction ratings: overall, per day and per assignee."""
+
+    overall: ScoreStats = field(default_factory=ScoreStats)
+    days: list[tuple[date, ScoreStats]] = field(default_factory=list)
+    agents: list[AgentScore] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LabelCount:
+    """How many of the period's conversations carry a label."""
+
+    name: str
+    color: str
+    site_id: int
+    count: int
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything the reports page shows for one period."""
 
@@ -108,6 +165,8 @@ class Report:
     response_buckets: list[tuple[str, int]] = field(default_factory=list)
     bot: BotStats = field(default_factory=BotStats)
     unanswered: list[QuestionGroup] = field(default_factory=list)
+    satisfaction: Satisfaction = field(default_factory=Satisfaction)
+    labels: list[LabelCount] = field(default_factory=list)
 
     @property
     def bot_alone_share(self) -> float | None:
@@ -257,6 +316,87 @@ def unanswered_questions(
     return sorted(groups, key=lambda g: -g.count)[:limit]
 
 
+def _score_fields(prefix: str = "") -> dict:
+    """Aggregates of the ratings (of `prefix` conversations): count, sum and one count per score."""
+    rating = f"{prefix}rating"
+    rated = Q(**{f"{rating}__isnull": False})
+    return {
+        "rated": Count("pk", filter=rated),
+        "total": Coalesce(Sum(rating, filter=rated), 0),
+        **{f"score_{score}": Count("pk", filter=Q(**{rating: score})) for score in SCORES},
+    }
+
+
+def _score_stats(row: dict) -> ScoreStats:
+    return ScoreStats(
+        count=row["rated"], total=row["total"], distribution=tuple(row[f"score_{score}"] for score in SCORES)
+    )
+
+
+def _agent_name(row: dict) -> str:
+    full = f"{row['assignee__first_name']} {row['assignee__last_name']}".strip()
+    return full or row["assignee__username"]
+
+
+def satisfaction(
+    *, site_ids: list[int], start: date, end: date, since: datetime, until: datetime, tz: tzinfo
+) -> Satisfaction:
+    """Ratings of the conversations created from `since` until `until`, per day (in `tz`) and per assignee.
+
+    Two queries, whatever the period: the days' aggregates (the overall numbers are their sum) and the assignees'.
+    A rating belongs to the day its conversation started, as every other number of the page does.
+    """
+    rated = Conversation.objects.filter(
+        site_id__in=site_ids, created_at__gte=since, created_at__lt=until, rating__isnull=False
+    )
+    per_day = {
+        row["day"]: _score_stats(row)
+        for row in rated.annotate(day=TruncDate("created_at", tzinfo=tz))
+        .values("day")
+        .annotate(**_score_fields())
+        .order_by()
+    }
+    days = [(day, per_day.get(day, ScoreStats())) for day in period_days(start, end)]
+    overall = ScoreStats(
+        count=sum(stats.count for _day, stats in days),
+        total=sum(stats.total for _day, stats in days),
+        distribution=tuple(sum(stats.distribution[i] for _day, stats in days) for i in range(len(SCORES))),
+    )
+    agent_rows = (
+        rated.values("assignee", "assignee__first_name", "assignee__last_name", "assignee__username")
+        .annotate(**_score_fields())
+        .order_by()
+    )
+    agents = [
+        AgentScore(
+            agent_id=row["assignee"],
+            name=_agent_name(row) if row["assignee"] is not None else "",
+            stats=_score_stats(row),
+        )
+        for row in agent_rows
+    ]
+    # Most rated first; the unassigned row (the bot's and the queue's conversations) last.
+    agents.sort(key=lambda a: (a.agent_id is None, -a.stats.count, a.name.casefold(), a.agent_id or 0))
+    return Satisfaction(overall=overall, days=days, agents=agents)
+
+
+def label_counts(*, site_ids: list[int], since: datetime, until: datetime, limit: int = MAX_LABELS) -> list[LabelCount]:
+    """Labels of the agent's sites on conversations created from `since` until `until`, most used first (one query)."""
+    in_period = Q(
+        conversations__site_id__in=site_ids,
+        conversations__created_at__gte=since,
+        conversations__created_at__lt=until,
+    )
+    rows = (
+        Label.objects.filter(site_id__in=site_ids)
+        .annotate(count=Count("conversations", filter=in_period))
+        .filter(count__gt=0)
+        .order_by("-count", "name", "site_id")
+        .values_list("name", "color", "site_id", "count")[:limit]
+    )
+    return [LabelCount(name=name, color=color, site_id=site_id, count=count) for name, color, site_id, count in rows]
+
+
 def report_build(
     *, site_ids: list[int], start: date, end: date, tz: tzinfo = UTC, now: datetime | None = None
 ) -> Report:
@@ -318,4 +458,6 @@ def report_build(
         response_buckets=[(label, count) for (_limit, label), count in zip(RESPONSE_BUCKETS, buckets)],
         bot=bot_stats(site_ids=site_ids, since=since, until=until, now=now or timezone.now()),
         unanswered=unanswered_questions(site_ids=site_ids, since=since, until=until),
+        satisfaction=satisfaction(site_ids=site_ids, start=start, end=end, since=since, until=until, tz=tz),
+        labels=label_counts(site_ids=site_ids, since=since, until=until),
     )

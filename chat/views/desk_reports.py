@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
@@ -21,6 +22,16 @@ DEFAULT_DAYS = 14
 # Chart canvas (SVG user units; the SVG scales to its container).
 WIDTH, HEIGHT = 760, 200
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 44, 12, 10, 28
+
+# Satisfaction colours, one per score 1..5, and the score line: each has at least 3:1 contrast against the white
+# card and the grey bar track (WCAG AA for graphics); the numbers are always written next to them as text too.
+SCORE_COLORS = {1: "#b42318", 2: "#dc6803", 3: "#667085", 4: "#079455", 5: "#05603a"}
+SCORE_WORDS = {1: "bad", 2: "poor", 3: "okay", 4: "good", 5: "great"}
+SCORE_LINE = "#2563eb"
+# A label without a colour of its own, and the bars of the labels table.
+LABEL_DEFAULT_COLOR = "#667085"
+LABEL_BAR = "#2563eb"
+HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 def human_duration(seconds: float | None) -> str:
@@ -211,6 +222,134 @@ def bot_section(report: reports.Report, site_names: dict[int, str]) -> dict:
     }
 
 
+def _score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _split(stats: reports.ScoreStats) -> list[dict]:
+    """The parts of a bar split by score, 1 to 5 (empty parts left out)."""
+    return [
+        {
+            "score": score,
+            "count": count,
+            "width": round(100 * count / stats.count, 1),
+            "color": SCORE_COLORS[score],
+        }
+        for score, count in zip(reports.SCORES, stats.distribution)
+        if count
+    ]
+
+
+def satisfaction_chart(report: reports.Report) -> dict:
+    """A line of the daily average score on a 1–5 axis; days without ratings leave gaps."""
+    left, top, width, height = _plot_box()
+    days = report.satisfaction.days
+    slot = width / max(1, len(days))
+    low, high = reports.SCORES[0], reports.SCORES[-1]
+
+    def y_of(score: float) -> float:
+        return round(top + height - height * (score - low) / (high - low), 1)
+
+    points, segments, current = [], [], []
+    for i, (day, stats) in enumerate(days):
+        if stats.average is None:
+            if current:
+                segments.append(current)
+            current = []
+            continue
+        x = round(left + slot * (i + 0.5), 1)
+        y = y_of(stats.average)
+        current.append(f"{x},{y}")
+        points.append(
+            {
+                "x": x,
+                "y": y,
+                "count": stats.count,
+                "average": _score(stats.average),
+                "title": f"{day:%a %b %-d}: {_score(stats.average)} average over {stats.count} "
+                f"rating{'s' if stats.count != 1 else ''}",
+            }
+        )
+    if current:
+        segments.append(current)
+    overall = report.satisfaction.overall.average
+    return {
+        "points": points,
+        "paths": ["M" + " L".join(s) for s in segments],
+        "y_axis": [{"y": y_of(score), "text": f"{score}"} for score in reports.SCORES],
+        "x_labels": _x_labels([day for day, _stats in days], slot, left),
+        "average_y": None if overall is None else y_of(overall),
+        "left": left,
+        "right": left + width,
+        "baseline": top + height,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "color": SCORE_LINE,
+    }
+
+
+def satisfaction_section(report: reports.Report) -> dict:
+    """The satisfaction numbers as the page shows them: average, count, satisfied %, distribution and per agent."""
+    overall = report.satisfaction.overall
+    most = max(list(overall.distribution) + [1])
+    return {
+        "overall": overall,
+        "average": _score(overall.average),
+        "satisfied": _percent(overall.satisfied_share),
+        "split": _split(overall),
+        "distribution": [
+            {
+                "score": score,
+                "word": SCORE_WORDS[score],
+                "count": count,
+                "percent": round(100 * count / overall.count) if overall.count else 0,
+                "width": round(100 * count / most, 1),
+                "color": SCORE_COLORS[score],
+            }
+            for score, count in zip(reversed(reports.SCORES), reversed(overall.distribution))
+        ],
+        "agents": [
+            {
+                "id": agent.agent_id,
+                "name": agent.name,
+                "count": agent.stats.count,
+                "average": _score(agent.stats.average),
+                "satisfied": _percent(agent.stats.satisfied_share),
+                "split": _split(agent.stats),
+            }
+            for agent in report.satisfaction.agents
+        ],
+        "chart": satisfaction_chart(report),
+        "colors": [{"score": score, "color": SCORE_COLORS[score]} for score in reports.SCORES],
+    }
+
+
+def label_list_url(*, name: str, site_id: int | None = None) -> str:
+    """The desk's conversation list filtered by a label (and its site, when the report covers several)."""
+    query = {"label": name, **({"site": site_id} if site_id is not None else {})}
+    return reverse("desk") + "?" + urlencode(query)
+
+
+def labels_section(report: reports.Report, site_names: dict[int, str]) -> list[dict]:
+    """Rows of the labels table: count, share of the period's conversations, bar width and the desk link.
+
+    `site_names` names each label's site; empty when the report covers one site.
+    """
+    most = max([label.count for label in report.labels] + [1])
+    return [
+        {
+            "name": label.name,
+            "color": label.color if HEX_COLOR.fullmatch(label.color or "") else LABEL_DEFAULT_COLOR,
+            "count": label.count,
+            "share": round(100 * label.count / report.conversations) if report.conversations else 0,
+            "width": round(100 * label.count / most, 1),
+            "site": site_names.get(label.site_id, ""),
+            "url": label_list_url(name=label.name, site_id=label.site_id if site_names else None),
+        }
+        for label in report.labels
+    ]
+
+
 def _date(raw: str | None, default: date) -> date:
     try:
         return date.fromisoformat(raw) if raw else default
@@ -233,6 +372,8 @@ def reports_page(request):
         site_id, site_ids = None, desk_selectors.desk_site_ids(user=request.user, site_id=None)
     report = reports.report_build(site_ids=site_ids, start=start, end=end, tz=timezone.get_current_timezone())
     sites = desk_selectors.desk_sites(user=request.user)
+    # Rows of several sites say which site they are from.
+    site_names = {s["id"]: s["name"] for s in sites} if len(site_ids) > 1 else {}
     context = {
         "active": "reports",
         "report": report,
@@ -249,6 +390,9 @@ def reports_page(request):
         "response": response_chart(report),
         "donut": share_donut(report),
         "buckets": bucket_bars(report),
-        "bot": bot_section(report, {s["id"]: s["name"] for s in sites} if len(site_ids) > 1 else {}),
+        "bot": bot_section(report, site_names),
+        "csat": satisfaction_section(report),
+        "labels": labels_section(report, site_names),
+        "label_bar": LABEL_BAR,
     }
     return render(request, "desk/reports.html", context)

@@ -214,3 +214,14 @@ def test_a_link_signed_with_another_salt_is_refused(visitor):
     body = upload(Client(), token_for(visitor), "a.png", png()).json()["attachment"]
     other = signing.dumps([body["id"], visitor.pk, 0], salt=SALT + "-other")
     assert Client().get(f"/files/{other}/").status_code == 404
+
+
+def test_the_admin_lists_a_conversations_files_behind_agents_links(site, visitor, admin_client):
+    body = upload(Client(), token_for(visitor), "parcel.png", png()).json()["attachment"]
+    attachment = sent(body["id"])
+    page = admin_client.get(f"/admin/chat/conversation/{attachment.conversation_id}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "parcel.png" in html and attachment.file.name not in html  # a signed link, never the storage path
+    link = html.split('href="/files/', 1)[1].split('"', 1)[0]
+    assert admin_client.get(f"/files/{link}").status_code == 200

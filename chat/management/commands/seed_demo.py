@@ -1,4 +1,4 @@
-"""Create the demo shop: a site, an admin, an agent, a knowledge base and canned responses (idempotent)."""
+"""Create the demo shop: a site, an admin, an agent, a knowledge base, canned responses and labels (idempotent)."""
 
 import os
 
@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from chat.models import AgentProfile, CannedResponse, KnowledgeArticle, Site
+from chat.models import AgentProfile, CannedResponse, KnowledgeArticle, Label, Site
 
 DEMO_SITE_KEY = "demo-shop"
 DEMO_ADMIN = ("admin", "parley-admin")
@@ -108,9 +108,27 @@ CANNED = [
     ("tracking", "You can follow your parcel with the tracking link we emailed, or under Orders in your account."),
 ]
 
+# Labels a shop's desk sorts by, with their colours (#rrggbb).
+LABELS = [
+    ("refund", "#b42318"),
+    ("bug", "#dc6803"),
+    ("shipping", "#2563eb"),
+    ("vip", "#6941c6"),
+    ("billing", "#067647"),
+]
+
+
+def labels_ensure(site: Site) -> int:
+    """Create the demo labels the site lacks; existing ones keep their name and colour. Returns how many were new."""
+    return sum(
+        Label.objects.get_or_create(site=site, name=name, defaults={"color": color})[1] for name, color in LABELS
+    )
+
 
 class Command(BaseCommand):
-    help = "Create or refresh the demo shop, its admin and agent, knowledge base and canned responses."
+    help = (
+        "Create or refresh the demo shop, its admin and agent, knowledge base and canned responses; add missing labels."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -135,6 +153,8 @@ class Command(BaseCommand):
             )
         for shortcut, text in CANNED:
             CannedResponse.objects.update_or_create(site=site, shortcut=shortcut, defaults={"text": text})
+        # Labels are the team's own once created (renamed, recoloured): only the missing ones are added.
+        labels_ensure(site)
 
         User = get_user_model()
         admin, _ = User.objects.get_or_create(username=DEMO_ADMIN[0], defaults={"first_name": "Ada"})
@@ -152,4 +172,6 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"  admin: {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}   (/admin/)")
         self.stdout.write(f"  agent: {DEMO_AGENT[0]} / {DEMO_AGENT[1]}   (/agent/)")
-        self.stdout.write(f"  {len(ARTICLES)} knowledge-base articles, {len(CANNED)} canned responses")
+        self.stdout.write(
+            f"  {len(ARTICLES)} knowledge-base articles, {len(CANNED)} canned responses, {len(LABELS)} labels"
+        )

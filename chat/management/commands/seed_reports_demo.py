@@ -1,5 +1,5 @@
-"""Fill the demo shop with past conversations (for the reports page, the bot's outcomes and feedback included)
-and, optionally, a few live ones (for the desk)."""
+"""Fill the demo shop with past conversations (for the reports page: the bot's outcomes and feedback, customers'
+ratings and agents' labels included) and, optionally, a few live ones (for the desk)."""
 
 import random
 from datetime import timedelta
@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from chat.ai.retrieval import contains_cjk
-from chat.models import Conversation, KnowledgeArticle, Message, Site, Visitor
+from chat.management.commands.seed_demo import labels_ensure
+from chat.models import Conversation, KnowledgeArticle, Label, Message, Site, Visitor
 
 PEOPLE = [
     ("Cleo Martin", "cleo.martin@example.com"),
@@ -144,6 +145,31 @@ LIVE = [
     ("Can I exchange a jacket for a larger size?", "agent"),
 ]
 
+# Labels agents would put on a conversation, by what the customer first wrote (lower-cased substrings).
+LABEL_HINTS = [
+    ("refund", ("refund", "charged twice", "退")),
+    ("billing", ("charged", "paypal", "pay ", "instalments", "付款")),
+    ("shipping", ("shipping", "deliver", "parcel", "order #", "canada", "norway", "到货", "配送")),
+    ("bug", ("discount code", "password", "doesn't work", "not working", "优惠码")),
+]
+# How likely a resolved conversation is rated, and how, out of 1..5: people who got a quick human answer are
+# mostly happy, a slow one less so, and a bot answer they gave a 👎 mostly not.
+RATED = {"human": 0.6, "bot": 0.3}
+SCORE_WEIGHTS = {
+    "quick": [2, 3, 8, 30, 57],
+    "slow": [8, 12, 20, 35, 25],
+    "bot": [3, 5, 12, 35, 45],
+    "thumbs_down": [30, 30, 22, 13, 5],
+}
+QUICK_ANSWER = timedelta(minutes=5)
+COMMENTS = {
+    1: ["Nobody answered my actual question.", "Took forever and the problem is still there."],
+    2: ["Slow, and I had to explain everything twice.", "The answer didn't match my order."],
+    3: ["Fine, but it took a while.", "OK in the end."],
+    4: ["Helpful, thanks!", "Sorted quickly."],
+    5: ["Super quick and friendly, thank you!", "Perfect, problem solved in minutes.", "Great service 👏"],
+}
+
 
 class Command(BaseCommand):
     help = (
@@ -167,6 +193,10 @@ class Command(BaseCommand):
         if agent is None:
             raise CommandError("The site has no agent; run seed_demo first.")
         rng = random.Random(options["seed"])
+        # Ratings and labels draw from their own generator, so a seed gives the same conversations as before.
+        self.support_rng = random.Random(f"{options['seed']}-support")
+        labels_ensure(site)
+        self.labels = {label.name: label for label in Label.objects.filter(site=site)}
         now = timezone.now()
         created = 0
         for days_ago in range(options["days"] - 1, -1, -1):
@@ -268,7 +298,45 @@ class Command(BaseCommand):
             conversation.resolved_at = resolved_at
         conversation.updated_at = resolved_at if conversation.resolved_at else conversation.last_message_at
         conversation.customer_read_seq = conversation.agent_read_seq = conversation.last_seq
+        self._rate(conversation)
         conversation.save()
+        self._label(conversation)
+
+    def _first_question(self, conversation) -> str:
+        first = conversation.messages.filter(author_kind=Message.AuthorKind.CUSTOMER).order_by("seq").first()
+        return first.body.lower() if first else ""
+
+    def _label(self, conversation):
+        """The labels an agent would have put on it: from its first question, on most conversations a person saw."""
+        rng = self.support_rng
+        if rng.random() > (0.85 if conversation.first_human_reply_at else 0.25):
+            return
+        question = self._first_question(conversation)
+        names = [name for name, hints in LABEL_HINTS if any(hint in question for hint in hints)][:2]
+        if conversation.visitor.email and rng.random() < 0.12:
+            names.append("vip")
+        labels = [self.labels[name] for name in names if name in self.labels]
+        if labels:
+            conversation.labels.add(*labels)
+
+    def _rate(self, conversation):
+        """Some resolved conversations get the customer's 1-5 rating, mostly 4-5, a few with a comment."""
+        rng = self.support_rng
+        if conversation.status != Conversation.Status.RESOLVED:
+            return
+        human = conversation.first_human_reply_at is not None
+        if rng.random() > RATED["human" if human else "bot"]:
+            return
+        if human:
+            waited = conversation.first_human_reply_at - (conversation.queued_at or conversation.created_at)
+            weights = SCORE_WEIGHTS["quick" if waited < QUICK_ANSWER else "slow"]
+        elif conversation.messages.filter(feedback=-1).exists():
+            weights = SCORE_WEIGHTS["thumbs_down"]
+        else:
+            weights = SCORE_WEIGHTS["bot"]
+        conversation.rating = rng.choices([1, 2, 3, 4, 5], weights=weights)[0]
+        conversation.rating_comment = rng.choice(COMMENTS[conversation.rating]) if rng.random() < 0.3 else ""
+        conversation.rated_at = min(timezone.now(), conversation.resolved_at + timedelta(seconds=rng.randint(10, 300)))
 
     def _bot_answers(self, conversation, rng, started):
         """The bot answers from an article (after asking which topic, sometimes); the customer may rate it.
@@ -405,3 +473,6 @@ class Command(BaseCommand):
         conversation.unread_by_agent = 1
         conversation.updated_at = at
         conversation.save()
+        if owner != Conversation.Owner.BOT:  # a person has seen it: it carries the labels its question suggests
+            names = [name for name, hints in LABEL_HINTS if any(hint in question.lower() for hint in hints)][:1]
+            conversation.labels.add(*(self.labels[name] for name in names if name in self.labels))

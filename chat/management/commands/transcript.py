@@ -1,4 +1,4 @@
-"""Print a conversation's transcript, as the customer sees it, as text or JSON."""
+"""Print a conversation's transcript, as the customer sees it, as text or JSON, with its rating and labels."""
 
 import json
 
@@ -8,7 +8,10 @@ from chat.models import Conversation, Message
 
 
 class Command(BaseCommand):
-    help = "Print a conversation's transcript (customer-visible messages in seq order); --json for tools and tests."
+    help = (
+        "Print a conversation's transcript (customer-visible messages in seq order), then its rating and labels; "
+        "--json for tools and tests."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("conversation", type=int, nargs="?", help="The conversation id.")
@@ -25,18 +28,36 @@ class Command(BaseCommand):
             {"seq": m.seq, "author": m.author_kind, "status": m.status, "body": m.body, "internal": m.internal}
             for m in messages
         ]
+        labels = sorted(conversation.labels.values_list("name", flat=True))
+        rating = (
+            None
+            if conversation.rating is None
+            else {
+                "score": conversation.rating,
+                "comment": conversation.rating_comment,
+                "rated_at": conversation.rated_at.isoformat() if conversation.rated_at else None,
+            }
+        )
         if options["json"]:
             header = {
                 "id": conversation.pk,
                 "status": conversation.status,
                 "owner": conversation.owner,
                 "visitor": conversation.visitor_id,
+                "rating": rating,
+                "labels": labels,
             }
             self.stdout.write(json.dumps({"conversation": header, "messages": rows}, ensure_ascii=False))
             return
         for row in rows:
             status = "" if row["status"] == Message.Status.COMPLETE else f" [{row['status']}]"
             self.stdout.write(f"{row['seq']:>4} {row['author']:<8}{status} {row['body']}")
+        # After the messages, and only when there is one, so the lines above read as before.
+        if rating is not None:
+            comment = f": {rating['comment']}" if rating["comment"] else ""
+            self.stdout.write(f"rated {rating['score']}/5{comment}")
+        if labels:
+            self.stdout.write("labels: " + ", ".join(labels))
 
     def _conversation(self, conversation_id, latest) -> Conversation:
         if latest:
