@@ -10,6 +10,8 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django_tasks_db.admin import DBTaskResultAdmin
+from django_tasks_db.models import DBTaskResult
 
 from chat.models import (
     AgentProfile,
@@ -466,3 +468,12 @@ class KnowledgeArticleAdmin(admin.ModelAdmin):
     def unpublish(self, request, queryset):
         count = knowledge_update(queryset, published=False)
         self.message_user(request, _("%(count)d articles unpublished.") % {"count": count}, messages.SUCCESS)
+
+
+# Failed background tasks (an email the server refused) are found by what ran and what it raised.
+admin.site.unregister(DBTaskResult)
+
+
+@admin.register(DBTaskResult)
+class TaskResultAdmin(DBTaskResultAdmin):
+    search_fields = ("task_path", "exception_class_path")

@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "axes",  # failed sign-ins, per IP and username (PARLEY_LOGIN_RATE)
+    "django_tasks",
+    "django_tasks_db",  # the task queue's table; `manage.py db_worker` runs it (docs/deployment.md)
 ]
 
 MIDDLEWARE = [
@@ -164,6 +166,20 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Attachments (docs/deployment.md, "Attachments"): on disk under MEDIA_ROOT by default, or any django-storages
+# backend through STORAGES["default"]. Never served from a public path: only through signed links.
+MEDIA_ROOT = env_str("MEDIA_ROOT", str(BASE_DIR / "media"))
+PARLEY_ATTACHMENT_MAX_BYTES = env_int("PARLEY_ATTACHMENT_MAX_BYTES", 10_000_000, minimum=1000)
+PARLEY_ATTACHMENT_MESSAGE_MAX_BYTES = env_int("PARLEY_ATTACHMENT_MESSAGE_MAX_BYTES", 25_000_000, minimum=1000)
+PARLEY_ATTACHMENTS_PER_MESSAGE = env_int("PARLEY_ATTACHMENTS_PER_MESSAGE", 5, minimum=1)
+# Types are told apart by their content (chat/security/file_types.py knows these six); SVG and HTML never.
+PARLEY_ATTACHMENT_TYPES = env_list(
+    "PARLEY_ATTACHMENT_TYPES", ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"]
+)
+# How long a link to a file works; clients get fresh links with every replay.
+PARLEY_ATTACHMENT_LINK_MAX_AGE = env_int("PARLEY_ATTACHMENT_LINK_MAX_AGE", 3600, minimum=10)
+# Behind nginx: Django checks access, then nginx sends the bytes from this internal location (X-Accel-Redirect).
+PARLEY_ATTACHMENT_ACCEL_PREFIX = env_str("PARLEY_ATTACHMENT_ACCEL_PREFIX", "")
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -240,6 +256,8 @@ PARLEY_PING_RATE = _rate("PARLEY_PING_RATE", "20/10")
 # Per visitor, over both transports: resume, reply.stop, reply.feedback, handoff.request, SSE tickets and
 # event streams opened.
 PARLEY_CONTROL_RATE = _rate("PARLEY_CONTROL_RATE", "30/60")
+# Files a customer uploads, per visitor.
+PARLEY_UPLOAD_RATE = _rate("PARLEY_UPLOAD_RATE", "20/60")
 # Open sockets and event streams together. Over the cap a socket closes with 4429, a stream gets 429. A
 # connection counts until it closes, or until this many seconds pass without a ping (its process died).
 PARLEY_CONNECTIONS_PER_VISITOR = env_int("PARLEY_CONNECTIONS_PER_VISITOR", 10, minimum=0)
@@ -301,3 +319,112 @@ PARLEY_REPLY_LEASE = env_float("PARLEY_REPLY_LEASE", 15.0, minimum=0.5)
 PARLEY_REAPER_INTERVAL = env_float("PARLEY_REAPER_INTERVAL", 5.0, minimum=0.1)
 # Without Redis there is one process: it runs the AI-reply consumer itself.
 PARLEY_EMBEDDED_WORKER = env_bool("PARLEY_EMBEDDED_WORKER", not REDIS_URL)
+
+# --- Parley: background tasks (docs/deployment.md, "Email and background tasks") ---
+# django-tasks' database backend: a task is a row, `manage.py db_worker` runs them (or, without Redis, Daphne).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Without Redis there is one process: it runs the task worker itself, in a thread.
+PARLEY_EMBEDDED_TASKS = env_bool("PARLEY_EMBEDDED_TASKS", not REDIS_URL)
+# The embedded worker looks for due tasks this often (`db_worker --interval` for the separate process).
+PARLEY_TASK_POLL_INTERVAL = env_float("PARLEY_TASK_POLL_INTERVAL", 1.0, minimum=0.05)
+# A failed email is tried again this many times, after PARLEY_TASK_RETRY_DELAY seconds, then twice that, and so
+# on (capped at PARLEY_TASK_RETRY_MAX_DELAY); the last failure stays FAILED in the admin's task results.
+PARLEY_TASK_RETRIES = env_int("PARLEY_TASK_RETRIES", 5, minimum=0)
+PARLEY_TASK_RETRY_DELAY = env_float("PARLEY_TASK_RETRY_DELAY", 30.0, minimum=0.0)
+PARLEY_TASK_RETRY_MAX_DELAY = env_float("PARLEY_TASK_RETRY_MAX_DELAY", 3600.0, minimum=0.0)
+
+
+# --- Parley: email (docs/deployment.md, "Email and background tasks") ---
+def email_from_url(name: str, url: str) -> dict:
+    """Django's EMAIL_* settings from a URL: smtp://user:pass@host:587?tls=1, smtps://…:465, console://, dummy://.
+
+    The password never appears in an error: the message names the URL without it.
+    """
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    parts = urlsplit(url.strip())
+    shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl() if "@" in parts.netloc else url
+    hint = "use smtp://user:password@host:587?tls=1, smtps://user:password@host:465, console:// or dummy://"
+
+    def bad(why: str) -> ImproperlyConfigured:
+        return ImproperlyConfigured(f"{name}={shown!r} {why}; {hint}.")
+
+    if parts.scheme == "console":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if parts.scheme == "dummy":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend"}
+    if parts.scheme not in ("smtp", "smtps"):
+        raise bad("is not an email URL")
+    try:
+        host, port = parts.hostname, parts.port
+        query = {key: values[-1] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
+    except ValueError:
+        raise bad("has a bad port") from None
+    if not host:
+        raise bad("names no host")
+    unknown = set(query) - {"tls", "ssl", "timeout"}
+    if unknown:
+        raise bad(f"has unknown options {', '.join(sorted(unknown))}")
+
+    def flag(key: str) -> bool:
+        if query.get(key, "0").lower() not in ("0", "1", "true", "false", "yes", "no", "on", "off", ""):
+            raise bad(f"has {key}={query[key]!r}, not 1 or 0")
+        return query.get(key, "0").lower() in ("1", "true", "yes", "on", "")
+
+    use_ssl = parts.scheme == "smtps" or flag("ssl")
+    use_tls = flag("tls")
+    if use_ssl and use_tls:
+        raise bad("asks for both SSL (smtps://) and STARTTLS (tls=1)")
+    try:
+        timeout = float(query.get("timeout", "10"))
+    except ValueError:
+        raise bad("has a timeout that is not a number") from None
+    if timeout <= 0:
+        raise bad("has a timeout that is not positive")
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": host,
+        "EMAIL_PORT": port or (465 if use_ssl else 587 if use_tls else 25),
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),  # never logged
+        "EMAIL_USE_SSL": use_ssl,
+        "EMAIL_USE_TLS": use_tls,
+        # A mail server that stops answering fails the attempt (and it is retried) instead of holding the worker.
+        "EMAIL_TIMEOUT": timeout,
+    }
+
+
+# Under DEBUG (`make run`) and by default, email is printed on the console; set EMAIL_URL in production.
+# Not kept as a setting of its own: the password would show in `diffsettings` under a name Django does not hide.
+_email = email_from_url("EMAIL_URL", env_str("EMAIL_URL", "console://"))
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _email.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = _email.get("EMAIL_TIMEOUT", 10.0)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Parley <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+
+def _public_url() -> str:
+    """Links in emails start with this: PARLEY_PUBLIC_URL, else the first CSRF-trusted origin, else the dev server."""
+    from urllib.parse import urlsplit
+
+    url = env_str("PARLEY_PUBLIC_URL") or (CSRF_TRUSTED_ORIGINS[0] if CSRF_TRUSTED_ORIGINS else "")
+    if not url:
+        return f"http://127.0.0.1:{env_int('PORT', 8000, minimum=1)}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ImproperlyConfigured(f"PARLEY_PUBLIC_URL={url!r} must be an http(s) URL like https://chat.example.com.")
+    return url.rstrip("/")
+
+
+PARLEY_PUBLIC_URL = _public_url()
+# An agent's answer the customer has not read this many seconds later is sent to their confirmed address.
+PARLEY_EMAIL_FOLLOWUP_DELAY = env_int("PARLEY_EMAIL_FOLLOWUP_DELAY", 180, minimum=0)
+# The link in a follow-up reopens the conversation for this long; a confirmation link works this long.
+PARLEY_EMAIL_OPEN_MAX_AGE = env_int("PARLEY_EMAIL_OPEN_MAX_AGE", 60 * 60 * 24 * 30, minimum=60)
+PARLEY_EMAIL_CONFIRM_MAX_AGE = env_int("PARLEY_EMAIL_CONFIRM_MAX_AGE", 60 * 60 * 24 * 7, minimum=60)

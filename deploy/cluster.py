@@ -1,4 +1,4 @@
-"""A production-shaped Parley on loopback: nginx in front of N Daphne processes and M AI workers.
+"""A production-shaped Parley on loopback: nginx in front of N Daphne processes, M AI workers and a task worker.
 
     python deploy/cluster.py            # what `make cluster` runs; Ctrl-C stops everything
 
@@ -74,6 +74,7 @@ class Cluster:
         port: int = 0,
         daphnes: int = 2,
         workers: int = 1,
+        task_workers: int = 1,
         env: dict | None = None,
         workdir: Path | None = None,
     ):
@@ -82,11 +83,13 @@ class Cluster:
         self.port = port or free_port()
         self.daphne_count = daphnes
         self.worker_count = workers
+        self.task_worker_count = task_workers
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="parley-cluster-"))
         self.workdir.chmod(0o755)  # nginx workers (user nobody under root) read the static files here
         self.env = self._environment(env or {})
         self.daphnes: dict[int, subprocess.Popen] = {}  # port -> process
         self.workers: list[subprocess.Popen] = []
+        self.task_workers: list[subprocess.Popen] = []
         self.nginx: subprocess.Popen | None = None
 
     @property
@@ -159,6 +162,15 @@ class Cluster:
         self.workers.append(process)
         return process
 
+    def start_task_worker(self) -> subprocess.Popen:
+        """Start one `db_worker` process: it runs the queued background tasks (email)."""
+        process = self._spawn(
+            f"tasks-{len(self.task_workers)}",
+            [sys.executable, "manage.py", "db_worker", "--worker-id", f"tasks-{len(self.task_workers)}"],
+        )
+        self.task_workers.append(process)
+        return process
+
     def _write_nginx_conf(self) -> Path:
         prefix = self.workdir / "nginx"
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
@@ -190,6 +202,8 @@ class Cluster:
             self.start_daphne()
         for _ in range(self.worker_count):
             self.start_worker()
+        for _ in range(self.task_worker_count):
+            self.start_task_worker()
         self.start_nginx()
         self._wait_ready()
         return self
@@ -222,15 +236,16 @@ class Cluster:
         self._end(self.daphnes.pop(port), signum)
 
     def stop(self) -> None:
-        """Stop nginx, the Daphne processes and the workers."""
+        """Stop nginx, the Daphne processes and the workers (SIGTERM: a task worker finishes its task first)."""
         if self.nginx is not None:
             self._end(self.nginx, signal.SIGQUIT)
             self.nginx = None
         for port in list(self.daphnes):
             self.stop_daphne(port)
-        for worker in self.workers:
+        for worker in self.workers + self.task_workers:
             self._end(worker)
         self.workers = []
+        self.task_workers = []
 
 
 def main() -> None:
@@ -240,13 +255,17 @@ def main() -> None:
         port=int(os.environ.get("CLUSTER_PORT", "8080")),
         daphnes=int(os.environ.get("DAPHNES", "2")),
         workers=int(os.environ.get("WORKERS", "1")),
+        task_workers=int(os.environ.get("TASK_WORKERS", "1")),
     )
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     try:
         cluster.start()
         ports = ", ".join(str(port) for port in cluster.daphnes)
-        print(f"Parley cluster on {cluster.url}/  (nginx -> Daphne on {ports}, {len(cluster.workers)} AI worker)")
+        print(
+            f"Parley cluster on {cluster.url}/  (nginx -> Daphne on {ports}, {len(cluster.workers)} AI worker, "
+            f"{len(cluster.task_workers)} task worker)"
+        )
         print(f"  desk: {cluster.url}/agent/  admin: {cluster.url}/admin/  self-check: {cluster.url}/selfcheck/")
         print(f"  logs: {cluster.workdir}   Ctrl-C stops everything.")
         while not stopping:

@@ -25,5 +25,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # whichever channel layer is configured.
 PARLEY_EMBEDDED_WORKER = True
 
+# In-process tests run queued tasks themselves (chat.transports.task_runner.run_due_tasks); the servers that
+# integration tests start run their own worker, as `make run` does.
+PARLEY_EMBEDDED_TASKS = False
+
 # Tests of releasing conversations watch the last tab close; the grace is tested on its own.
 PARLEY_RELEASE_GRACE = 0

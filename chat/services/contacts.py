@@ -26,11 +26,25 @@ def visitor_contact_set(*, visitor: Visitor, email: str, name: str = "") -> Visi
         visitor.save(update_fields=fields)
         if "email" in fields:
             notifications.contact_given(visitor)
-        conversation = conversation_current(visitor=visitor)
-        if conversation is not None:
-            conversation.visitor = visitor
-            publish_conversation(conversation)  # the desk shows the address at once
+        _show_in_desk(visitor)
     return visitor
+
+
+def visitor_email_confirm(*, claim) -> Visitor | None:
+    """Confirm the address an emailed link names (None when the link no longer fits); the desk sees it at once."""
+    with transaction.atomic():
+        visitor = notifications.email_address_confirm(claim=claim)
+        if visitor is not None:
+            _show_in_desk(visitor)
+    return visitor
+
+
+def _show_in_desk(visitor: Visitor) -> None:
+    """Publish the visitor's latest conversation, so every desk shows what changed about them."""
+    conversation = conversation_current(visitor=visitor)
+    if conversation is not None:
+        conversation.visitor = visitor
+        publish_conversation(conversation)
 
 
 def transcript_request(*, visitor: Visitor, conversation: Conversation, email: str = "") -> str:

@@ -20,6 +20,7 @@ from chat.realtime.lifecycle import install_daphne_sigterm
 from chat.services.presence import presence_gone_agents, presence_release_gone
 from chat.services.replies import reply_reap_expired
 from chat.transports.ai_worker import announce_alive_forever, worker_name
+from chat.transports.task_runner import embedded_task_runners
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +172,7 @@ def ensure_background_tasks(application) -> None:
     if settings.PARLEY_EMBEDDED_WORKER:
         tasks.append(loop.create_task(feed_reply_channel(application)))
         tasks.append(loop.create_task(announce_alive_forever(f"embedded:{os.getpid()}")))
+    tasks += embedded_task_runners(loop)  # the email task worker, when PARLEY_EMBEDDED_TASKS
     _started[loop] = tasks
 
 

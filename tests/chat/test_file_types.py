@@ -34,7 +34,7 @@ PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
         (image_bytes("GIF"), "image/gif"),
         (image_bytes("WEBP"), "image/webp"),
         (PDF, "application/pdf"),
-        ("Order 1234, shipped\n".encode(), "text/plain"),
+        (b"Order 1234, shipped\n", "text/plain"),
         (b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\xff\xff", None),  # a Windows program
         (b"\x7fELF\x02\x01\x01\x00\x00\x00", None),
         (b"PK\x03\x04\x14\x00", None),
