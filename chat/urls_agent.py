@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/conversations", desk_api.conversations, name="desk-api-conversations"),
     path("api/conversations/<int:conversation_id>/customer", desk_api.customer, name="desk-api-customer"),
     path("api/counts", desk_api.counts, name="desk-api-counts"),
+    path("api/labels", desk_api.labels, name="desk-api-labels"),
     path("api/canned", desk_api.canned, name="desk-api-canned"),
     path("api/agents", desk_api.agents, name="desk-api-agents"),
 ]

@@ -1,4 +1,4 @@
-"""Reads for the agent desk: the conversation lists, a customer's details, canned responses and colleagues."""
+"""Reads for the agent desk: the conversation lists, a customer's details, labels, canned responses and colleagues."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from chat.models import AgentConnection, AgentProfile, CannedResponse, Conversation, Message, Site, Visitor
+from chat.models import AgentConnection, AgentProfile, CannedResponse, Conversation, Label, Message, Site, Visitor
 from chat.protocol import events
 from chat.selectors.access import NotFound, access_conversation_for_agent
 from chat.selectors.agents import agent_site_ids, site_agents
@@ -63,6 +63,17 @@ def _matching(q: str) -> Q:
     """Name, email or any message text (notes included: agents wrote them to be found)."""
     said = Message.objects.filter(conversation=OuterRef("pk"), body__icontains=q)
     return Q(visitor__name__icontains=q) | Q(visitor__email__icontains=q) | Q(Exists(said))
+
+
+def _labelled(name: str) -> Q:
+    """Conversations wearing a label of that name (an EXISTS, so a row never repeats)."""
+    wearing = Conversation.labels.through.objects.filter(conversation_id=OuterRef("pk"), label__name=name)
+    return Q(Exists(wearing))
+
+
+def _for_rows(conversations: QuerySet) -> QuerySet:
+    """What a list row reads besides the conversation: visitor, assignee and labels, without a query per row."""
+    return conversations.select_related("visitor", "assignee").prefetch_related("labels")
 
 
 def _with_preview(conversations: QuerySet) -> QuerySet:
@@ -120,11 +131,15 @@ def desk_conversations(
     view: str,
     q: str = "",
     site_id: int | None = None,
+    label: str = "",
     offset: int = 0,
     limit: int = 50,
     ids: list[int] | None = None,
 ) -> ConversationPage:
-    """One view of the agent's conversations, searched and filtered; with `ids`, just those rows (for live refresh)."""
+    """One view of the agent's conversations, searched and filtered; with `ids`, just those rows (for live refresh).
+
+    `label` is a clean label name (`labels.label_name_clean`); it matches that label on any of the agent's sites.
+    """
     query = Conversation.objects.filter(site_id__in=desk_site_ids(user=user, site_id=site_id))
     if ids is not None:
         query = query.filter(pk__in=ids)
@@ -132,14 +147,18 @@ def desk_conversations(
         query = query.filter(_in_view(view, user))
     if q:
         query = query.filter(_matching(q))
-    query = _with_preview(query.select_related("visitor", "assignee")).order_by(*_ordering(view))
+    if label:
+        query = query.filter(_labelled(label))
+    query = _with_preview(_for_rows(query)).order_by(*_ordering(view))
     rows = list(query[offset : offset + limit + 1])
     return ConversationPage(rows=[conversation_row(c) for c in rows[:limit]], more=len(rows) > limit)
 
 
-def desk_counts(*, user: AbstractBaseUser, site_id: int | None = None) -> dict:
-    """How many conversations each view holds (and how many of mine have unread messages)."""
+def desk_counts(*, user: AbstractBaseUser, site_id: int | None = None, label: str = "") -> dict:
+    """How many conversations each view holds (and how many of mine have unread messages), by site and label."""
     query = Conversation.objects.filter(site_id__in=desk_site_ids(user=user, site_id=site_id))
+    if label:
+        query = query.filter(_labelled(label))
     open_ = Q(status=Conversation.Status.OPEN)
     return query.aggregate(
         queue=Count("pk", filter=open_ & Q(owner=Conversation.Owner.QUEUE)),
@@ -190,7 +209,7 @@ def desk_customer(*, user: AbstractBaseUser, conversation_id: int) -> dict:
     conversation = access_conversation_for_agent(user=user, conversation_id=conversation_id)
     visitor: Visitor = conversation.visitor
     earlier = _with_preview(
-        Conversation.objects.filter(visitor=visitor).exclude(pk=conversation.pk).select_related("visitor", "assignee")
+        _for_rows(Conversation.objects.filter(visitor=visitor).exclude(pk=conversation.pk))
     ).order_by("-created_at", "-pk")[:EARLIER_LIMIT]
     total = Conversation.objects.filter(visitor=visitor).count()
     return {
@@ -208,6 +227,25 @@ def desk_customer(*, user: AbstractBaseUser, conversation_id: int) -> dict:
         },
         "earlier": [conversation_row(c) for c in earlier],
     }
+
+
+def desk_labels(*, user: AbstractBaseUser, site_id: int | None = None) -> list[dict]:
+    """The labels of the agent's sites (or one of them), each with how many open conversations wear it."""
+    site_ids = desk_site_ids(user=user, site_id=site_id)
+    labels = (
+        Label.objects.filter(site_id__in=site_ids)
+        .annotate(
+            open_count=Count(
+                "conversations",
+                filter=Q(conversations__status=Conversation.Status.OPEN),
+                distinct=True,
+            )
+        )
+        .order_by("name", "site_id")
+    )
+    return [
+        {"site": label.site_id, "name": label.name, "color": label.color, "count": label.open_count} for label in labels
+    ]
 
 
 def desk_canned(*, user: AbstractBaseUser, site_id: int | None = None) -> list[dict]:

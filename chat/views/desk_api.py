@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 from chat.selectors import agents as agent_reads
 from chat.selectors import desk as desk_selectors
 from chat.selectors.access import NotFound
+from chat.services.labels import label_name_clean
 from chat.views.http import BadRequest, error_response
 
 MAX_QUERY_CHARS = 100
@@ -69,10 +70,21 @@ def _ids(request) -> list[int] | None:
     return [int(part) for part in parts]
 
 
+def _label(request) -> str:
+    """The `label` filter as the name it is stored under ("Refund " finds "refund"); empty for none."""
+    raw = request.GET.get("label", "")
+    if raw == "":
+        return ""
+    try:
+        return label_name_clean(raw)
+    except ValueError:
+        raise BadRequest("bad_request", "`label` must be a label name: 1 to 40 characters of plain text.") from None
+
+
 @require_GET
 @agent_api
 def conversations(request):
-    """GET /agent/api/conversations?view=queue|mine|open|resolved&q=&site=&offset=&limit= (or ?ids=1,2)."""
+    """GET /agent/api/conversations?view=queue|mine|open|resolved&q=&site=&label=&offset=&limit= (or ?ids=1,2)."""
     view = request.GET.get("view", "open")
     if view not in desk_selectors.VIEWS:
         raise BadRequest("bad_request", f"`view` must be one of {', '.join(desk_selectors.VIEWS)}.")
@@ -80,16 +92,18 @@ def conversations(request):
     if len(q) > MAX_QUERY_CHARS:
         raise BadRequest("bad_request", f"`q` is longer than {MAX_QUERY_CHARS} characters.")
     site_id = _site(request)
+    label = _label(request)
     page = desk_selectors.desk_conversations(
         user=request.user,
         view=view,
         q=q,
         site_id=site_id,
+        label=label,
         ids=_ids(request),
         offset=_int(request, "offset", default=0, maximum=MAX_OFFSET),
         limit=_int(request, "limit", default=50, minimum=1, maximum=100),
     )
-    counts = desk_selectors.desk_counts(user=request.user, site_id=site_id)
+    counts = desk_selectors.desk_counts(user=request.user, site_id=site_id, label=label)
     return JsonResponse({"view": view, "conversations": page.rows, "more": page.more, "counts": counts})
 
 
@@ -98,6 +112,13 @@ def conversations(request):
 def customer(request, conversation_id: int):
     """GET /agent/api/conversations/<id>/customer: who the customer is and what they asked before."""
     return JsonResponse(desk_selectors.desk_customer(user=request.user, conversation_id=conversation_id))
+
+
+@require_GET
+@agent_api
+def labels(request):
+    """GET /agent/api/labels?site=: the labels of the agent's sites, for suggestions and the list's filter."""
+    return JsonResponse({"labels": desk_selectors.desk_labels(user=request.user, site_id=_site(request))})
 
 
 @require_GET
@@ -117,5 +138,6 @@ def agents(request):
 @require_GET
 @agent_api
 def counts(request):
-    """GET /agent/api/counts?site=: how many conversations each view holds, for the tabs and the title."""
-    return JsonResponse({"counts": desk_selectors.desk_counts(user=request.user, site_id=_site(request))})
+    """GET /agent/api/counts?site=&label=: how many conversations each view holds, for the tabs and the title."""
+    counts = desk_selectors.desk_counts(user=request.user, site_id=_site(request), label=_label(request))
+    return JsonResponse({"counts": counts})

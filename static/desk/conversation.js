@@ -6,7 +6,7 @@
 
 import { newClientId } from "../shared/ids.js";
 import { renderMarkdown } from "../widget/markdown.js";
-import { avatar, clock, dayLabel, duration, el, visitorAvatar, visitorName } from "./util.js";
+import { avatar, clock, dayLabel, duration, el, longTime, visitorAvatar, visitorName } from "./util.js";
 
 const STATUS_LABEL = { stopped: "Stopped", interrupted: "Interrupted", failed: "Failed", streaming: "" };
 const STICK_PX = 80; // closer than this to the bottom: new messages keep the view pinned there
@@ -17,7 +17,7 @@ const THEIR_TYPING_MS = 8000; // a typing hint with no refresh fades after this 
 const $ = (id) => document.getElementById(id);
 
 export class ConversationView {
-  constructor({ me, meName, sites, socket, onAction, loadCanned, loadAgents }) {
+  constructor({ me, meName, sites, socket, labels, onAction, loadCanned, loadAgents }) {
     this.me = me;
     this.meName = meName;
     this.sites = sites;
@@ -25,6 +25,7 @@ export class ConversationView {
     this.onAction = onAction; // (type, extra) -> sends the frame, tells the agent when offline
     this.loadCanned = loadCanned;
     this.loadAgents = loadAgents;
+    this.labels = labels; // the LabelEditor of the header
     this.transcript = null;
     this.row = null;
     this.items = new Map(); // seq -> element
@@ -75,6 +76,7 @@ export class ConversationView {
     this.row = { ...(this.row ?? {}), ...row };
     this.renderHeader();
     this.renderSeen();
+    this.renderRating();
   }
 
   // ---- header and actions -----------------------------------------------------------
@@ -114,6 +116,7 @@ export class ConversationView {
     $("assign-group").classList.toggle("is-mine", mine);
     $("resolve").hidden = !open;
     $("reopen").hidden = open;
+    this.labels?.show(row);
     this.renderStop();
     const banner = $("conv-banner");
     if (open && row.owner === "bot") {
@@ -235,9 +238,32 @@ export class ConversationView {
       nodes.push(el("div", { class: "transcript-empty" }, "No messages yet."));
     }
     this.log.replaceChildren(...nodes);
+    this.renderRating();
     this.renderSeen();
     this.renderStop();
     this.scrollToBottom();
+  }
+
+  /**
+   * The customer's rating as a system-style line: not a message (it has no seq), drawn from the
+   * conversation object, after the last message written before the rating (the end, unless the
+   * customer wrote again after rating).
+   */
+  renderRating() {
+    const rating = this.row?.rating;
+    const held = this.log.querySelector(".rating-line");
+    const key = rating ? JSON.stringify([this.id, rating.score, rating.comment ?? "", rating.rated_at]) : "";
+    if (held?.dataset.key === key && held.isConnected) return;
+    held?.remove();
+    if (!rating || !this.transcript?.started) return;
+    const ratedAt = rating.rated_at ? Date.parse(rating.rated_at) : Infinity;
+    const later = this.transcript.sorted().find((m) => m.created_at && Date.parse(m.created_at) > ratedAt);
+    const before = (later && this.items.get(later.seq)) ?? this.log.querySelector(".msg.is-pending");
+    const line = el("div", {
+      class: "msg msg-system rating-line", id: "transcript-rating", dataset: { key, score: rating.score },
+      title: rating.rated_at ? longTime(rating.rated_at) : null,
+    }, el("div", { class: "body" }, ratedText(rating)));
+    this.log.insertBefore(line, before ?? null);
   }
 
   /** One message changed or arrived. */
@@ -580,6 +606,12 @@ export class ConversationView {
     this.picker = { open: false, items: [], at: 0, start: 0 };
     $("canned-picker").hidden = true;
   }
+}
+
+/** "Rated 4/5 — “Quick and kind”". */
+function ratedText(rating) {
+  const comment = (rating.comment ?? "").trim();
+  return `Rated ${rating.score}/5${comment ? ` — “${comment}”` : ""}`;
 }
 
 function botIcon() {

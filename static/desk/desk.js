@@ -7,6 +7,7 @@ import { isBehind, parseCursor } from "../shared/cursors.js";
 import { isTracked } from "../shared/events.js";
 import { ConversationView } from "./conversation.js";
 import { DetailsPane } from "./details.js";
+import { LABEL_TEXT, LabelEditor, LabelStore } from "./labels.js";
 import { ConversationList } from "./list.js";
 import {
   alertAgent, askPermission, inBackground, notificationPermission, setTitleCount, unlockAudio,
@@ -48,10 +49,17 @@ const state = {
 const socketUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${boot.socket}`;
 const socket = new DeskSocket(socketUrl);
 
-const list = new ConversationList({ root: $("conversation-list"), me, sites: boot.sites, onSelect: (id) => select(id) });
+const labels = new LabelStore(API);
+const list = new ConversationList({ root: $("conversation-list"), me, sites: boot.sites, labels, onSelect: (id) => select(id) });
 const details = new DetailsPane({ me, sites, onOpen: (id) => select(id) });
+const labelEditor = new LabelEditor({
+  store: labels, chips: $("label-chips"), input: $("label-input"), suggestions: $("label-suggestions"),
+  onAdd: (conversation, label) => act("label.add", { conversation, label }),
+  onRemove: (conversation, label) => act("label.remove", { conversation, label }),
+  onRefuse: (text) => toast(text),
+});
 const view = new ConversationView({
-  me, meName: boot.agent.name, sites, socket,
+  me, meName: boot.agent.name, sites, socket, labels: labelEditor,
   onAction: (type, extra) => act(type, extra),
   loadCanned: () => loadCanned(),
   loadAgents: (site) => getJSON(`${API}agents${site ? `?site=${site}` : ""}`).then((d) => d.agents),
@@ -63,6 +71,7 @@ function listUrl({ offset = 0, ids = null } = {}) {
   const params = new URLSearchParams({ view: list.view });
   if (list.q) params.set("q", list.q);
   if (list.site != null) params.set("site", String(list.site));
+  if (list.label) params.set("label", list.label);
   if (ids) params.set("ids", ids.join(","));
   else if (offset) params.set("offset", String(offset));
   return `${API}conversations?${params}`;
@@ -91,7 +100,8 @@ async function loadList({ append = false } = {}) {
 function renderListChrome() {
   const empty = list.rows.size === 0;
   $("list-empty").hidden = !empty;
-  $("list-empty-text").textContent = list.q ? `Nothing matches “${list.q}”.` : EMPTY_TEXT[list.view];
+  $("list-empty-text").textContent = list.q ? `Nothing matches “${list.q}”.`
+    : list.label ? LABEL_TEXT.emptyFiltered(list.label) : EMPTY_TEXT[list.view];
   $("load-more").hidden = !list.more;
 }
 
@@ -110,16 +120,61 @@ const refreshRows = debounce(async () => {
   }
 }, 250);
 
+/**
+ * Conversations the label filter may want but whose update did not say their labels (the inbox
+ * update of a new message leaves them out): the list endpoint, filtered, answers for them.
+ */
+const unknownRows = new Set();
+const probeRows = debounce(async () => {
+  const ids = [...unknownRows];
+  unknownRows.clear();
+  if (!ids.length || !list.label) return;
+  try {
+    const data = await getJSON(listUrl({ ids }));
+    for (const row of data.conversations) {
+      remember(row);
+      list.upsert(row);
+    }
+    renderListChrome();
+  } catch {
+    /* the next reload shows them */
+  }
+}, 250);
+
 const refreshCounts = debounce(async () => {
   try {
-    const site = list.site != null ? `?site=${list.site}` : "";
-    setCounts((await getJSON(`${API}counts${site}`)).counts);
+    const params = new URLSearchParams();
+    if (list.site != null) params.set("site", String(list.site));
+    if (list.label) params.set("label", list.label); // the tabs count what the list shows
+    setCounts((await getJSON(`${API}counts?${params}`)).counts);
   } catch {
     /* counts catch up on the next change */
   }
 }, 400);
 
 const reloadSearch = debounce(() => loadList(), 500);
+const reloadLabels = debounce(() => labels.load(), 600);
+
+/** The label filter above the list: the labels of the sites shown, with their open counts. */
+function renderLabelFilter() {
+  const select = $("label-filter");
+  const names = labels.names(list.site);
+  if (list.label && !names.some((l) => l.name === list.label)) names.unshift({ name: list.label, count: 0 });
+  select.replaceChildren(el("option", { value: "" }, LABEL_TEXT.filterAll),
+    ...names.map((l) => el("option", { value: l.name }, l.count ? `${l.name} (${l.count})` : l.name)));
+  select.value = list.label;
+  select.hidden = names.length === 0;
+  select.classList.toggle("is-active", Boolean(list.label));
+}
+
+function setLabelFilter(name) {
+  if (name === list.label) return;
+  list.label = name;
+  renderLabelFilter();
+  list.setRows([]);
+  $("list-empty").hidden = true;
+  loadList();
+}
 
 function setCounts(counts) {
   if (!counts) return;
@@ -235,6 +290,7 @@ socket.on("welcome", (frame) => {
   if (again) {
     loadList(); // inbox events may have been missed while the link was down
     refreshCounts();
+    labels.load();
   }
   if (state.selected) {
     const transcript = state.transcripts.get(state.selected);
@@ -294,6 +350,10 @@ socket.on("conversation.updated", (frame) => {
   notifyIfNews(row);
   const before = list.get(row.id);
   const { row: merged } = list.upsert(row);
+  if (list.label && !before && !Array.isArray(row.labels)) {
+    unknownRows.add(row.id);
+    probeRows();
+  }
   if (!before || (row.last_seq ?? 0) > (before.last_seq ?? 0)) {
     if (list.get(row.id)) {
       staleRows.add(row.id);
@@ -302,6 +362,10 @@ socket.on("conversation.updated", (frame) => {
   }
   if (list.q && !before) reloadSearch();
   const seen = state.known.get(row.id);
+  if (Array.isArray(row.labels) && (seen ? seen.labels !== JSON.stringify(row.labels)
+    || (seen.status !== row.status && row.labels.length) : row.labels.length)) {
+    reloadLabels(); // the filter's counts (and a label another agent just created)
+  }
   if (!seen || seen.owner !== row.owner || seen.status !== row.status || seen.assignee !== (row.assignee?.id ?? null)
       || (row.assignee?.id === me && seen.unread !== row.unread)) {
     refreshCounts();
@@ -344,6 +408,10 @@ socket.on("error", (frame) => {
     return;
   }
   if (frame.code === "not_streaming") return; // the reply ended on its own a moment ago
+  if (frame.ref === "label.add" || frame.ref === "label.remove") {
+    toast(LABEL_TEXT.refused(frame.detail || frame.code));
+    return;
+  }
   if (frame.code === "not_found" && frame.ref === "subscribe") {
     toast("That conversation does not exist or is not yours to see.");
     clearSelection();
@@ -362,7 +430,11 @@ socket.on("state", ({ state: linkState }) => {
 });
 
 function remember(row) {
-  state.known.set(row.id, { owner: row.owner, status: row.status, unread: row.unread ?? 0, assignee: row.assignee?.id ?? null });
+  state.known.set(row.id, {
+    owner: row.owner, status: row.status, unread: row.unread ?? 0, assignee: row.assignee?.id ?? null,
+    // An update without labels (a new message's) changed none: keep what we knew.
+    labels: Array.isArray(row.labels) ? JSON.stringify(row.labels) : state.known.get(row.id)?.labels ?? "[]",
+  });
 }
 
 /** Beep and notify, in the background only, for a newly queued conversation or a customer message to me. */
@@ -430,7 +502,13 @@ $("search").addEventListener("input", debounce(() => {
 $("site-filter").addEventListener("change", () => {
   list.site = $("site-filter").value ? Number($("site-filter").value) : null;
   renderQueue();
+  renderLabelFilter();
   loadList();
+});
+$("label-filter").addEventListener("change", () => setLabelFilter($("label-filter").value));
+labels.onChange(() => {
+  renderLabelFilter();
+  list.render(); // the rows' chips take the labels' colours
 });
 $("load-more").addEventListener("click", () => loadList({ append: true }));
 $("presence").addEventListener("click", togglePresence);
@@ -458,6 +536,7 @@ bindShortcuts({
   a: () => view.assignToMe(),
   e: () => view.resolve(),
   o: () => view.reopen(),
+  l: () => view.id && labelEditor.focus(),
   p: () => togglePresence(),
   "/": () => $("search").focus(),
   1: () => setView("queue"),
@@ -474,7 +553,17 @@ setInterval(() => {
 $("presence").querySelector(".avatar").replaceWith(avatar(boot.agent.name, `agent-${me}`, "avatar-sm"));
 
 const linked = /conversation=(\d+)/.exec(location.hash);
-setView("queue");
+// A link from the reports page (/agent/?label=refund[&site=3]) opens the list filtered by it, in every open
+// conversation (the report counts those of a period, some of them resolved).
+const linkedFilter = new URLSearchParams(location.search);
+const linkedSite = Number(linkedFilter.get("site"));
+if (linkedSite && sites.has(linkedSite)) {
+  $("site-filter").value = String(linkedSite);
+  list.site = linkedSite;
+}
+if (linkedFilter.get("label")) list.label = linkedFilter.get("label");
+setView(list.label ? "open" : "queue");
+labels.load();
 socket.connect();
 if (linked) {
   // Wait for the socket so the subscribe goes out; the selection itself does not need the list.

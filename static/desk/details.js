@@ -1,11 +1,18 @@
 /**
  * The right pane: who the customer is (name, email, verified or not, current page, browser,
- * first and last seen) and their earlier conversations.
+ * first and last seen), their satisfaction rating of this conversation, and their earlier
+ * conversations.
  */
 
 import { ago, el, longTime, visitorAvatar, visitorName } from "./util.js";
 
 const $ = (id) => document.getElementById(id);
+
+// The mouth of the face the customer picked, 1 (worst) to 5 (best), and what each means.
+const RATING_MOUTHS = {
+  1: "M8 17.5q4-4.5 8 0", 2: "M8.5 16.5q3.5-2.5 7 0", 3: "M8.5 15.5h7", 4: "M8.5 14.5q3.5 3 7 0", 5: "M8 14q4 5 8 0",
+};
+const RATING_WORDS = { 1: "Very unhappy", 2: "Unhappy", 3: "Neutral", 4: "Happy", 5: "Very happy" };
 
 const STATUS_TEXT = (row, me) => {
   if (row.status === "resolved") return "Resolved";
@@ -85,6 +92,7 @@ export class DetailsPane {
           ["Started", longTime(row.created_at ?? this.data?.started_at)],
           row.queued_at ? ["Queued", longTime(row.queued_at)] : null,
           ["Messages", String(row.last_seq ?? 0)])),
+      ...[ratingSection(row.rating)].filter(Boolean), // replaceChildren would write a null out as "null"
       el("section", { class: "details-section" },
         el("h3", {}, "Earlier conversations", this.data ? el("span", { class: "count" }, String(earlier.length)) : null),
         loading ? el("p", { class: "muted" }, "Loading…")
@@ -100,6 +108,40 @@ export class DetailsPane {
     if (visitor.user_agent) box.querySelector(".facts dd:nth-of-type(2)")?.setAttribute("title", visitor.user_agent);
     return undefined;
   }
+}
+
+/** The customer's rating of this conversation: face, score, comment and when; nothing before they rate. */
+function ratingSection(rating) {
+  if (!rating || !RATING_MOUTHS[rating.score]) return null;
+  const comment = (rating.comment ?? "").trim();
+  return el("section", { class: "details-section", id: "details-rating", dataset: { score: rating.score } },
+    el("h3", {}, "Satisfaction"),
+    el("div", { class: `rating rating-${rating.score}` },
+      face(rating.score),
+      el("span", { class: "rating-text" },
+        el("strong", { class: "rating-score" }, `${rating.score}/5`),
+        el("span", { class: "rating-word" }, RATING_WORDS[rating.score]))),
+    comment ? el("blockquote", { class: "rating-comment" }, comment) : null,
+    el("p", { class: "rating-when muted" }, `Rated ${longTime(rating.rated_at)} (${ago(rating.rated_at)})`));
+}
+
+/** A drawn face (no emoji font needed): a circle, two eyes, and a mouth from a frown to a grin. */
+function face(score) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", "rating-face");
+  svg.setAttribute("aria-hidden", "true");
+  const shape = (tag, attrs) => {
+    const node = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+    svg.append(node);
+  };
+  shape("circle", { cx: 12, cy: 12, r: 10 });
+  shape("circle", { cx: 9, cy: 10, r: 1, class: "eye" });
+  shape("circle", { cx: 15, cy: 10, r: 1, class: "eye" });
+  shape("path", { d: RATING_MOUTHS[score] });
+  return svg;
 }
 
 /** Only http(s) pages become links: a stored URL must never run script when an agent clicks it. */

@@ -4,6 +4,7 @@
  * the server's list endpoint decides them, so a live update lands where a reload would put it.
  */
 
+import { rowLabels } from "./labels.js";
 import { ago, duration, el, visitorAvatar, visitorName } from "./util.js";
 
 const PREVIEW_PREFIX = { agent: "Agent: ", bot: "Bot: ", system: "", customer: "" };
@@ -27,14 +28,16 @@ const ORDER = {
 };
 
 export class ConversationList {
-  constructor({ root, me, sites, onSelect }) {
+  constructor({ root, me, sites, labels, onSelect }) {
     this.root = root;
     this.me = me;
     this.sites = new Map(sites.map((s) => [s.id, s]));
+    this.labels = labels; // the LabelStore: the colours of the rows' label chips
     this.onSelect = onSelect;
     this.view = "queue";
     this.q = "";
     this.site = null;
+    this.label = ""; // show only conversations wearing this label
     this.rows = new Map();
     this.items = new Map(); // id -> <li>
     this.selectedId = null;
@@ -45,9 +48,10 @@ export class ConversationList {
     });
   }
 
-  /** Does a conversation (agent payload) belong in the current view and site filter? */
+  /** Does a conversation (agent payload) belong in the current view, site and label filter? */
   belongs(row) {
     if (this.site != null && row.site !== this.site) return false;
+    if (this.label && !(row.labels ?? []).includes(this.label)) return false;
     switch (this.view) {
       case "queue":
         return row.status === "open" && row.owner === "queue";
@@ -133,7 +137,7 @@ export class ConversationList {
     let previous = null;
     for (const row of ordered) {
       let li = this.items.get(row.id);
-      const signature = JSON.stringify([row, this.view, this.site]);
+      const signature = JSON.stringify([row, this.view, this.site, this.labels.version]);
       if (!li) {
         li = el("li", { class: "conv", role: "option", dataset: { conversationId: row.id }, tabindex: "-1" });
         this.items.set(row.id, li);
@@ -172,6 +176,7 @@ export class ConversationList {
         el("div", { class: `conv-preview${preview?.internal ? " is-note" : ""}` }, previewText),
         el("div", { class: "conv-meta" },
           this.chip(row),
+          rowLabels(row, this.labels),
           this.sites.size > 1 ? el("span", { class: "conv-site" }, this.sites.get(row.site)?.name ?? "") : null,
           unread ? el("span", { class: "unread", title: `${row.unread} unread` }, String(row.unread)) : null)),
     );

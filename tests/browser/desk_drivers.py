@@ -172,3 +172,64 @@ def save_screenshot(page, artifacts: Path, name: str, *, full_page: bool = False
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, DOCS_IMG / name)
     return path
+
+
+# ---- labels and ratings (tests/browser/test_desk_labels.py) ----------------------------------
+
+DEMO_ADMIN = ("admin", "parley-admin")  # seed_demo's staff user: a second agent with a desk of their own
+
+
+def label_chips(desk: Desk) -> list[str]:
+    """The labels the open conversation's header shows, in order."""
+    return desk.page.eval_on_selector_all("#label-chips [data-label]", "chips => chips.map(c => c.dataset.label)")
+
+
+def wait_for_label_chips(desk: Desk, names: list[str]) -> None:
+    """Wait until the header shows exactly `names` (the server's sorted order)."""
+    desk.page.wait_for_function(
+        "names => JSON.stringify([...document.querySelectorAll('#label-chips [data-label]')]"
+        ".map(c => c.dataset.label)) === JSON.stringify(names)",
+        arg=names,
+    )
+
+
+def row_labels(desk: Desk, conversation_id: int) -> list[str]:
+    """The small label chips of a conversation's list row."""
+    return (
+        desk.row(conversation_id)
+        .locator(".conv-labels [data-label]")
+        .evaluate_all("chips => chips.map(c => c.dataset.label)")
+    )
+
+
+# The customer rates a resolved conversation over a second socket of their own (the contract's
+# `rating.submit`), as the widget's faces do; resolves with the `conversation.updated` or the `error`.
+RATE_JS = """async ({conversation, score, comment}) => {
+    const key = Object.keys(localStorage).find((k) => k.startsWith('parley:') && k.endsWith(':token'));
+    const token = localStorage.getItem(key);
+    const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/widget/`);
+    try {
+        return await new Promise((resolve, reject) => {
+            setTimeout(() => reject(new Error('no answer to rating.submit')), 15000);
+            ws.onerror = () => reject(new Error('the socket failed'));
+            ws.onopen = () => ws.send(JSON.stringify({type: 'hello', token, conversation}));
+            ws.onmessage = (event) => {
+                const frame = JSON.parse(event.data);
+                if (frame.type === 'welcome') {
+                    ws.send(JSON.stringify({type: 'rating.submit', conversation, score, comment}));
+                } else if (frame.type === 'error') {
+                    resolve(frame);
+                } else if (frame.type === 'conversation.updated' && frame.conversation.rating) {
+                    resolve(frame);
+                }
+            };
+        });
+    } finally {
+        ws.close();
+    }
+}"""
+
+
+def customer_rates(customer: Customer, conversation_id: int, score: int, comment: str = "") -> dict:
+    """Rate a conversation as the customer; returns the server's answer frame."""
+    return customer.frame.evaluate(RATE_JS, {"conversation": conversation_id, "score": score, "comment": comment})
