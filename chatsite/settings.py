@@ -162,8 +162,29 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # WhiteNoise serves files straight from the finders, so `make run` needs no collectstatic;
 # `collectstatic` also writes gzipped copies, which WhiteNoise (or nginx with gzip_static) serves.
 WHITENOISE_USE_FINDERS = True
+
+
+def _json_setting(name: str, default: str) -> dict:
+    """A JSON object from the environment; anything else stops start-up."""
+    import json
+
+    text = env_str(name, default)
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f'{name} must be a JSON object, like {{"bucket_name": "parley-files"}}.')
+    return value
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Attachments: on disk under MEDIA_ROOT, or any Django storage (django-storages' S3Storage, say) with its
+    # options as JSON (docs/deployment.md, "Attachments").
+    "default": {
+        "BACKEND": env_str("PARLEY_FILE_STORAGE", "django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": _json_setting("PARLEY_FILE_STORAGE_OPTIONS", "{}"),
+    },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 # Attachments (docs/deployment.md, "Attachments"): on disk under MEDIA_ROOT by default, or any django-storages
@@ -212,7 +233,11 @@ LOGGING = {
     "filters": {"client_errors": {"()": "chat.security.logs.ClientErrorsInOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["client_errors"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        # Its start-up banner and the "reset 0 attempts" lines of every sign-in; lockouts are warnings.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # --- Parley: wire limits (docs/protocol.md, section "Limits") ---

@@ -109,6 +109,9 @@ class Cluster:
             SECURE_COOKIES="0",
             PYTHONUNBUFFERED="1",
             STATIC_ROOT=str(self.workdir / "static"),
+            # Attachments on disk, sent by nginx once Django has checked the link (X-Accel-Redirect).
+            MEDIA_ROOT=str(self.workdir / "media"),
+            PARLEY_ATTACHMENT_ACCEL_PREFIX="/protected-files/",
             PORT=str(self.port),
             DJANGO_SETTINGS_MODULE="chatsite.settings",
             **extra,
@@ -182,6 +185,7 @@ class Cluster:
             "upstreams": upstreams,
             "listen": f"127.0.0.1:{self.port}",
             "static_root": self.env["STATIC_ROOT"],
+            "media_root": self.env["MEDIA_ROOT"],
             "mime_types": "/etc/nginx/mime.types",
         }.items():
             config = config.replace("{" + key + "}", value)

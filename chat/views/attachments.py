@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from django.conf import settings
-from django.http import FileResponse, HttpResponse, JsonResponse
+from django.core.files.storage import FileSystemStorage
+from django.http import FileResponse, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -109,6 +112,11 @@ def attachment_file(request, value: str):
     if attachment is None or not _may_see(request, attachment, link.visitor_id):
         return error_response("not_found", "This link is not valid or has expired.", 404)
     field = attachment.thumbnail if link.thumbnail else attachment.file
+    if not isinstance(field.storage, FileSystemStorage):
+        # A remote storage (S3 and the like) answers with its own short-lived signed URL: the bytes go from there.
+        return HttpResponseRedirect(field.storage.url(field.name))
+    if not os.path.isfile(field.path):
+        return error_response("not_found", "This file is no longer kept.", 404)
     if settings.PARLEY_ATTACHMENT_ACCEL_PREFIX:
         response = HttpResponse()
         response["X-Accel-Redirect"] = settings.PARLEY_ATTACHMENT_ACCEL_PREFIX + field.name

@@ -6,6 +6,7 @@ import time
 
 import pytest
 from django.core import signing
+from django.core.files.storage import InMemoryStorage
 from django.test import Client
 from PIL import Image
 
@@ -225,3 +226,23 @@ def test_the_admin_lists_a_conversations_files_behind_agents_links(site, visitor
     assert "parcel.png" in html and attachment.file.name not in html  # a signed link, never the storage path
     link = html.split('href="/files/', 1)[1].split('"', 1)[0]
     assert admin_client.get(f"/files/{link}").status_code == 200
+
+
+class RemoteStorage(InMemoryStorage):
+    """A storage without local paths, like django-storages' S3Storage, whose URLs are its own signed ones."""
+
+    def url(self, name):
+        return f"https://files.example.com/{name}?X-Amz-Signature=abc&X-Amz-Expires=60"
+
+
+def test_a_remote_storage_serves_through_its_own_short_lived_url_after_the_check(settings, visitor, media):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "tests.chat.test_attachments.RemoteStorage"},
+    }
+    body = upload(Client(), token_for(visitor), "invoice.pdf", PDF).json()["attachment"]
+    response = Client().get(body["url"])
+    assert response.status_code == 302
+    assert response["Location"].startswith("https://files.example.com/attachments/")
+    stranger = Client().get(file_link(body["id"], visitor_id=visitor.pk + 1))
+    assert stranger.status_code == 404
