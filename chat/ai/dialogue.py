@@ -90,6 +90,13 @@ def _joined(before: str, after: str) -> str:
     return f"\n\n{after}" if before.strip() and after else after
 
 
+def _still_expecting(request: ReplyRequest, outcome: Outcome) -> Outcome:
+    """Keep waiting for what the bot asked for, unless this reply was the answer to it."""
+    if request.expects and not outcome.expects and outcome.kind != "contact":
+        return replace(outcome, expects=request.expects)
+    return outcome
+
+
 async def respond(
     request: ReplyRequest, provider: Provider, *, chars_per_second: float
 ) -> AsyncIterator[str | Outcome]:
@@ -100,6 +107,7 @@ async def respond(
         handled = _small_talk(request, act)
     if handled is not None:
         text, outcome = handled
+        outcome = _still_expecting(request, outcome)  # "thanks!" before the address: still waiting for it
         async for chunk in type_out(text, chars_per_second):
             yield chunk
         yield outcome
@@ -112,8 +120,7 @@ async def respond(
             said += chunk
             yield chunk
     text, outcome = policy(request, outcome or Outcome("answered"))
-    if request.expects and not outcome.expects and outcome.kind != "contact":
-        outcome = replace(outcome, expects=request.expects)  # a question in between: still waiting for the address
+    outcome = _still_expecting(request, outcome)  # a question in between: still waiting for the address
     async for chunk in type_out(_joined(said, text), chars_per_second, started=bool(said)):
         yield chunk
     yield outcome

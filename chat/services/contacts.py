@@ -53,12 +53,14 @@ def transcript_request(*, visitor: Visitor, conversation: Conversation, email: s
     A given address is kept on a visitor who has none. It is sent this transcript without
     confirmation, since the customer asked for it here; anything else waits for confirmation.
     """
-    if not email:
-        email = visitor.email
-        if not email:
-            raise ValueError("No address to send the transcript to.")
-    elif not visitor.email:
-        visitor = visitor_contact_set(visitor=visitor, email=email)
     with transaction.atomic():
+        # The caller's Visitor may be stale (a socket's, read at hello): the row says which address is known.
+        current = Visitor.objects.select_for_update().get(pk=visitor.pk)
+        if not email:
+            email = current.email
+            if not email:
+                raise ValueError("No address to send the transcript to.")
+        elif not current.email:
+            visitor_contact_set(visitor=current, email=email)
         notifications.transcript_requested(conversation=conversation, email=email)
     return email

@@ -163,7 +163,7 @@ def _command(view):
             return error_response(exc.code, exc.detail, HTTP_STATUS.get(exc.code, 400))
         except NotFound:
             # Over HTTP a widget names nothing but replies by id.
-            return error_response("not_found", "No such reply.", 404)
+            return error_response("not_found", "No such conversation, reply or file.", 404)
         except ConversationError as exc:
             return error_response(exc.code, exc.detail, HTTP_STATUS.get(exc.code, 409))
 

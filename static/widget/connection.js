@@ -17,7 +17,7 @@ import { formatCursor, isBehind, parseCursor } from "../shared/cursors.js";
 import { isTracked } from "../shared/events.js";
 import { newClientId } from "../shared/ids.js";
 import { Emitter } from "./connection/emitter.js";
-import { authHeaders, httpUrl, postFeedback, postMessage, postStop } from "./connection/http.js";
+import { authHeaders, httpUrl, postCommand, postFeedback, postMessage, postStop } from "./connection/http.js";
 import { Outbox } from "./connection/outbox.js";
 import { CLOSE, RETRYABLE, retryAfterMs } from "./connection/protocol.js";
 import { SocketLink } from "./connection/socket.js";
@@ -67,6 +67,8 @@ export { helpfulness } from "./connection/transcript.js";
  *   outbox: {pending: OutboxEntry[]},
  *   transport: {transport: Transport},
  *   feedback: {reply_id: any, helpful: boolean | null},
+ *   visitor: {visitor: any},
+ *   transcript: {conversation: any, email: string},
  * }} ConnectionEvents
  */
 
@@ -97,9 +99,19 @@ export { helpfulness } from "./connection/transcript.js";
  */
 
 /**
- * A stop, handoff or feedback frame that waits for the next welcome.
- * @typedef {{type: "reply.stop", reply_id: any} | {type: "handoff.request"} | {type: "reply.feedback", reply_id: any, helpful: boolean}} ControlFrame
+ * A rating of a resolved conversation, a contact address, or a transcript request (support tools).
+ * @typedef {{type: "rating.submit", conversation: number, score: number, comment?: string}
+ *   | {type: "contact.set", email: string, name?: string}
+ *   | {type: "transcript.email", conversation: number, email?: string}} SupportFrame
  */
+
+/**
+ * A stop, handoff, feedback or support frame that waits for the next welcome.
+ * @typedef {{type: "reply.stop", reply_id: any} | {type: "handoff.request"} | {type: "reply.feedback", reply_id: any, helpful: boolean}
+ *   | SupportFrame} ControlFrame
+ */
+
+const MAX_RATING_COMMENT = 1000;
 
 /**
  * The browser's network status, when there is one (Node has none).
@@ -119,7 +131,7 @@ function defaultNetwork() {
 /**
  * The widget's link to Parley. Emits:
  * `state`, `welcome`, `conversation`, `message`, `reply`, `typing`, `read`, `ack`,
- * `error`, `auth`, `outbox`, `transport`, `feedback`.
+ * `error`, `auth`, `outbox`, `transport`, `feedback`, `visitor`, `transcript`.
  * @extends {Emitter<ConnectionEvents>}
  */
 export class Connection extends Emitter {
@@ -307,6 +319,93 @@ export class Connection extends Emitter {
     this.control.push({ type: "reply.feedback", reply_id: replyId, helpful: verdict });
     this.flushControl();
     return true;
+  }
+
+  /**
+   * Rate a resolved conversation 1–5 with an optional comment. The broadcast `conversation.updated`
+   * carrying `rating` confirms it (a `conversation` event); a refusal is an `error` with ref "rating.submit".
+   * @param {unknown} conversationId
+   * @param {unknown} score
+   * @param {unknown} [comment]
+   * @returns {boolean} false when refused locally (no such score, no conversation)
+   */
+  rate(conversationId, score, comment = "") {
+    if (!Number.isInteger(conversationId) || !Number.isInteger(score) || Number(score) < 1 || Number(score) > 5) {
+      this.refuse("bad_request", "A rating is a whole number from 1 to 5.", "rating.submit");
+      return false;
+    }
+    const id = /** @type {number} */ (conversationId);
+    const text = [...String(comment ?? "").trim()].slice(0, MAX_RATING_COMMENT).join(""); // characters, not UTF-16 halves
+    /** @type {SupportFrame} */
+    const frame = { type: "rating.submit", conversation: id, score: /** @type {number} */ (score) };
+    if (text) frame.comment = text;
+    if (this.transport === "sse") {
+      const body = text ? { score, comment: text } : { score };
+      void this.postSupport(frame, `/api/widget/conversations/${id}/rating`, body);
+      return true;
+    }
+    this.queueControl(frame, (f) => f.type === "rating.submit" && f.conversation === id);
+    return true;
+  }
+
+  /**
+   * Give the visitor's email address (and name); answered by `contact.saved` (a `visitor` event).
+   * @param {unknown} email
+   * @param {unknown} [name]
+   * @returns {boolean} false when there is no address to send
+   */
+  setContact(email, name = "") {
+    const address = String(email ?? "").trim();
+    if (!address) {
+      this.refuse("bad_request", "The email address is empty.", "contact.set");
+      return false;
+    }
+    /** @type {SupportFrame} */
+    const frame = { type: "contact.set", email: address };
+    const who = String(name ?? "").trim();
+    if (who) frame.name = who;
+    if (this.transport === "sse") {
+      void this.postSupport(frame, "/api/widget/contact", who ? { email: address, name: who } : { email: address });
+      return true;
+    }
+    this.queueControl(frame, (f) => f.type === "contact.set");
+    return true;
+  }
+
+  /**
+   * Ask for the conversation's transcript by email, to `email` or the visitor's own address;
+   * answered by `transcript.queued` (a `transcript` event).
+   * @param {unknown} conversationId
+   * @param {unknown} [email]
+   * @returns {boolean} false when there is no conversation to send
+   */
+  emailTranscript(conversationId, email = "") {
+    if (!Number.isInteger(conversationId)) {
+      this.refuse("not_found", "There is no conversation to email yet.", "transcript.email");
+      return false;
+    }
+    const id = /** @type {number} */ (conversationId);
+    const address = String(email ?? "").trim();
+    /** @type {SupportFrame} */
+    const frame = { type: "transcript.email", conversation: id };
+    if (address) frame.email = address;
+    if (this.transport === "sse") {
+      void this.postSupport(frame, `/api/widget/conversations/${id}/transcript`, address ? { email: address } : {});
+      return true;
+    }
+    this.queueControl(frame, (f) => f.type === "transcript.email" && f.conversation === id);
+    return true;
+  }
+
+  /**
+   * Queue a control frame in place of an earlier one it supersedes, and send it if live.
+   * @param {ControlFrame} frame
+   * @param {(f: ControlFrame) => boolean} supersedes
+   */
+  queueControl(frame, supersedes) {
+    this.control = this.control.filter((f) => !supersedes(f));
+    this.control.push(frame);
+    this.flushControl();
   }
 
   /**
@@ -519,6 +618,10 @@ export class Connection extends Emitter {
         return this.emit("read", { by: frame.by, seq: frame.seq, conversation: frame.conversation });
       case "reply.feedback":
         return this.onFeedback(frame);
+      case "contact.saved":
+        return this.onContactSaved(frame.visitor);
+      case "transcript.queued":
+        return this.emit("transcript", { conversation: frame.conversation, email: String(frame.email ?? "") });
       case "pong":
         // The server's head cursor: behind it means events were lost without a visible gap
         // (e.g. the channel layer restarted and forgot our groups), so ask for them.
@@ -780,12 +883,24 @@ export class Connection extends Emitter {
   }
 
   /**
+   * The server stored the visitor's address: it is the visitor we hold now.
+   * @param {any} visitor
+   */
+  onContactSaved(visitor) {
+    if (!visitor || typeof visitor !== "object") return;
+    this.visitor = { ...(this.visitor ?? {}), ...visitor };
+    this.persist();
+    this.emit("visitor", { visitor: this.visitor });
+  }
+
+  /**
    * @param {string} code
    * @param {string} detail
+   * @param {string | null} [ref]
    * @returns {null}
    */
-  refuse(code, detail) {
-    this.emit("error", { code, detail, ref: null });
+  refuse(code, detail, ref = null) {
+    this.emit("error", { code, detail, ref });
     return null;
   }
 
@@ -843,6 +958,32 @@ export class Connection extends Emitter {
     if (answer.kind === "saved") return void this.onFeedback({ reply_id: replyId, helpful: answer.helpful });
     this.feedbackRefused(replyId);
     this.emit("error", { code: answer.code, detail: answer.detail, ref: "reply.feedback" });
+    return undefined;
+  }
+
+  /**
+   * Over SSE a support frame goes by POST; the JSON answer is what its answering frame would carry.
+   * @param {SupportFrame} frame
+   * @param {string} path
+   * @param {Record<string, unknown>} body
+   */
+  async postSupport(frame, path, body) {
+    const answer = await postCommand(this.http(), path, body);
+    if (answer.kind === "unauthorized") return void this.linkLost(CLOSE.UNAUTHORIZED);
+    if (answer.kind === "refused") {
+      /** @type {ErrorEvent} */
+      const error = { code: answer.code, detail: answer.detail, ref: frame.type };
+      return void this.emit("error", error);
+    }
+    const result = answer.answer;
+    if (frame.type === "rating.submit") {
+      // The stored rating comes back on the stream too; the answer shows it without waiting for that.
+      if (result.conversation && typeof result.conversation === "object") this.onConversationUpdated(result.conversation);
+    } else if (frame.type === "contact.set") {
+      this.onContactSaved(result.visitor);
+    } else {
+      this.emit("transcript", { conversation: result.conversation ?? frame.conversation, email: String(result.email ?? frame.email ?? "") });
+    }
     return undefined;
   }
 

@@ -10,6 +10,7 @@ import { Connection } from "./connection.js";
 import { intlLocale, pickLanguage, translator } from "./i18n.js";
 import { sparkleIcon } from "./icons.js";
 import { SessionError, frameStorage, sessionRevoke, sessionStart, socketUrl } from "./session.js";
+import { SupportState } from "./support-rules.js";
 import { TranscriptView } from "./transcript-view.js";
 
 const INIT_WAIT_MS = 3000; // an embedded frame waits this long for the loader's identity before starting anonymously
@@ -56,6 +57,11 @@ class WidgetApp {
     this.identifyLater = false;
     this.handoffAsked = false; // until the conversation's owner changes, don't offer a person twice
     this.work = Promise.resolve(); // session changes (boot, identify, reset) run one at a time, in order
+    // The support tools: what they know is always kept; their cards (support.js) load once one is due.
+    this.supportState = new SupportState(this.store);
+    this.supportState.update({ availability: this.availability });
+    this.supportView = null;
+    this.supportLoading = null;
   }
 
   /** Run `fn` after the session changes queued before it; a failure is logged and does not stop the queue. */
@@ -65,6 +71,7 @@ class WidgetApp {
   }
 
   async boot() {
+    translateStatic();
     this.bindUi();
     this.renderPresence();
     let init = null;
@@ -145,6 +152,7 @@ class WidgetApp {
     this.token = answer.visitor_token;
     this.store.set("token", this.token);
     this.visitor = answer.visitor;
+    this.supportChanged({ visitor: this.visitor });
     if (answer.availability) this.setAvailability(answer.availability);
     if (this.connection) {
       if (switched) this.restartConnection();
@@ -221,6 +229,8 @@ class WidgetApp {
     this.agentReadSeq = 0;
     this.announcedConversation = false;
     this.handoffAsked = false;
+    this.supportState.reset();
+    this.supportChanged({}, true);
     this.refreshUnread(); // nothing left unread: the host page's badge goes
   }
 
@@ -260,6 +270,12 @@ class WidgetApp {
     connection.on("read", mine((event) => this.onRead(event)));
     connection.on("error", mine((event) => this.onError(event)));
     connection.on("auth", mine(() => this.reauthenticate()));
+    connection.on("welcome", mine((event) => this.onVisitor(event.visitor)));
+    connection.on("visitor", mine((event) => {
+      this.onVisitor(event.visitor);
+      this.supportView?.contactSaved(this.visitor);
+    }));
+    connection.on("transcript", mine((event) => this.onTranscriptQueued(event)));
     if (connection.conversation) this.onConversation(connection.conversation, false);
     for (const message of connection.transcript()) this.onMessage(message);
     this.view.setPending(connection.pending());
@@ -272,6 +288,8 @@ class WidgetApp {
     this.view.clear();
     this.streaming.clear();
     this.conversation = null;
+    this.supportState.reset();
+    this.supportChanged({}, true);
     this.startConnection();
   }
 
@@ -285,6 +303,7 @@ class WidgetApp {
     const ownerChanged = conversation?.owner !== this.conversation?.owner;
     if (ownerChanged || switched) this.handoffAsked = false;
     this.conversation = conversation;
+    this.supportChanged({ conversation });
     if (ownerChanged && conversation && !switched) this.refreshAvailability(); // an agent may have come online
     if (conversation) $("transcript").dataset.conversation = String(conversation.id);
     else delete $("transcript").dataset.conversation;
@@ -308,6 +327,7 @@ class WidgetApp {
 
   onMessage(message) {
     this.view.upsert(message);
+    if (this.supportState.noteMessage(message)) this.supportChanged();
     if (message.author?.kind === "bot") {
       if (message.status === "streaming") this.streaming.set(message.id, Boolean(message.body));
       else this.streaming.delete(message.id);
@@ -338,7 +358,9 @@ class WidgetApp {
   }
 
   onError({ code, detail, ref, retrying }) {
-    if (code === "unsupported" && ref === "handoff.request") {
+    if (this.supportView?.refused({ code, ref })) {
+      if (ref === "rating.submit" && code === "not_resolved") this.connection?.requestResume(); // our view of it is stale
+    } else if (code === "unsupported" && ref === "handoff.request") {
       this.postHandoff();
     } else if (ref === "reply.feedback") {
       this.notice(t("feedback.failed"));
@@ -365,6 +387,60 @@ class WidgetApp {
       this.renderControls();
       this.notice(t("error.generic"));
     }
+  }
+
+  /** The visitor as the server last described it (welcome, contact.saved). */
+  onVisitor(visitor) {
+    if (!visitor || typeof visitor !== "object") return;
+    this.visitor = { ...(this.visitor ?? {}), ...visitor };
+    this.supportChanged({ visitor: this.visitor });
+  }
+
+  /** The transcript is queued; an address given for it is now the visitor's, if it had none. */
+  onTranscriptQueued({ conversation, email }) {
+    if (email && this.visitor && !this.visitor.email) this.onVisitor({ email, email_confirmed: false });
+    this.supportView?.transcriptQueued({ conversation, email });
+  }
+
+  // ---- support tools: the end and rating, the email bubble, the transcript by email ----------
+
+  /**
+   * Tell the support tools what changed; the cards follow, loading their module when one is due.
+   * @param {object} [changes]  new conversation, visitor or availability
+   * @param {boolean} [switched]  forget what the cards were doing (another visitor)
+   */
+  supportChanged(changes = {}, switched = false) {
+    const other = this.supportState.update(changes) || switched;
+    if (this.supportView) {
+      if (other) this.supportView.switched();
+      this.supportView.render();
+    } else if (this.supportState.due()) {
+      this.loadSupport().catch((error) => console.error("parley:", error));
+    }
+  }
+
+  /** The cards' module, loaded once (it is not needed to open the widget, only when a card is due). */
+  loadSupport() {
+    this.supportLoading ??= import("./support.js").then(({ SupportView }) => {
+      this.supportView = new SupportView({
+        state: this.supportState, root: $("support"), t,
+        actions: {
+          rate: (id, score, comment) => Boolean(this.connection?.rate(id, score, comment)),
+          setContact: (email) => Boolean(this.connection?.setContact(email)),
+          emailTranscript: (id, email) => Boolean(this.connection?.emailTranscript(id, email)),
+          notice: (text) => this.notice(text),
+          focusComposer: () => this.focusInput(),
+          nearBottom: () => this.view.nearBottom(),
+          scrollToEnd: () => this.view.scrollToEnd(),
+        },
+      });
+      this.supportView.render();
+      return this.supportView;
+    }).catch((error) => {
+      this.supportLoading = null; // a network hiccup: the next change tries again
+      throw error;
+    });
+    return this.supportLoading;
   }
 
   // ---- unread and read receipts ----------------------------------------------------
@@ -430,11 +506,13 @@ class WidgetApp {
   setAvailability({ open, agents_online: agentsOnline }) {
     this.availability = { open: Boolean(open), agents_online: Boolean(agentsOnline), at: Date.now() };
     this.renderPresence();
+    this.supportChanged({ availability: this.availability });
   }
 
   renderPresence() {
     const { open, agents_online: online } = this.availability;
-    const owner = this.conversation?.owner;
+    // Once resolved nobody is on the line any more: the header speaks for the team again.
+    const owner = this.conversation?.status === "resolved" ? null : this.conversation?.owner;
     let text;
     if (owner === "agent" && this.conversation.assignee?.name) text = t("presence.agent", { name: this.conversation.assignee.name });
     else if (owner === "queue") text = online && open ? t("presence.queue") : t("presence.away");
@@ -535,15 +613,72 @@ class WidgetApp {
       event.preventDefault();
       this.submitPrechat();
     });
+    this.bindMenu();
     $("close").hidden = !this.bridge.active;
     $("close").addEventListener("click", () => this.bridge.post("close"));
     document.addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && this.bridge.active) {
+      if (event.key === "Escape" && this.bridge.active && !event.defaultPrevented) {
         event.preventDefault();
         this.bridge.post("close");
       }
     });
     document.addEventListener("visibilitychange", () => this.refreshUnread());
+  }
+
+  // ---- the menu ---------------------------------------------------------------------
+
+  /** The header's menu button: a menu of actions, keyboard usable as the ARIA menu button pattern says. */
+  bindMenu() {
+    const button = $("menu-button");
+    const menu = $("menu");
+    const items = () => [...menu.querySelectorAll("[role=menuitem]")];
+    button.addEventListener("click", () => (menu.hidden ? this.openMenu(0) : this.closeMenu(true)));
+    button.addEventListener("keydown", (event) => {
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        this.openMenu(event.key === "ArrowUp" ? -1 : 0);
+      }
+    });
+    menu.addEventListener("keydown", (event) => {
+      const list = items();
+      const at = list.indexOf(document.activeElement);
+      const moves = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: list.length - 1 };
+      if (event.key in moves) {
+        event.preventDefault();
+        list[(moves[event.key] + list.length) % list.length].focus();
+      } else if (event.key === "Escape") {
+        event.preventDefault(); // closes the menu, not the widget
+        this.closeMenu(true);
+      } else if (event.key === "Tab") {
+        this.closeMenu(false);
+      }
+    });
+    menu.addEventListener("focusout", (event) => {
+      if (!menu.hidden && !menu.contains(event.relatedTarget) && event.relatedTarget !== button) this.closeMenu(false);
+    });
+    document.addEventListener("pointerdown", (event) => {
+      if (!menu.hidden && !menu.contains(event.target) && !button.contains(event.target)) this.closeMenu(false);
+    });
+    $("menu-transcript").addEventListener("click", () => {
+      this.closeMenu(false);
+      this.loadSupport().then((view) => view.requestTranscript(), () => this.notice(t("transcript.failed")));
+    });
+  }
+
+  /** @param {number} index  the item to focus; -1 the last */
+  openMenu(index) {
+    const menu = $("menu");
+    $("menu-transcript").setAttribute("aria-disabled", String(!this.conversation));
+    menu.hidden = false;
+    $("menu-button").setAttribute("aria-expanded", "true");
+    const list = [...menu.querySelectorAll("[role=menuitem]")];
+    list.at(index)?.focus();
+  }
+
+  closeMenu(returnFocus) {
+    $("menu").hidden = true;
+    $("menu-button").setAttribute("aria-expanded", "false");
+    if (returnFocus) $("menu-button").focus();
   }
 
   send() {
@@ -557,7 +692,9 @@ class WidgetApp {
   /** Send a customer message; false when there is nothing to send or it is refused locally (the error says why). */
   sendText(text) {
     if (!text.trim() || !this.connection) return false;
+    const first = !this.connection.pending().length && !this.connection.transcript().some((m) => m.author?.kind === "customer");
     if (this.connection.send(text) == null) return false;
+    if (this.supportState.noteSend({ first })) this.supportChanged();
     this.view.scrollToEnd();
     return true;
   }
@@ -618,6 +755,15 @@ class WidgetApp {
     } catch {
       error.hidden = false;
     }
+  }
+}
+
+/** Fill the template's run-time strings (data-i18n: text, data-i18n-label: aria-label and title) in our language. */
+function translateStatic() {
+  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const node of document.querySelectorAll("[data-i18n-label]")) {
+    node.setAttribute("aria-label", t(node.dataset.i18nLabel));
+    node.title = t(node.dataset.i18nLabel);
   }
 }
 

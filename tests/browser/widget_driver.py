@@ -136,3 +136,56 @@ def save_screenshot(page, artifacts: Path, name: str) -> Path:
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, DOCS_IMG / name)
     return path
+
+
+# An agent's raw desk socket in a signed-in page: `agentSend(frame)` sends, `agentHeard` collects what came back.
+AGENT_SOCKET_JS = """conversation => new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://${location.host}/ws/agent/`);
+    window.agentSend = frame => ws.send(JSON.stringify(frame));
+    window.agentHeard = [];
+    ws.onmessage = event => { const frame = JSON.parse(event.data); agentHeard.push(frame);
+        if (frame.type === 'welcome') ws.send(JSON.stringify({type: 'subscribe', conversation, cursor: '0.0'}));
+        if (frame.type === 'subscribed') resolve(); };
+    ws.onclose = event => reject(new Error('agent socket closed ' + event.code)); })"""
+
+
+def agent_socket(browser, server, conversation: int, username: str = "agent", password: str = "parley-agent"):
+    """Sign an agent in (a context of its own) and open a desk socket subscribed to `conversation`; returns the page."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(server.url + "/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    page.evaluate(AGENT_SOCKET_JS, conversation)
+    return page
+
+
+def record_socket_frames(page) -> dict:
+    """Record the widget socket's frames, both ways, as parsed JSON: {"sent": [...], "received": [...]}."""
+    frames: dict = {"sent": [], "received": []}
+
+    def follow(ws):
+        if "/ws/widget/" not in ws.url:
+            return
+        ws.on("framesent", lambda payload: frames["sent"].append(json.loads(payload)))
+        ws.on("framereceived", lambda payload: frames["received"].append(json.loads(payload)))
+
+    page.on("websocket", follow)
+    return frames
+
+
+def django_value(server, expression: str, imports: str = "from chat.models import Conversation, Visitor"):
+    """The JSON of a Python expression evaluated against the live server's database."""
+    out = server.manage("shell", "-c", f"import json; {imports}; print(json.dumps({expression}, default=str))")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def save_element_screenshot(locator, artifacts: Path, name: str) -> Path:
+    """Screenshot one element (the widget's iframe, say) into tests/artifacts and copy it to docs/img."""
+    path = artifacts / name
+    locator.screenshot(path=str(path))
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, DOCS_IMG / name)
+    return path

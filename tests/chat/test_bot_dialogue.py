@@ -243,6 +243,11 @@ async def test_a_question_instead_of_the_address_is_answered_and_the_bot_keeps_w
     assert outcome.kind == "answered" and outcome.expects == "email"
 
 
+async def test_small_talk_instead_of_the_address_keeps_the_bot_waiting():
+    _, outcome = await run(ask("hi", expects="email"))
+    assert outcome.kind == "smalltalk" and outcome.expects == "email"
+
+
 # --- Small talk is answered without a handoff (the table of phrasings is in test_bot_acts) -----------------------
 
 

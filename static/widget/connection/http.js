@@ -119,3 +119,42 @@ export async function postFeedback(http, replyId, helpful) {
     return { kind: "refused", code: "unavailable", detail: "Could not reach the server to save the feedback." };
   }
 }
+
+/**
+ * @typedef {{kind: "ok", answer: Record<string, any>}
+ *   | {kind: "unauthorized"}
+ *   | {kind: "refused", code: string, detail: string, retry_after?: number}} CommandAnswer
+ */
+
+/**
+ * POST one of the widget's commands (rating, contact, transcript) with a JSON body; the JSON answer
+ * is what the socket's answering frame would carry. Errors keep the server's code, as over the socket.
+ * @param {HttpContext} http
+ * @param {string} path
+ * @param {Record<string, unknown>} body
+ * @returns {Promise<CommandAnswer>}
+ */
+export async function postCommand(http, path, body) {
+  let response;
+  let answer = null;
+  try {
+    response = await http.fetchImpl(httpUrl(http, path), {
+      method: "POST",
+      headers: authHeaders(http, { "Content-Type": "application/json", Accept: "application/json" }),
+      body: JSON.stringify(body),
+    });
+    answer = await response.json().catch(() => null);
+  } catch {
+    return { kind: "refused", code: "unavailable", detail: "Could not reach the server." };
+  }
+  if (response.status === 401) return { kind: "unauthorized" };
+  if (response.ok) return { kind: "ok", answer: answer && typeof answer === "object" ? answer : {} };
+  const error = answer?.error ?? {};
+  /** @type {Record<number, string>} */
+  const byStatus = { 404: "not_found", 409: "not_resolved", 429: "rate_limited" };
+  const fallback = byStatus[response.status] ?? (response.status >= 500 ? "unavailable" : "bad_request");
+  /** @type {CommandAnswer} */
+  const refused = { kind: "refused", code: error.code ?? fallback, detail: error.detail ?? `HTTP ${response.status}` };
+  if (error.retry_after != null) refused.retry_after = error.retry_after;
+  return refused;
+}
