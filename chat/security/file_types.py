@@ -30,6 +30,31 @@ EXTENSIONS = {
     "text/plain": {"txt", "log", "csv"},
 }
 IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+# Names that say "this runs" (markup, scripts, programs): refused as such, whatever the bytes look like.
+NEVER = {
+    "svg",
+    "svgz",
+    "html",
+    "htm",
+    "xhtml",
+    "xml",
+    "js",
+    "mjs",
+    "exe",
+    "msi",
+    "bat",
+    "cmd",
+    "sh",
+    "ps1",
+    "vbs",
+    "jar",
+    "apk",
+    "dmg",
+    "scr",
+    "com",
+    "dll",
+    "swf",
+}
 PILLOW_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP"}
 
 # Markup a browser might run if it ever sniffed the file as a page, and archives hidden behind another type
@@ -80,10 +105,12 @@ def inspect(name: str, data: bytes, *, allowed: set[str]) -> Inspected:
     """Decide what the upload is and prepare what is kept; FileRefused when it is not allowed or not what it says."""
     if not data:
         raise FileRefused("empty_file", "The file is empty.")
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if extension in NEVER:
+        raise FileRefused("type_not_allowed", f"{extension.upper()} files cannot be sent here.")
     content_type = sniff(data)
     if content_type is None or content_type not in allowed:
         raise FileRefused("type_not_allowed", "This kind of file cannot be sent here.")
-    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if extension not in EXTENSIONS[content_type]:
         raise FileRefused("type_mismatch", f"The file's name does not match its content ({content_type}).")
     if content_type in IMAGES:

@@ -6,6 +6,9 @@
 
 import { newClientId } from "../shared/ids.js";
 import { renderMarkdown } from "../widget/markdown.js";
+import {
+  FILE_TEXT, UploadTray, dragHasFiles, filesKey, pastedFiles, renderFiles, trayChip,
+} from "./attachments.js";
 import { avatar, clock, dayLabel, duration, el, longTime, visitorAvatar, visitorName } from "./util.js";
 
 const STATUS_LABEL = { stopped: "Stopped", interrupted: "Interrupted", failed: "Failed", streaming: "" };
@@ -13,11 +16,13 @@ const STICK_PX = 80; // closer than this to the bottom: new messages keep the vi
 const TYPING_IDLE_MS = 4000;
 const TYPING_REFRESH_MS = 3000;
 const THEIR_TYPING_MS = 8000; // a typing hint with no refresh fades after this long
+// Refusals a retry with the same client_id can get past; any other leaves the message unsent for good.
+const RETRYABLE = new Set(["unavailable", "internal", "rate_limited"]);
 
 const $ = (id) => document.getElementById(id);
 
 export class ConversationView {
-  constructor({ me, meName, sites, socket, labels, onAction, loadCanned, loadAgents }) {
+  constructor({ me, meName, sites, socket, labels, api, onAction, loadCanned, loadAgents, onStaleLinks }) {
     this.me = me;
     this.meName = meName;
     this.sites = sites;
@@ -26,6 +31,8 @@ export class ConversationView {
     this.loadCanned = loadCanned;
     this.loadAgents = loadAgents;
     this.labels = labels; // the LabelEditor of the header
+    this.onStaleLinks = onStaleLinks ?? (() => {}); // a file link stopped working: fetch fresh ones
+    this.tray = new UploadTray({ api, onChange: (conversation, item) => this.renderTray(conversation, item) });
     this.transcript = null;
     this.row = null;
     this.items = new Map(); // seq -> element
@@ -40,6 +47,7 @@ export class ConversationView {
     this.composer = $("desk-composer");
     this.bindActions();
     this.bindComposer();
+    this.bindFiles();
   }
 
   get id() {
@@ -56,8 +64,14 @@ export class ConversationView {
       this.closePicker();
       this.closeMenu();
     }
+    const switched = this.id !== transcript.id;
     this.transcript = transcript;
     this.row = row ?? transcript.conversation;
+    if (switched) {
+      this.closeLightbox();
+      this.renderTray(transcript.id);
+      this.note("");
+    }
     $("conv-empty").hidden = true;
     this.root.hidden = false;
     this.renderHeader();
@@ -320,6 +334,7 @@ export class ConversationView {
       el("div", { class: "bubble" },
         entry.internal ? el("div", { class: "note-label" }, lockIcon(), "Private note · only agents see this") : null,
         el("div", { class: `body${kind === "bot" ? " md" : ""}` }),
+        el("div", { class: "msg-files-slot" }),
         el("div", { class: "msg-meta" },
           el("span", { class: "who" }, who),
           el("time", { datetime: entry.created_at ?? "" }, clock(entry.created_at)),
@@ -342,6 +357,15 @@ export class ConversationView {
         body.textContent = entry.body;
       }
     }
+    const slot = node.querySelector(".msg-files-slot");
+    const key = filesKey(entry.attachments);
+    if (slot && slot.dataset.key !== key) {
+      // Links expire: a replay brings fresh ones, and they replace what was drawn.
+      slot.dataset.key = key;
+      slot.replaceChildren(...[this.files(entry.attachments)].filter(Boolean));
+      node.classList.toggle("has-files", Boolean(entry.attachments?.length));
+    }
+    body.classList.toggle("is-empty", !entry.body && Boolean(entry.attachments?.length));
     const state = node.querySelector(".msg-state");
     if (state) {
       let label = STATUS_LABEL[entry.status] ?? "";
@@ -497,23 +521,39 @@ export class ConversationView {
 
   send() {
     const body = this.composer.value.trim();
-    if (!body || !this.id) return;
+    if (!this.id) return;
+    const conversation = this.id;
+    const files = this.tray.status(conversation);
+    if (files.waiting) {
+      this.note(FILE_TEXT.stillUploading);
+      return;
+    }
+    if (files.failed) {
+      this.note(FILE_TEXT.fixFailed);
+      return;
+    }
+    if (!body && !files.ready.length) return;
+    const items = this.tray.take(conversation);
+    const attachments = items.map((i) => i.attachment);
     const clientId = newClientId();
-    const frame = { type: "message.send", conversation: this.id, client_id: clientId, body, internal: this.noteMode };
+    const frame = { type: "message.send", conversation, client_id: clientId, body, internal: this.noteMode };
+    if (attachments.length) frame.attachments = attachments.map((a) => a.id);
     this.socket.sendMessage(frame);
     const node = el("div", {
       class: `msg msg-agent is-pending${this.noteMode ? " msg-note" : ""}`, dataset: { clientId },
     }, avatar(this.meName, `agent-${this.me}`, "avatar-sm"),
     el("div", { class: "bubble" },
       this.noteMode ? el("div", { class: "note-label" }, lockIcon(), "Private note") : null,
-      el("div", { class: "body" }, body),
+      el("div", { class: `body${body ? "" : " is-empty"}` }, body),
+      this.files(attachments),
       el("div", { class: "msg-meta" }, el("span", { class: "who" }, "You"),
         el("span", { class: "msg-state" }, this.socket.live ? "sending…" : "waiting for connection…"))));
-    this.pending.set(clientId, { conversation: this.id, seq: null, el: node });
+    this.pending.set(clientId, { conversation, seq: null, el: node, frame, items });
     this.log.querySelector(".transcript-empty")?.remove();
     this.log.append(node);
     this.scrollToBottom();
     this.composer.value = "";
+    this.note("");
     this.closePicker();
     this.stopTyping();
   }
@@ -523,21 +563,174 @@ export class ConversationView {
     const pending = this.pending.get(frame.client_id);
     if (!pending) return;
     pending.seq = frame.seq;
+    pending.el.classList.remove("is-failed");
     if (pending.conversation === this.id && this.transcript?.messages.has(frame.seq)) {
       pending.el.remove();
       this.pending.delete(frame.client_id);
     }
   }
 
-  /** The server refused a message we sent. */
+  /**
+   * The server refused a message we sent. A passing trouble (the database, a rate limit) offers Retry,
+   * which sends the very same frame, client_id included, so it is stored once however often it goes.
+   * Otherwise the message stays unsent and its files go back to the tray, to be sent again or removed.
+   */
   refused(frame) {
     const pending = this.pending.get(frame.ref);
     if (!pending) return false;
     pending.el.classList.add("is-failed");
     const state = pending.el.querySelector(".msg-state");
     if (state) state.textContent = `Not sent: ${frame.detail}`;
+    pending.el.querySelector(".msg-retry")?.remove();
+    if (RETRYABLE.has(frame.code)) {
+      pending.el.querySelector(".msg-meta")?.append(el("button", {
+        type: "button", class: "msg-retry", onclick: (event) => {
+          event.currentTarget.remove();
+          pending.el.classList.remove("is-failed");
+          if (state) state.textContent = this.socket.live ? "sending…" : "waiting for connection…";
+          this.socket.sendMessage(pending.frame);
+        },
+      }, "Retry"));
+      return true;
+    }
     this.pending.delete(frame.ref);
+    if (pending.items?.length) this.tray.restore(pending.conversation, pending.items);
     return true;
+  }
+
+  // ---- files ------------------------------------------------------------------------------
+
+  /** A message's files, drawn (images open in the lightbox; a broken thumbnail asks for fresh links). */
+  files(attachments) {
+    return renderFiles(attachments, {
+      onOpen: (file) => this.openLightbox(file),
+      onBroken: () => this.id && this.onStaleLinks(this.id),
+    });
+  }
+
+  bindFiles() {
+    const input = $("attach-input");
+    $("attach-button").addEventListener("click", () => {
+      if (this.id) input.click();
+    });
+    input.addEventListener("change", () => {
+      this.attach([...input.files]);
+      input.value = ""; // the same file may be picked again
+      this.composer.focus();
+    });
+    this.composer.addEventListener("paste", (event) => {
+      const files = pastedFiles(event);
+      if (!files.length) return;
+      // A screenshot carries no text: keep the paste's text (if any) and attach its files too.
+      if (!event.clipboardData?.getData("text/plain")) event.preventDefault();
+      this.attach(files);
+    });
+    const zone = $("drop-zone");
+    let depth = 0;
+    this.root.addEventListener("dragenter", (event) => {
+      if (!dragHasFiles(event) || !this.id) return;
+      event.preventDefault();
+      depth += 1;
+      zone.hidden = false;
+    });
+    this.root.addEventListener("dragover", (event) => {
+      if (!dragHasFiles(event) || !this.id) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+    });
+    this.root.addEventListener("dragleave", (event) => {
+      if (!dragHasFiles(event)) return;
+      depth = Math.max(0, depth - 1);
+      if (!depth) zone.hidden = true;
+    });
+    this.root.addEventListener("drop", (event) => {
+      depth = 0;
+      zone.hidden = true;
+      if (!dragHasFiles(event) || !this.id) return;
+      event.preventDefault();
+      this.attach([...(event.dataTransfer?.files ?? [])]);
+      this.composer.focus();
+    });
+    // Dropped next to the desk (not on a conversation), a file must not replace the page.
+    for (const type of ["dragover", "drop"]) {
+      window.addEventListener(type, (event) => {
+        if (dragHasFiles(event) && !event.defaultPrevented) event.preventDefault();
+      });
+    }
+    $("lightbox-close").addEventListener("click", () => this.closeLightbox());
+    $("file-lightbox").addEventListener("click", (event) => {
+      if (event.target === event.currentTarget) this.closeLightbox(); // the backdrop
+    });
+  }
+
+  attach(files) {
+    if (!this.id || !files.length) return;
+    this.note("");
+    this.tray.add(this.id, files);
+  }
+
+  /** Redraw the tray (or just one upload's progress) when it belongs to the open conversation. */
+  renderTray(conversation, item = null) {
+    if (conversation !== this.id) return;
+    const box = $("attachment-tray");
+    const held = item && box.querySelector(`[data-key="${item.key}"]`);
+    if (held && item.state === "uploading" && held.dataset.state === "uploading") {
+      held.querySelector(".tray-progress")?.setAttribute("value", String(item.progress));
+      const status = held.querySelector(".tray-status");
+      if (status) status.textContent = FILE_TEXT.uploading(item.progress);
+      return;
+    }
+    const focused = document.activeElement?.closest?.("#attachment-tray [data-key]")?.dataset.key;
+    const focusedButton = document.activeElement?.classList?.contains("tray-retry") ? ".tray-retry"
+      : document.activeElement?.classList?.contains("tray-remove") ? ".tray-remove" : null;
+    const items = this.tray.list(conversation);
+    const stick = this.nearBottom(); // the tray takes room from the transcript: keep its end in view
+    box.replaceChildren(...items.map((i) => trayChip(i, {
+      onRemove: (gone) => this.removeUpload(gone),
+      onRetry: (again) => this.tray.retry(again),
+    })));
+    box.hidden = items.length === 0;
+    box.setAttribute("aria-busy", items.some((i) => i.state === "uploading") ? "true" : "false");
+    if (stick) this.scrollToBottom();
+    if (focused) {
+      const chip = box.querySelector(`[data-key="${focused}"]`);
+      (focusedButton && chip?.querySelector(focusedButton)) ? chip.querySelector(focusedButton).focus() : chip?.focus();
+    }
+  }
+
+  /** Remove an upload from the tray; focus moves to the next chip, else back to the composer. */
+  removeUpload(item) {
+    const chips = [...$("attachment-tray").querySelectorAll("[data-key]")];
+    const at = chips.findIndex((c) => c.dataset.key === item.key);
+    const hadFocus = chips[at]?.contains(document.activeElement);
+    this.tray.remove(item);
+    if (!hadFocus) return;
+    const rest = [...$("attachment-tray").querySelectorAll("[data-key]")];
+    (rest[Math.min(at, rest.length - 1)] ?? this.composer).focus();
+  }
+
+  /** A short line next to Send: why a send waits. */
+  note(text) {
+    $("composer-note").textContent = text;
+  }
+
+  openLightbox(file) {
+    const box = $("file-lightbox");
+    $("lightbox-title").textContent = file.name ?? "";
+    const img = $("lightbox-image");
+    img.alt = file.name ?? "";
+    if (file.width && file.height) {
+      img.width = file.width;
+      img.height = file.height;
+    }
+    img.src = file.url;
+    $("lightbox-open").href = file.url;
+    if (!box.open) box.showModal();
+  }
+
+  closeLightbox() {
+    const box = $("file-lightbox");
+    if (box.open) box.close();
   }
 
   // ---- canned responses ---------------------------------------------------------------

@@ -31,6 +31,10 @@ const EMPTY_TEXT = {
 };
 const KEEP_TRANSCRIPTS = 15; // transcripts kept in memory, so going back resumes from a cursor
 const FRESH_MS = 120000; // only conversations queued this recently count as news
+// File links expire (an hour by default, PARLEY_ATTACHMENT_LINK_MAX_AGE); older ones than this are replaced
+// by a replay from the start of the conversation, which brings fresh ones.
+const FILE_LINKS_FRESH_MS = 30 * 60 * 1000;
+const FILE_LINKS_RETRY_MS = 60000; // a broken thumbnail asks for fresh links at most this often
 
 const state = {
   selected: null,
@@ -59,8 +63,9 @@ const labelEditor = new LabelEditor({
   onRefuse: (text) => toast(text),
 });
 const view = new ConversationView({
-  me, meName: boot.agent.name, sites, socket, labels: labelEditor,
+  me, meName: boot.agent.name, sites, socket, labels: labelEditor, api: API,
   onAction: (type, extra) => act(type, extra),
+  onStaleLinks: (id) => refreshLinks(id),
   loadCanned: () => loadCanned(),
   loadAgents: (site) => getJSON(`${API}agents${site ? `?site=${site}` : ""}`).then((d) => d.agents),
 });
@@ -232,9 +237,24 @@ function transcriptFor(id) {
   return transcript;
 }
 
-function subscribe(transcript) {
+/**
+ * Subscribe from our cursor, or from the start when the file links we hold are old (`fromStart`, or
+ * older than FILE_LINKS_FRESH_MS): a replay carries every message's files with fresh links.
+ */
+function subscribe(transcript, { fromStart = false } = {}) {
   transcript.resyncing = true;
-  socket.send({ type: "subscribe", conversation: transcript.id, cursor: transcript.cursor() });
+  const again = fromStart || (transcript.started && transcript.staleFiles(FILE_LINKS_FRESH_MS));
+  transcript.refreshing = again;
+  if (again) transcript.refreshedAt = Date.now();
+  socket.send({ type: "subscribe", conversation: transcript.id, cursor: again ? "0.0" : transcript.cursor() });
+}
+
+/** A file link stopped working (expired): ask for fresh ones, at most once a minute per conversation. */
+function refreshLinks(id) {
+  const transcript = state.transcripts.get(id);
+  if (!transcript?.started || transcript.resyncing || id !== state.selected) return;
+  if (Date.now() - (transcript.refreshedAt ?? 0) < FILE_LINKS_RETRY_MS) return;
+  subscribe(transcript, { fromStart: true });
 }
 
 async function select(id) {
@@ -303,10 +323,13 @@ socket.on("subscribed", (frame) => {
   if (!transcript) return;
   transcript.applyReplay(frame);
   if (frame.more) {
-    subscribe(transcript); // the replay was capped: continue from where it ended
+    // The replay was capped: continue from where it ended (a refresh from the start, from the replay's cursor).
+    if (transcript.refreshing && frame.cursor) socket.send({ type: "subscribe", conversation: transcript.id, cursor: frame.cursor });
+    else subscribe(transcript);
     return;
   }
   transcript.resyncing = false;
+  transcript.refreshing = false;
   if (transcript.id === state.selected) {
     view.update(frame.conversation);
     details.update(frame.conversation);
@@ -548,6 +571,8 @@ bindShortcuts({
 setInterval(() => {
   list.tick();
   if (view.row?.owner === "queue") view.renderHeader();
+  const open = state.selected && state.transcripts.get(state.selected);
+  if (open?.started && !open.resyncing && open.staleFiles(FILE_LINKS_FRESH_MS)) subscribe(open); // links stay fresh
 }, 30000);
 
 $("presence").querySelector(".avatar").replaceWith(avatar(boot.agent.name, `agent-${me}`, "avatar-sm"));

@@ -20,7 +20,7 @@ export function bindShortcuts(keymap, { dialog, openButton, closeButton }) {
 
   document.addEventListener("keydown", (event) => {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
-    if (dialog.open) return; // the dialog handles Esc itself
+    if (dialog.open || document.querySelector("dialog[open]")) return; // a dialog handles Esc itself
     if (typingIn(event.target)) {
       if (event.key === "Escape" && event.target.id !== "desk-composer") event.target.blur();
       return;

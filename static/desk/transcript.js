@@ -38,6 +38,12 @@ export class Transcript {
     return last;
   }
 
+  /** True when a file link held is older than `maxAgeMs`: a replay from the start brings fresh ones. */
+  staleFiles(maxAgeMs, now = Date.now()) {
+    for (const m of this.messages.values()) if (m.attachments?.length && now - m.filesAt > maxAgeMs) return true;
+    return false;
+  }
+
   /** The streaming bot reply, if one is in flight. */
   activeReply() {
     for (const m of this.messages.values()) if (m.author?.kind === "bot" && isStreaming(m)) return m;
@@ -90,13 +96,21 @@ export class Transcript {
     const skipped = live && !held && seq > this.lastSeq() + 1;
     switch (event.type) {
       case "message.new": {
-        if (held && !isStreaming(held)) return { result: "duplicate", entry: held };
+        if (held && !isStreaming(held)) {
+          // A replay brings fresh file links (they expire): keep the newest, so a re-render uses them.
+          if (Array.isArray(event.message?.attachments)) {
+            held.attachments = event.message.attachments;
+            held.filesAt = Date.now();
+          }
+          return { result: "duplicate", entry: held };
+        }
         if (skipped) return { result: "gap", entry: null };
         const m = event.message;
         const entry = {
           id: m.id, seq, author: m.author ?? { kind: "system" }, body: m.body ?? "", status: m.status ?? "complete",
           created_at: m.created_at, internal: Boolean(m.internal), index: held ? held.index : -1,
           pos: { seq, index: 0 },
+          attachments: Array.isArray(m.attachments) ? m.attachments : [], filesAt: Date.now(),
         };
         takeReplyFields(entry, m);
         this.messages.set(seq, entry);

@@ -233,3 +233,152 @@ RATE_JS = """async ({conversation, score, comment}) => {
 def customer_rates(customer: Customer, conversation_id: int, score: int, comment: str = "") -> dict:
     """Rate a conversation as the customer; returns the server's answer frame."""
     return customer.frame.evaluate(RATE_JS, {"conversation": conversation_id, "score": score, "comment": comment})
+
+
+# ---- files (tests/browser/test_desk_attachments.py) -------------------------------------------
+
+# A second socket of the customer's own, opened in the widget frame with its visitor token: it records every
+# frame the server sends the customer (window.__customerFrames) and sends messages as the widget does.
+CUSTOMER_SOCKET_JS = """async () => {
+    const key = Object.keys(localStorage).find((k) => k.startsWith('parley:') && k.endsWith(':token'));
+    const token = localStorage.getItem(key);
+    window.__customerToken = token;
+    window.__customerFrames = [];
+    const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/widget/`);
+    window.__customerSocket = ws;
+    return await new Promise((resolve, reject) => {
+        setTimeout(() => reject(new Error('no welcome')), 15000);
+        ws.onerror = () => reject(new Error('the socket failed'));
+        ws.onopen = () => ws.send(JSON.stringify({type: 'hello', token, cursor: '0.0'}));
+        ws.onmessage = (event) => {
+            const frame = JSON.parse(event.data);
+            window.__customerFrames.push(frame);
+            if (frame.type === 'welcome') resolve({visitor: frame.visitor, conversation: frame.conversation});
+        };
+    });
+}"""
+
+# The customer uploads a file as the widget does: POST /api/widget/attachments, multipart `file`, Bearer token.
+CUSTOMER_UPLOAD_JS = """async ({name, type, b64}) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const form = new FormData();
+    form.append('file', new File([bytes], name, {type}));
+    const response = await fetch('/api/widget/attachments', {
+        method: 'POST', body: form, headers: {Authorization: `Bearer ${window.__customerToken}`}});
+    return {status: response.status, body: await response.json()};
+}"""
+
+# message.send over the recording socket; resolves with the ack (or the error) for its client_id.
+CUSTOMER_SEND_JS = """async ({body, attachments}) => {
+    const clientId = crypto.randomUUID();
+    const seen = window.__customerFrames.length;
+    window.__customerSocket.send(JSON.stringify({type: 'message.send', client_id: clientId, body, attachments}));
+    for (let waited = 0; waited < 15000; waited += 50) {
+        const answer = window.__customerFrames.slice(seen).find((f) =>
+            (f.type === 'message.ack' && f.client_id === clientId) || (f.type === 'error' && f.ref === clientId));
+        if (answer) return answer;
+        await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('no ack');
+}"""
+
+# A link fetched as the customer's page would (no desk session in the widget's context).
+FETCH_AS_PAGE_JS = """async (url) => {
+    const response = await fetch(url, {credentials: 'same-origin'});
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    return {status: response.status, type: response.headers.get('content-type'),
+            disposition: response.headers.get('content-disposition'),
+            head: String.fromCharCode(...bytes.slice(0, 8)), size: bytes.length};
+}"""
+
+
+class CustomerSocket:
+    """The customer's own recording socket in the widget frame (CUSTOMER_SOCKET_JS)."""
+
+    def __init__(self, customer: Customer):
+        self.customer = customer
+        welcome = customer.frame.evaluate(CUSTOMER_SOCKET_JS)
+        self.visitor_id = welcome["visitor"]["id"]
+
+    def upload(self, name: str, type_: str, data: bytes) -> dict:
+        import base64
+
+        return self.customer.frame.evaluate(
+            CUSTOMER_UPLOAD_JS, {"name": name, "type": type_, "b64": base64.b64encode(data).decode()}
+        )
+
+    def send(self, body: str, attachments: list[int]) -> dict:
+        return self.customer.frame.evaluate(CUSTOMER_SEND_JS, {"body": body, "attachments": attachments})
+
+    def frames(self) -> list[dict]:
+        return self.customer.frame.evaluate("() => window.__customerFrames")
+
+    def wait_for_message(self, predicate_js: str) -> dict:
+        """The first `message.new` whose message satisfies `predicate_js` (a JS function of the message)."""
+        handle = self.customer.frame.wait_for_function(
+            "() => { const f = window.__customerFrames.find((f) => f.type === 'message.new'"
+            f" && ({predicate_js})(f.message)); return f ? f.message : null; }}"
+        )
+        return handle.json_value()
+
+    def fetch(self, url: str) -> dict:
+        return self.customer.frame.evaluate(FETCH_AS_PAGE_JS, url)
+
+
+def png_bytes(width: int = 640, height: int = 480) -> bytes:
+    """A real PNG (a parcel-brown box on white), larger than the server's 320 px thumbnail."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height), (250, 250, 248))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle(
+        (width // 6, height // 5, width * 5 // 6, height * 4 // 5), fill=(176, 128, 74), outline=(90, 60, 30), width=6
+    )
+    draw.line((width // 6, height // 2, width * 5 // 6, height // 2), fill=(225, 205, 160), width=14)
+    draw.line((width // 3, height // 5, width // 2, height * 3 // 5), fill=(60, 40, 20), width=5)  # the crack
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+PDF_BYTES = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def attach_files(desk: Desk, files: list[dict]) -> None:
+    """Pick files with the paperclip button's file chooser ({name, mimeType, buffer} each)."""
+    with desk.page.expect_file_chooser() as chooser:
+        desk.page.click("#attach-button")
+    chooser.value.set_files(files)
+
+
+# Paste files into the composer as the clipboard of a screenshot tool would (a ClipboardEvent with files only).
+PASTE_FILES_JS = """(files) => {
+    const data = new DataTransfer();
+    for (const f of files) {
+        data.items.add(new File([Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0))], f.name, {type: f.type}));
+    }
+    const target = document.querySelector('#desk-composer');
+    target.focus();
+    return target.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
+}"""
+
+# Drop files on the open conversation as a desktop drag would.
+DROP_FILES_JS = """(files) => {
+    const data = new DataTransfer();
+    for (const f of files) {
+        data.items.add(new File([Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0))], f.name, {type: f.type}));
+    }
+    const target = document.querySelector('#desk-transcript');
+    for (const type of ['dragenter', 'dragover', 'drop']) {
+        target.dispatchEvent(new DragEvent(type, {dataTransfer: data, bubbles: true, cancelable: true}));
+    }
+}"""
+
+
+def clipboard_files(files: list[tuple[str, str, bytes]]) -> list[dict]:
+    """[(name, type, bytes)] as PASTE_FILES_JS / DROP_FILES_JS take them."""
+    import base64
+
+    return [{"name": n, "type": t, "b64": base64.b64encode(b).decode()} for n, t, b in files]
