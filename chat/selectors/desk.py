@@ -12,7 +12,17 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from chat.models import AgentConnection, AgentProfile, CannedResponse, Conversation, Label, Message, Site, Visitor
+from chat.models import (
+    AgentConnection,
+    AgentProfile,
+    Attachment,
+    CannedResponse,
+    Conversation,
+    Label,
+    Message,
+    Site,
+    Visitor,
+)
 from chat.protocol import events
 from chat.selectors.access import NotFound, access_conversation_for_agent
 from chat.selectors.agents import agent_site_ids, site_agents
@@ -80,9 +90,13 @@ def _with_preview(conversations: QuerySet) -> QuerySet:
     """Annotate the last message's text, author kind and privacy, in the same query."""
     last = Message.objects.filter(conversation=OuterRef("pk")).order_by("-seq")
     return conversations.annotate(
+        preview_id=Subquery(last.values("pk")[:1]),
         preview_body=Subquery(last.values("body")[:1]),
         preview_author=Subquery(last.values("author_kind")[:1]),
         preview_internal=Subquery(last.values("internal")[:1]),
+    ).annotate(
+        # A message of files only is previewed by its first file's name.
+        preview_file=Subquery(Attachment.objects.filter(message_id=OuterRef("preview_id")).values("name")[:1]),
     )
 
 
@@ -90,6 +104,8 @@ def conversation_row(conversation: Conversation) -> dict:
     """One list entry: the inbox payload plus the last message, the site and timestamps."""
     row = events.conversation_agent_payload(conversation)
     body = getattr(conversation, "preview_body", None)
+    if body == "" and getattr(conversation, "preview_file", None):
+        body = f"📎 {conversation.preview_file}"
     row.update(
         created_at=events.iso(conversation.created_at),
         resolved_at=events.iso(conversation.resolved_at),

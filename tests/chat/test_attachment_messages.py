@@ -203,3 +203,19 @@ async def test_a_notes_file_reaches_agents_only_and_an_upload_for_one_conversati
     assert await database_sync_to_async(fetch)(label["url"], outsider) == 404
     for communicator in (socket, desk):
         await communicator.disconnect()
+
+
+async def test_a_message_of_files_only_is_previewed_in_the_desk_list_by_the_files_name(visitor, agent):
+    socket, _ = await open_customer(token_for(visitor))
+    await send_message(socket, "Photo coming")
+    upload = await database_sync_to_async(customer_upload)(visitor, "broken-lid.png")
+    await send_message(socket, "", attachments=[upload["id"]])
+
+    def rows():
+        client = Client()
+        client.force_login(agent)
+        return client.get("/agent/api/conversations?view=open").json()["conversations"]
+
+    [row] = await database_sync_to_async(rows)()
+    assert row["preview"]["body"] == "📎 broken-lid.png"
+    await socket.disconnect()
