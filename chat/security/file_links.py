@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from django.core import signing
@@ -25,14 +26,16 @@ class BadLink(Exception):
 
 def file_link(attachment_id: int, *, visitor_id: int | None, thumbnail: bool = False) -> str:
     """The path of a signed link; `visitor_id` None makes an agents' link, which also needs a desk session."""
-    value = signing.dumps([attachment_id, visitor_id or 0, int(thumbnail)], salt=SALT, compress=False)
+    # The nonce makes every link new, even two made in the same second: a client can tell a fresh one.
+    nonce = secrets.randbelow(2**24)
+    value = signing.dumps([attachment_id, visitor_id or 0, int(thumbnail), nonce], salt=SALT, compress=False)
     return reverse("attachment-file", args=[value])
 
 
 def file_link_read(value: str, *, max_age: int) -> FileLink:
     """The grant of a link, or BadLink."""
     try:
-        attachment_id, visitor_id, thumbnail = signing.loads(value, salt=SALT, max_age=max_age)
+        attachment_id, visitor_id, thumbnail, _nonce = signing.loads(value, salt=SALT, max_age=max_age)
     except (signing.BadSignature, ValueError, TypeError):
         raise BadLink() from None
     if not all(isinstance(part, int) and not isinstance(part, bool) for part in (attachment_id, visitor_id, thumbnail)):

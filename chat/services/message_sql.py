@@ -30,7 +30,7 @@ _ATTNAMES = [f.attname for f in Conversation._meta.concrete_fields]
 # What the events need, read from the updated row: the conversation, its visitor and assignee.
 _RESULT = f"""
 SELECT {", ".join(f"conv.{c}" for c in _COLUMNS)}, conv.prev_public_seq,
-       v.name, v.email, v.external_id, u.first_name, u.username,
+       v.name, v.email, v.external_id, v.email_confirmed_at, v.email_opt_out, u.first_name, u.username,
        (SELECT id FROM msg) {{extra}}
   FROM conv
   JOIN {_VISITOR} v ON v.id = conv.visitor_id
@@ -203,15 +203,21 @@ def _conversation(row: tuple) -> tuple[Conversation, int, tuple]:
     """Build the conversation (visitor and assignee attached) from a result row; the rest of the row after it."""
     width = len(_COLUMNS)
     conversation = Conversation.from_db(connection.alias, _ATTNAMES, row[:width])
-    prev_public_seq, name, email, external_id, first_name, username = row[width : width + 6]
+    prev_public_seq, name, email, external_id, confirmed_at, opt_out, first_name, username = row[width : width + 8]
     conversation.visitor = Visitor(
-        pk=conversation.visitor_id, site_id=conversation.site_id, name=name, email=email, external_id=external_id
+        pk=conversation.visitor_id,
+        site_id=conversation.site_id,
+        name=name,
+        email=email,
+        external_id=external_id,
+        email_confirmed_at=confirmed_at,
+        email_opt_out=opt_out,
     )
     if conversation.assignee_id is not None:
         conversation.assignee = get_user_model()(pk=conversation.assignee_id, first_name=first_name, username=username)
     else:
         conversation.assignee = None
-    return conversation, prev_public_seq, row[width + 6 :]
+    return conversation, prev_public_seq, row[width + 8 :]
 
 
 def customer_message(

@@ -131,14 +131,14 @@ def test_the_customers_image_shows_live_as_a_thumbnail_that_opens_full_size(desk
 
     # A re-subscription brings fresh links (they expire after an hour), and what is drawn uses them.
     before = thumb.get_attribute("src")
-    desk.page.evaluate(
-        "() => { const i = document.querySelector('#desk-transcript .file-image img');"
-        " i.dispatchEvent(new Event('error')); }"
-    )
+    # The broken-image event is raised again while the src is unchanged: a refresh asked for while the desk
+    # was still re-syncing is skipped, and the desk asks again on the next failure.
     desk.page.wait_for_function(
         "([seq, before]) => { const i = document.querySelector(`#desk-transcript [data-seq='${seq}'] .file-image img`);"
-        " return i && i.getAttribute('src') !== before; }",
+        " if (i && i.getAttribute('src') !== before) return true;"
+        " if (i) i.dispatchEvent(new Event('error')); return false; }",
         arg=[ack["seq"], before],
+        polling=500,
     )
     assert desk.context.request.get(desk.page.url.split("/agent/")[0] + thumb.get_attribute("src")).status == 200
     assert conversation == customer.conversation_id()
