@@ -13,12 +13,12 @@
  */
 
 import { backoffDelay } from "../shared/backoff.js";
-import { formatCursor, isBehind, parseCursor } from "../shared/cursors.js";
+import { compareCursors, formatCursor, isBehind, parseCursor } from "../shared/cursors.js";
 import { isTracked } from "../shared/events.js";
 import { newClientId } from "../shared/ids.js";
 import { Emitter } from "./connection/emitter.js";
-import { authHeaders, httpUrl, postCommand, postFeedback, postMessage, postStop } from "./connection/http.js";
-import { Outbox } from "./connection/outbox.js";
+import { authHeaders, httpUrl, messageFields, postCommand, postFeedback, postMessage, postStop } from "./connection/http.js";
+import { Outbox, validIds } from "./connection/outbox.js";
 import { CLOSE, RETRYABLE, retryAfterMs } from "./connection/protocol.js";
 import { SocketLink } from "./connection/socket.js";
 import { EventStreamLink } from "./connection/sse.js";
@@ -37,6 +37,7 @@ export { helpfulness } from "./connection/transcript.js";
 /** @typedef {import("./connection/transcript.js").Entry} Entry */
 /** @typedef {import("./connection/transcript.js").TranscriptEvents} TranscriptEvents */
 /** @typedef {import("./connection/outbox.js").OutboxEntry} OutboxEntry */
+/** @typedef {import("./connection/outbox.js").FileNote} FileNote */
 /** @typedef {import("./connection/storage.js").StorageLike} StorageLike */
 /** @typedef {import("./connection/socket.js").SocketClass} SocketClass */
 /** @typedef {import("./connection/sse.js").FetchLike} FetchLike */
@@ -50,7 +51,7 @@ export { helpfulness } from "./connection/transcript.js";
 /** @typedef {"ws" | "sse"} Transport */
 
 /**
- * @typedef {{code: string, detail: string, ref: string | null, body?: string, retrying?: boolean}} ErrorEvent
+ * @typedef {{code: string, detail: string, ref: string | null, body?: string, retrying?: boolean, files?: number}} ErrorEvent
  */
 
 /**
@@ -96,6 +97,8 @@ export { helpfulness } from "./connection/transcript.js";
  * @property {number} [maxBody]  in characters
  * @property {() => string} [createId]
  * @property {Network | null} [network]
+ * @property {() => number} [now]  ms since the epoch
+ * @property {number} [linkMaxAgeMs]  file links older than this are renewed by the next replay
  */
 
 /**
@@ -150,6 +153,10 @@ export class Connection extends Emitter {
     this.maxBody = options.maxBody ?? 4000;
     this.createId = options.createId ?? (() => newClientId());
     this.network = options.network === undefined ? defaultNetwork() : options.network;
+    this.now = options.now ?? (() => Date.now());
+    this.linkMaxAgeMs = options.linkMaxAgeMs ?? 30 * 60 * 1000;
+    /** @type {number | null} */
+    this.refreshAge = null; // for the next replay only
     this.timers = new Timers(
       options.setTimeout ?? ((fn, ms) => globalThis.setTimeout(fn, ms)),
       options.clearTimeout ?? ((id) => globalThis.clearTimeout(id)),
@@ -161,7 +168,7 @@ export class Connection extends Emitter {
     /** @type {({id: number} & Record<string, any>) | null} */
     this.conversation = null;
     // The transcript's events are ours too ("message", "reply"); TypeScript cannot match the keys generically.
-    this.log = new Transcript((type, payload) => this.emit(type, /** @type {any} */ (payload)));
+    this.log = new Transcript((type, payload) => this.emit(type, /** @type {any} */ (payload)), () => this.now());
     this.outbox = new Outbox();
 
     // The link.
@@ -258,19 +265,27 @@ export class Connection extends Emitter {
   }
 
   /**
-   * Send a customer message; returns its client_id, or null when it is refused locally.
-   * It stays in the outbox (and in storage) until the server acknowledges it.
+   * Send a customer message (with files uploaded for it: then the text may be empty); returns its client_id,
+   * or null when it is refused locally. It stays in the outbox (and in storage) until the server acknowledges it.
    * @param {unknown} body
+   * @param {FileNote[]} [files]
    * @returns {string | null}
    */
-  send(body) {
+  send(body, files = []) {
     const text = String(body ?? "");
     const trimmed = text.trim();
-    if (!trimmed) return this.refuse("empty", "The message is empty.");
+    const ids = files.map((f) => f?.id);
+    if (!validIds(ids)) return this.refuse("bad_request", "A file is not uploaded yet.");
+    if (!trimmed && !ids.length) return this.refuse("empty", "The message is empty.");
     if ([...trimmed].length > this.maxBody) {
       return this.refuse("too_long", `Messages are limited to ${this.maxBody} characters.`);
     }
-    const entry = { client_id: this.createId(), body: text, created_at: new Date().toISOString() };
+    /** @type {OutboxEntry} */
+    const entry = { client_id: this.createId(), body: ids.length ? trimmed : text, created_at: new Date().toISOString() };
+    if (ids.length) {
+      entry.attachments = ids;
+      entry.files = files.map(({ id, name, type, size }) => ({ id, name: String(name ?? ""), type: String(type ?? ""), size: Number(size) || 0 }));
+    }
     this.outbox.add(entry);
     this.outboxChanged();
     this.flushOutbox();
@@ -459,9 +474,35 @@ export class Connection extends Emitter {
     this.armWatchdog(); // also bounds a connect that hangs
   }
 
+  /** Our cursor, or an earlier one when file links we hold are old: the replay brings fresh ones. */
+  replayCursor() {
+    const held = this.log.position();
+    const maxAge = Math.min(this.linkMaxAgeMs, this.refreshAge ?? Infinity);
+    this.refreshAge = null;
+    const stale = this.log.staleLinks(this.now() - maxAge);
+    return formatCursor(stale && compareCursors(stale, held) < 0 ? stale : held);
+  }
+
+  /**
+   * Renew file links older than `maxAgeMs` with a replay; true when one was asked for.
+   * @param {number} [maxAgeMs]
+   */
+  refreshLinks(maxAgeMs = this.linkMaxAgeMs) {
+    const stale = this.log.staleLinks(this.now() - maxAgeMs);
+    if (!stale || !this.welcomed || this.resumeInFlight) return false;
+    if (this.transport === "sse") {
+      this.dropLink();
+      this.refreshAge = maxAgeMs;
+      this.open();
+      return true;
+    }
+    this.sendResume(formatCursor(stale));
+    return true;
+  }
+
   helloFrame() {
     /** @type {Frame} */
-    const frame = { type: "hello", token: this.token, cursor: this.cursor };
+    const frame = { type: "hello", token: this.token, cursor: this.replayCursor() };
     if (this.conversationId != null) frame.conversation = this.conversationId;
     return frame;
   }
@@ -481,7 +522,7 @@ export class Connection extends Emitter {
     });
     this.sse = link;
     this.armWatchdog();
-    let query = `?cursor=${encodeURIComponent(this.cursor)}`;
+    let query = `?cursor=${encodeURIComponent(this.replayCursor())}`;
     if (this.conversationId != null) query += `&conversation=${this.conversationId}`;
     const http = this.http();
     void link.open(httpUrl(http, `/api/widget/events${query}`), authHeaders(http, { Accept: "text/event-stream" }));
@@ -808,7 +849,10 @@ export class Connection extends Emitter {
       this.outbox.drop(entry);
       this.outboxChanged();
     }
-    this.emit("error", { code, detail, ref: entry.client_id, body: entry.body, retrying });
+    /** @type {ErrorEvent} */
+    const error = { code, detail, ref: entry.client_id, body: entry.body, retrying };
+    if (entry.attachments?.length) error.files = entry.attachments.length;
+    this.emit("error", error);
   }
 
   /** @param {number} [notBeforeMs] */
@@ -829,7 +873,7 @@ export class Connection extends Emitter {
     }
     for (const entry of this.outbox.entries) {
       if (this.outbox.inFlight.has(entry.client_id)) continue;
-      if (!this.sendFrame({ type: "message.send", client_id: entry.client_id, body: entry.body })) return;
+      if (!this.sendFrame({ type: "message.send", ...messageFields(entry) })) return;
       this.outbox.inFlight.add(entry.client_id);
     }
   }

@@ -62,6 +62,9 @@ class WidgetApp {
     this.supportState.update({ availability: this.availability });
     this.supportView = null;
     this.supportLoading = null;
+    this.tray = null; // attachments.js's, loaded once a file is attached or shown
+    this.filesLoading = null;
+    this.view.needFiles = () => this.loadFiles().catch((error) => console.error("parley:", error));
   }
 
   /** Run `fn` after the session changes queued before it; a failure is logged and does not stop the queue. */
@@ -357,14 +360,14 @@ class WidgetApp {
     this.view.setSeen(this.agentReadSeq);
   }
 
-  onError({ code, detail, ref, retrying }) {
+  onError({ code, detail, ref, retrying, files }) {
     if (this.supportView?.refused({ code, ref })) {
       if (ref === "rating.submit" && code === "not_resolved") this.connection?.requestResume(); // our view of it is stale
     } else if (code === "unsupported" && ref === "handoff.request") {
       this.postHandoff();
     } else if (ref === "reply.feedback") {
       this.notice(t("feedback.failed"));
-    } else if (code === "too_long") {
+    } else if (code === "too_long" && !files) {
       this.notice(t("error.too_long", { max: MAX_BODY }));
     } else if (code === "rate_limited") {
       this.notice(t("error.rate_limited"));
@@ -416,6 +419,48 @@ class WidgetApp {
       this.supportView.render();
     } else if (this.supportState.due()) {
       this.loadSupport().catch((error) => console.error("parley:", error));
+    }
+  }
+
+  /** attachments.js, loaded once: the composer's tray, the transcript's files. */
+  loadFiles() {
+    this.filesLoading ??= import("./attachments.js").then(({ setUp }) => (this.tray = setUp({
+      t, root: $("tray"), view: this.view, token: () => this.token, notice: (text) => this.notice(text),
+      reauthenticate: () => this.enqueue(() => this.reauthenticate()), refreshLinks: (ms) => this.connection?.refreshLinks(ms),
+    }))).catch((error) => {
+      this.filesLoading = null;
+      throw error;
+    });
+    return this.filesLoading;
+  }
+
+  /** Paperclip, paste and drop on the panel: files upload at once. */
+  bindFiles() {
+    const input = $("attach-input");
+    const panel = document.querySelector(".widget");
+    const attach = (list) => {
+      const files = [...(list ?? [])]; // now: the input's list empties when it is reset
+      if (files.length && $("prechat").hidden) this.loadFiles().then((tray) => tray.add(files), () => this.notice(t("error.generic")));
+    };
+    $("attach").onclick = () => input.click();
+    input.onchange = () => {
+      attach(input.files);
+      input.value = "";
+    };
+    document.addEventListener("paste", (event) => {
+      const data = event.clipboardData;
+      if (data?.files.length && !data.types.includes("text/plain")) event.preventDefault();
+      attach(data?.files);
+    });
+    panel.dataset.drop = t("files.drop");
+    for (const type of ["dragenter", "dragover", "dragleave", "drop"]) {
+      panel.addEventListener(type, (event) => {
+        if (!event.dataTransfer?.types.includes("Files")) return;
+        event.preventDefault();
+        if (type === "dragenter") this.loadFiles().catch(() => {}); // its stylesheet draws the drop zone
+        if (type !== "dragleave" || !panel.contains(event.relatedTarget)) document.body.toggleAttribute("data-dropping", type === "dragenter" || type === "dragover");
+        if (type === "drop") attach(event.dataTransfer.files);
+      });
     }
   }
 
@@ -481,6 +526,7 @@ class WidgetApp {
     this.open = open;
     document.body.dataset.open = String(open);
     if (!open) return;
+    this.connection?.refreshLinks();
     this.view.scrollToEnd();
     this.refreshUnread();
     if (Date.now() - this.availability.at > STATUS_REFRESH_MS) this.refreshAvailability();
@@ -622,7 +668,11 @@ class WidgetApp {
         this.bridge.post("close");
       }
     });
-    document.addEventListener("visibilitychange", () => this.refreshUnread());
+    document.addEventListener("visibilitychange", () => {
+      this.refreshUnread();
+      if (document.visibilityState === "visible") this.connection?.refreshLinks(); // links kept a while may have expired
+    });
+    this.bindFiles();
   }
 
   // ---- the menu ---------------------------------------------------------------------
@@ -683,17 +733,20 @@ class WidgetApp {
 
   send() {
     const composer = $("composer");
-    if (!this.sendText(composer.value)) return;
+    const tray = this.tray;
+    if (tray && !tray.beforeSend(() => this.send())) return; // uploads still under way: it goes when they are done
+    if (!this.sendText(composer.value, tray?.files() ?? [])) return;
+    tray?.clear();
     composer.value = "";
     this.autosize();
     this.noteTyping(false);
   }
 
   /** Send a customer message; false when there is nothing to send or it is refused locally (the error says why). */
-  sendText(text) {
-    if (!text.trim() || !this.connection) return false;
+  sendText(text, files = []) {
+    if ((!text.trim() && !files.length) || !this.connection) return false;
     const first = !this.connection.pending().length && !this.connection.transcript().some((m) => m.author?.kind === "customer");
-    if (this.connection.send(text) == null) return false;
+    if (this.connection.send(text, files) == null) return false;
     if (this.supportState.noteSend({ first })) this.supportChanged();
     this.view.scrollToEnd();
     return true;

@@ -97,6 +97,20 @@ const en = {
   "transcript.empty": "There's nothing to email yet: write to us first.",
   "transcript.failed": "The conversation could not be emailed. Please try again.",
   "transcript.dismiss": "Dismiss",
+  "files.attach": "Attach files",
+  "files.tray": "Files to send",
+  "files.remove": "Remove {name}",
+  "files.retry": "Retry",
+  "files.retry_name": "Retry uploading {name}",
+  "files.uploading": "Uploading… {percent}%",
+  "files.refused": "Couldn't attach {name}: {reason}",
+  "files.failed": "Couldn't upload {name}. Check your connection and retry.",
+  "files.too_many": "Couldn't attach {name}: up to {max} files per message.",
+  "files.waiting": "Sending once the files have uploaded…",
+  "files.fix": "A file didn't upload: retry it or remove it.",
+  "files.drop": "Drop files to attach them",
+  "files.open": "Open {name} full size",
+  "files.download": "Download {name}",
 };
 
 const zhHans = {
@@ -178,6 +192,20 @@ const zhHans = {
   "transcript.empty": "还没有可发送的对话，请先给我们留言。",
   "transcript.failed": "对话未能通过邮件发送，请重试。",
   "transcript.dismiss": "关闭",
+  "files.attach": "添加附件",
+  "files.tray": "待发送的文件",
+  "files.remove": "移除 {name}",
+  "files.retry": "重试",
+  "files.retry_name": "重新上传 {name}",
+  "files.uploading": "上传中… {percent}%",
+  "files.refused": "无法添加 {name}：{reason}",
+  "files.failed": "{name} 上传失败，请检查网络后重试。",
+  "files.too_many": "无法添加 {name}：每条消息最多 {max} 个文件。",
+  "files.waiting": "文件上传完成后将自动发送…",
+  "files.fix": "有文件未能上传，请重试或移除。",
+  "files.drop": "将文件拖放到这里即可添加",
+  "files.open": "查看原图：{name}",
+  "files.download": "下载 {name}",
 };
 
 export const CATALOGS = Object.freeze({ en, "zh-hans": zhHans });

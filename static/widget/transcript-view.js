@@ -28,6 +28,9 @@ export class TranscriptView {
     this.replies = new WeakMap(); // bot message element -> {outcome, meta, feedback}
     this.quickShown = new WeakMap(); // bot message element -> the quick replies it shows, as a key
     this.handoffOpen = false; // whether "Talk to a person" may be offered (the bot owns the conversation)
+    this.withFiles = new Map(); // element -> its files
+    this.files = null; // attachments.js's renderer, once loaded
+    this.needFiles = null;
     this.clock = new Intl.DateTimeFormat(locale, { hour: "numeric", minute: "2-digit" });
     this.dated = new Intl.DateTimeFormat(locale, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
   }
@@ -35,6 +38,7 @@ export class TranscriptView {
   /** Forget every message (a new conversation, or another visitor). */
   clear() {
     this.bySeq.clear();
+    this.withFiles.clear();
     this.pending.clear();
     this.root.replaceChildren();
   }
@@ -71,6 +75,7 @@ export class TranscriptView {
     for (const [clientId, element] of this.pending) {
       if (!wanted.has(clientId)) {
         element.remove();
+        this.withFiles.delete(element);
         this.pending.delete(clientId);
       }
     }
@@ -79,7 +84,7 @@ export class TranscriptView {
       const element = this.create("customer");
       element.dataset.clientId = entry.client_id;
       element.classList.add("pending");
-      this.fill(element, { author: { kind: "customer" }, body: entry.body, status: "pending", created_at: entry.created_at });
+      this.fill(element, { author: { kind: "customer" }, body: entry.body, status: "pending", created_at: entry.created_at, attachments: entry.files });
       this.root.appendChild(element);
       this.pending.set(entry.client_id, element);
       this.regroupAround(element);
@@ -171,6 +176,29 @@ export class TranscriptView {
     const note = element.querySelector(".note");
     note.textContent = status === "pending" ? this.t("message.sending") : NOTES[status] ? this.t(NOTES[status]) : "";
     if (kind === "bot") this.fillReply(element, message, status);
+    this.fillFiles(element, message.attachments);
+  }
+
+  /** A message's files, under its body. */
+  fillFiles(element, files) {
+    const list = Array.isArray(files) ? files.filter((f) => f && typeof f === "object") : [];
+    element.classList.toggle("has-files", list.length > 0);
+    if (!list.length) {
+      this.withFiles.delete(element);
+      element.querySelector(".files")?.remove();
+      return;
+    }
+    this.withFiles.set(element, list);
+    if (this.files) this.files.fill(element.querySelector(".bubble"), list);
+    else this.needFiles?.();
+  }
+
+
+  setFileRenderer(renderer) {
+    this.files = renderer;
+    const stick = this.nearBottom();
+    for (const [element, list] of this.withFiles) this.fillFiles(element, list);
+    if (stick) this.scrollToEnd();
   }
 
   // ---- what the bot offers: feedback and quick replies ---------------------------------

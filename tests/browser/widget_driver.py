@@ -189,3 +189,110 @@ def save_element_screenshot(locator, artifacts: Path, name: str) -> Path:
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, DOCS_IMG / name)
     return path
+
+
+# ---- files (tests/browser/test_widget_attachments.py) -----------------------------------------
+
+# Paste files into the widget's composer as a screenshot tool's clipboard would: a ClipboardEvent whose
+# DataTransfer holds File objects only ([{name, type, b64}]).
+WIDGET_PASTE_JS = """(files) => {
+    const data = new DataTransfer();
+    for (const f of files) {
+        data.items.add(new File([Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0))], f.name, {type: f.type}));
+    }
+    const target = document.getElementById('composer');
+    target.focus();
+    return target.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
+}"""
+
+# Drop files on the widget's panel as a desktop drag would.
+WIDGET_DROP_JS = """(files) => {
+    const data = new DataTransfer();
+    for (const f of files) {
+        data.items.add(new File([Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0))], f.name, {type: f.type}));
+    }
+    const target = document.getElementById('transcript');
+    for (const type of ['dragenter', 'dragover', 'drop']) {
+        target.dispatchEvent(new DragEvent(type, {dataTransfer: data, bubbles: true, cancelable: true}));
+    }
+}"""
+
+# An agent's upload for a conversation, from a signed-in page: POST /agent/api/attachments with the CSRF token.
+AGENT_UPLOAD_JS = """async ({conversation, name, type, b64}) => {
+    const csrf = (/(?:^|;\\s*)csrftoken=([^;]+)/.exec(document.cookie) || [])[1] || '';
+    const form = new FormData();
+    form.append('conversation', String(conversation));
+    form.append('file', new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], name, {type}));
+    const response = await fetch('/agent/api/attachments', {method: 'POST', body: form, headers: {'X-CSRFToken': csrf}});
+    return {status: response.status, body: await response.json()};
+}"""
+
+# A link fetched from a page (with that page's cookies): status, headers that matter, and the first bytes.
+FETCH_LINK_JS = """async (url) => {
+    const response = await fetch(url, {credentials: 'same-origin'});
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    return {status: response.status, type: response.headers.get('content-type'),
+            disposition: response.headers.get('content-disposition'),
+            nosniff: response.headers.get('x-content-type-options'),
+            head: String.fromCharCode(...bytes.slice(0, 8)), size: bytes.length};
+}"""
+
+
+def file_payload(files: list[tuple[str, str, bytes]]) -> list[dict]:
+    """[(name, type, bytes)] as WIDGET_PASTE_JS / WIDGET_DROP_JS / AGENT_UPLOAD_JS take them."""
+    import base64
+
+    return [{"name": n, "type": t, "b64": base64.b64encode(b).decode()} for n, t, b in files]
+
+
+def paste_files(frame, files: list[tuple[str, str, bytes]]) -> None:
+    """Paste files into the widget's composer."""
+    frame.evaluate(WIDGET_PASTE_JS, file_payload(files))
+
+
+def wait_for_chips(frame, states: list[str]) -> None:
+    """Until the composer's tray shows exactly these chip states, in order ("done", "refused", ...)."""
+    frame.wait_for_function(
+        "states => JSON.stringify([...document.querySelectorAll('#tray .chip')].map(c => c.dataset.state))"
+        " === JSON.stringify(states)",
+        arg=states,
+        timeout=TIMEOUT_MS,
+    )
+
+
+def agent_upload(agent_page, conversation: int, name: str, type_: str, data: bytes) -> dict:
+    """Upload a file as the signed-in agent of `agent_page`; returns {status, body}."""
+    [payload] = file_payload([(name, type_, data)])
+    return agent_page.evaluate(AGENT_UPLOAD_JS, {"conversation": conversation, **payload})
+
+
+def agent_heard(agent_page, predicate_js: str) -> dict:
+    """The first frame the agent's socket received that satisfies `predicate_js` (a JS function of the frame)."""
+    handle = agent_page.wait_for_function(f"() => window.agentHeard.find({predicate_js}) || null", timeout=TIMEOUT_MS)
+    return handle.json_value()
+
+
+def fetch_link(page_or_frame, url: str) -> dict:
+    """GET a link from a page or frame, with its cookies."""
+    return page_or_frame.evaluate(FETCH_LINK_JS, url)
+
+
+def png_image(width: int = 640, height: int = 480) -> bytes:
+    """A real PNG (a parcel on white), larger than the server's 320 px thumbnail."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height), (250, 250, 248))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle(
+        (width // 6, height // 5, width * 5 // 6, height * 4 // 5), fill=(176, 128, 74), outline=(90, 60, 30), width=6
+    )
+    draw.line((width // 6, height // 2, width * 5 // 6, height // 2), fill=(225, 205, 160), width=14)
+    draw.line((width // 3, height // 5, width // 2, height * 3 // 5), fill=(60, 40, 20), width=5)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+PDF_FILE = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"

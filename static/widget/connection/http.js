@@ -47,6 +47,19 @@ export function authHeaders(http, extra = {}) {
 }
 
 /**
+ * What a queued message sends, over the socket (`message.send`) and over HTTP alike: its client_id, its
+ * text, and the ids of its files when it has any (the same ids on every retry).
+ * @param {OutboxEntry} entry
+ * @returns {{client_id: string, body: string, attachments?: number[]}}
+ */
+export function messageFields(entry) {
+  /** @type {{client_id: string, body: string, attachments?: number[]}} */
+  const fields = { client_id: entry.client_id, body: entry.body };
+  if (entry.attachments?.length) fields.attachments = [...entry.attachments];
+  return fields;
+}
+
+/**
  * POST one queued message; the JSON answer is its ack.
  * @param {HttpContext} http
  * @param {OutboxEntry} entry
@@ -59,7 +72,7 @@ export async function postMessage(http, entry) {
     response = await http.fetchImpl(httpUrl(http, "/api/widget/messages"), {
       method: "POST",
       headers: authHeaders(http, { "Content-Type": "application/json", Accept: "application/json" }),
-      body: JSON.stringify({ client_id: entry.client_id, body: entry.body }),
+      body: JSON.stringify(messageFields(entry)),
     });
     answer = await response.json().catch(() => null);
   } catch {

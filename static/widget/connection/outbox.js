@@ -9,7 +9,19 @@
  * @property {string} client_id
  * @property {string} body
  * @property {string} [created_at]
+ * @property {number[]} [attachments]  its files' ids
+ * @property {FileNote[]} [files]
  */
+
+/** @typedef {{id: number, name: string, type: string, size: number}} FileNote */
+
+/**
+ * @param {unknown} value
+ * @returns {value is number[]}
+ */
+export function validIds(value) {
+  return Array.isArray(value) && value.every((id) => Number.isInteger(id) && id > 0);
+}
 
 export class Outbox {
   constructor() {
@@ -26,9 +38,11 @@ export class Outbox {
    * @param {unknown[]} entries
    */
   restore(entries) {
-    this.entries = /** @type {OutboxEntry[]} */ (entries.filter(
-      (e) => e && typeof (/** @type {any} */ (e)).client_id === "string" && typeof (/** @type {any} */ (e)).body === "string",
-    ));
+    this.entries = /** @type {OutboxEntry[]} */ (entries.filter((e) => {
+      const entry = /** @type {any} */ (e);
+      return entry && typeof entry.client_id === "string" && typeof entry.body === "string"
+        && (entry.attachments === undefined || validIds(entry.attachments));
+    }));
   }
 
   /**
@@ -79,7 +93,7 @@ export class Outbox {
 
   /** Copies of the queued messages, oldest first. */
   pending() {
-    return this.entries.map((e) => ({ ...e }));
+    return this.entries.map((e) => ({ ...e, ...(e.attachments ? { attachments: [...e.attachments] } : {}) }));
   }
 
   /**

@@ -27,11 +27,13 @@ import { parseCursor } from "../../shared/cursors.js";
  * @property {string} [outcome]
  * @property {object} [meta]
  * @property {boolean | null} [feedback]
+ * @property {object[]} [attachments]  its files, with signed links
+ * @property {number} [linked_at]  when those links came (they expire)
  */
 
 /**
  * An entry without our bookkeeping, as the widget's listeners get it.
- * @typedef {Omit<Entry, "index" | "pos">} PublicMessage
+ * @typedef {Omit<Entry, "index" | "pos" | "linked_at">} PublicMessage
  */
 
 /** @typedef {"applied" | "duplicate" | "gap"} ApplyResult */
@@ -70,6 +72,7 @@ export function publicMessage(m) {
   /** @type {PublicMessage} */
   const out = { id: m.id, seq: m.seq, author: m.author, body: m.body, status: m.status, created_at: m.created_at };
   if (m.html !== undefined) out.html = m.html;
+  if (m.attachments?.length) out.attachments = m.attachments;
   for (const field of REPLY_FIELDS) if (m[field] !== undefined) /** @type {any} */ (out)[field] = m[field];
   return out;
 }
@@ -114,12 +117,24 @@ export function isStreaming(m) {
   return m.status === "streaming";
 }
 
+/**
+ * @param {unknown} value
+ * @returns {object[] | null}
+ */
+function filesOf(value) {
+  if (!Array.isArray(value)) return null;
+  const files = value.filter((a) => a && typeof a === "object" && Number.isInteger(a.id));
+  return files.length ? files : null;
+}
+
 export class Transcript {
   /**
    * @param {Emit} emit  where "message" and "reply" events go
+   * @param {() => number} [now]
    */
-  constructor(emit) {
+  constructor(emit, now = () => Date.now()) {
     this.emit = emit;
+    this.now = now;
     /** @type {Map<number, Entry>} seq -> entry */
     this.messages = new Map();
   }
@@ -197,6 +212,20 @@ export class Transcript {
   }
 
   /**
+   * The cursor just before the first message with links from before `before` (ms), or null.
+   * @param {number} before
+   * @returns {Cursor | null}
+   */
+  staleLinks(before) {
+    let previous = { seq: 0, index: 0 };
+    for (const m of this.sorted()) {
+      if (m.attachments?.length && !((m.linked_at ?? 0) >= before)) return previous;
+      previous = m.pos ?? { seq: m.seq, index: 0 };
+    }
+    return null;
+  }
+
+  /**
    * The server told us a cursor (welcome, SSE id): it knows a finished reply's last index, we may not.
    * @param {string} text
    */
@@ -246,7 +275,16 @@ export class Transcript {
    * @returns {ApplyResult}
    */
   applyMessage(event, held, live) {
-    if (held && !isStreaming(held)) return "duplicate";
+    if (held && !isStreaming(held)) {
+      // A replay renews its files' links.
+      const files = filesOf(event.message?.attachments);
+      if (files && held.id === event.message.id) {
+        held.attachments = files;
+        held.linked_at = this.now();
+        this.emit("message", { message: publicMessage(held), change: "update" });
+      }
+      return "duplicate";
+    }
     if (!held && live && this.missedBefore(event)) return "gap";
     const m = event.message;
     // A reply we saw start may come back finished as a plain message.new in a replay.
@@ -256,6 +294,11 @@ export class Transcript {
       index: held ? held.index : -1, pos: { seq: m.seq, index: 0 },
     };
     if (m.html !== undefined) entry.html = m.html;
+    const files = filesOf(m.attachments);
+    if (files) {
+      entry.attachments = files;
+      entry.linked_at = this.now();
+    }
     takeReplyFields(entry, m);
     this.messages.set(m.seq, entry);
     this.emit("message", { message: publicMessage(entry), change: held ? "update" : "new" });
