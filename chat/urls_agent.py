@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from chat.views import desk, desk_api, desk_reports
+from chat.views import attachments, desk, desk_api, desk_reports
 
 urlpatterns = [
     path("", desk.desk, name="desk"),
@@ -12,5 +12,7 @@ urlpatterns = [
     path("api/counts", desk_api.counts, name="desk-api-counts"),
     path("api/labels", desk_api.labels, name="desk-api-labels"),
     path("api/canned", desk_api.canned, name="desk-api-canned"),
+    path("api/attachments", attachments.desk_upload, name="desk-api-attachments"),
+    path("api/attachments/<int:attachment_id>", attachments.desk_discard, name="desk-api-attachment"),
     path("api/agents", desk_api.agents, name="desk-api-agents"),
 ]

@@ -21,7 +21,7 @@ urlpatterns = [
     path("api/widget/handoff", sse.request_handoff, name="widget-handoff"),
     path("api/widget/contact", sse.set_contact, name="widget-contact"),
     path("api/widget/attachments", attachments.widget_upload, name="widget-attachments"),
-    path("agent/api/attachments", attachments.desk_upload, name="desk-api-attachments"),
+    path("api/widget/attachments/<int:attachment_id>", attachments.widget_discard, name="widget-attachment"),
     path("files/<str:value>/", attachments.attachment_file, name="attachment-file"),
     path(
         "api/widget/conversations/<int:conversation_id>/rating",

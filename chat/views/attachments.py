@@ -9,14 +9,14 @@ from django.core.files.storage import FileSystemStorage
 from django.http import FileResponse, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat.models import Attachment, Visitor
 from chat.security import tokens
 from chat.security.file_links import BadLink, attachment_payload, file_link_read
 from chat.security.file_types import FileRefused
 from chat.security.ratelimit import Limit, rate_hit_sync, too_many_requests
-from chat.selectors.access import access_conversation_for_agent, visitor_from_claim
+from chat.selectors.access import NotFound, access_conversation_for_agent, visitor_from_claim
 from chat.selectors.agents import agent_site_ids, is_agent
 from chat.services.attachments import attachment_store
 from chat.views.desk_api import agent_api
@@ -89,6 +89,30 @@ def desk_upload(request):
     attachment.conversation = conversation
     attachment.save(update_fields=["conversation"])
     return JsonResponse({"attachment": attachment_payload(attachment, visitor_id=None)}, status=201)
+
+
+@csrf_exempt  # the Bearer token is the credential
+@require_http_methods(["DELETE"])
+def widget_discard(request, attachment_id: int):
+    """DELETE /api/widget/attachments/<id>: the customer took back an upload before sending it; its files go."""
+    visitor = _visitor(request)
+    if visitor is None:
+        return error_response("unauthorized", "A valid visitor token is required.", 401)
+    deleted, _ = Attachment.objects.filter(pk=attachment_id, visitor=visitor, message__isnull=True).delete()
+    if not deleted:
+        return error_response("not_found", "No such upload, or it was sent already.", 404)
+    return HttpResponse(status=204)
+
+
+@require_http_methods(["DELETE"])
+@agent_api
+def desk_discard(request, attachment_id: int):
+    """DELETE /agent/api/attachments/<id>: the agent took back an upload before sending it; its files go."""
+    unsent = Attachment.objects.filter(pk=attachment_id, agent=request.user, visitor__isnull=True, message__isnull=True)
+    deleted, _ = unsent.delete()
+    if not deleted:
+        raise NotFound()
+    return HttpResponse(status=204)
 
 
 def _may_see(request, attachment: Attachment, visitor_id: int) -> bool:

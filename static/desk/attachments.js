@@ -7,6 +7,7 @@
  */
 
 import { el } from "./util.js";
+import { humanSize } from "../shared/files.js";
 
 export const FILE_TEXT = {
   attach: "Attach files",
@@ -29,19 +30,6 @@ export const FILE_TEXT = {
   signedOut: "Your desk session ended: sign in again.",
 };
 
-/** "0 B", "912 B", "14 KB", "2.4 MB" (decimal units, as the server's limits are written). */
-export function humanSize(bytes) {
-  const n = Number(bytes) || 0;
-  if (n < 1000) return `${n} B`;
-  const units = ["KB", "MB", "GB"];
-  let value = n / 1000;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return `${value < 10 ? value.toFixed(1).replace(/\.0$/, "") : Math.round(value)} ${units[unit]}`;
-}
 
 const KINDS = {
   "application/pdf": "PDF",
@@ -262,6 +250,14 @@ export class UploadTray {
       const xhr = item.xhr;
       item.xhr = null;
       xhr.abort();
+    }
+    if (item.state === "done" && item.attachment?.id) {
+      // Taken back before sending: the server forgets it (best effort; an unsent upload harms nobody).
+      fetch(`${this.url}/${item.attachment.id}`, {
+        method: "DELETE",
+        headers: { "X-CSRFToken": this.csrf() },
+        credentials: "same-origin",
+      }).catch(() => {});
     }
     items.splice(at, 1);
     this.onChange(item.conversation);

@@ -9,6 +9,8 @@
  * Names and types only ever go through textContent and attributes, never innerHTML.
  */
 
+import { humanSize } from "../shared/files.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 const DOC_ICON = "M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8zM14 3v5h5M9 13h6M9 17h6";
 const THUMB_BOX = 220; // px: the longest side of a thumbnail in the transcript
@@ -20,19 +22,7 @@ const KINDS = {
   "image/webp": "WebP",
 };
 
-/** "912 B", "14 KB", "2.4 MB" (decimal units, as the server's limits are written). */
-export function humanSize(bytes) {
-  const n = Math.max(0, Number(bytes) || 0);
-  if (n < 1000) return `${n} B`;
-  const units = ["KB", "MB", "GB"];
-  let value = n / 1000;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return `${value < 10 ? value.toFixed(1).replace(/\.0$/, "") : Math.round(value)} ${units[unit]}`;
-}
+export { humanSize };
 
 /** A short name for a content type: "PDF", "PNG", else the subtype in capitals, else the name's extension. */
 export function fileKind(type, name = "") {
@@ -82,6 +72,14 @@ export function uploadOutcome(status, text) {
  * Upload one file as the customer: multipart `file`, the visitor token as a Bearer. Returns the outcome's
  * promise (never rejected) and a way to abort it.
  */
+/**
+ * Take back an upload that was not sent: the server deletes it (best effort; an unsent upload harms nobody).
+ * @param {{id: number, token: string, url?: string, fetchImpl?: typeof fetch}} options
+ */
+export function discardUpload({ id, token, url = UPLOAD_URL, fetchImpl = globalThis.fetch }) {
+  return fetchImpl(`${url}/${id}`, { method: "DELETE", headers: { Authorization: `Bearer ${token}` } }).catch(() => {});
+}
+
 export function uploadFile({ file, token, onProgress = () => {}, url = UPLOAD_URL, XHR = globalThis.XMLHttpRequest }) {
   const xhr = new XHR();
   let aborted = false;
@@ -249,11 +247,16 @@ export class FileTray {
    * @param {() => void} [options.onChange]
    * @param {() => void} [options.onUnauthorized]  the token was refused: the frame gets a new session
    * @param {(text: string) => void} [options.notice]  tell the customer something
+   * @param {(id: number) => void} [options.discard]  an uploaded file was taken back before sending
    */
-  constructor({ root, t, upload, onChange = () => {}, onUnauthorized = () => {}, notice = () => {}, doc = globalThis.document }) {
+  constructor({
+    root, t, upload, onChange = () => {}, onUnauthorized = () => {}, notice = () => {}, discard = () => {},
+    doc = globalThis.document,
+  }) {
     this.root = root;
     this.t = t;
     this.upload = upload;
+    this.discard = discard;
     this.onChange = onChange;
     this.onUnauthorized = onUnauthorized;
     this.notice = notice;
@@ -322,6 +325,7 @@ export class FileTray {
     if (!item) return;
     item.job?.abort();
     item.job = null;
+    if (item.state === "done" && item.attachment?.id) this.discard(item.attachment.id); // taken back before sending
     this.items = this.items.filter((i) => i !== item);
     this.render();
   }
@@ -474,6 +478,7 @@ export function setUp({ t, root, view, token, notice, reauthenticate, refreshLin
   const tray = new FileTray({
     root, t, notice, onUnauthorized: reauthenticate,
     upload: (file, onProgress) => uploadFile({ file, token: token(), onProgress }),
+    discard: (id) => discardUpload({ id, token: token() }),
   });
   view.setFileRenderer(new FileRenderer({ t, onStale: () => refreshLinks(60000) }));
   return tray;

@@ -246,3 +246,34 @@ def test_a_remote_storage_serves_through_its_own_short_lived_url_after_the_check
     assert response["Location"].startswith("https://files.example.com/attachments/")
     stranger = Client().get(file_link(body["id"], visitor_id=visitor.pk + 1))
     assert stranger.status_code == 404
+
+
+def test_an_upload_taken_back_before_sending_is_deleted_with_its_files(site, visitor, media):
+    token = token_for(visitor)
+    body = upload(Client(), token, "parcel.png", png()).json()["attachment"]
+    stranger = make_visitor(site)
+    path = f"/api/widget/attachments/{body['id']}"
+    assert Client().delete(path, HTTP_AUTHORIZATION=f"Bearer {token_for(stranger)}").status_code == 404
+    assert Client().delete(path).status_code == 401
+    assert Client().delete(path, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 204
+    assert Attachment.objects.count() == 0 and stored_files(media) == []
+    sent_one = upload(Client(), token, "kept.png", png()).json()["attachment"]
+    sent(sent_one["id"])
+    refused = Client().delete(f"/api/widget/attachments/{sent_one['id']}", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert refused.status_code == 404  # a file that was sent is part of the conversation
+    assert Attachment.objects.count() == 1
+
+
+def test_an_agent_takes_back_only_their_own_unsent_upload(site, visitor, media):
+    conversation = Conversation.objects.create(site=site, visitor=visitor)
+    sam, kim = Client(enforce_csrf_checks=True), Client()
+    sam.force_login(make_agent("sam", site))
+    kim.force_login(make_agent("kim", site))
+    sam.get("/agent/")  # the desk page sets the CSRF cookie
+    csrf = sam.cookies["csrftoken"].value
+    body = post_file(kim, "/agent/api/attachments", "label.pdf", PDF, conversation=conversation.pk).json()
+    path = f"/agent/api/attachments/{body['attachment']['id']}"
+    assert sam.delete(path, HTTP_X_CSRFTOKEN=csrf).status_code == 404  # kim's, not sam's
+    assert sam.delete(path).status_code == 403  # no CSRF token
+    assert kim.delete(path).status_code == 204
+    assert Attachment.objects.count() == 0 and stored_files(media) == []

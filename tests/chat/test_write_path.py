@@ -165,6 +165,35 @@ def test_hot_writes_take_one_statement_each():
     assert counts == dict.fromkeys(counts, 1), counts
 
 
+def test_the_one_statement_answer_shows_the_desk_a_confirmed_address():
+    """The hot path builds the visitor from its own row: the inbox update says what the ORM path would."""
+    needs_postgres()
+    from django.utils import timezone
+
+    site = make_site()
+    visitor = make_visitor(site, email="cleo@example.com", email_confirmed_at=timezone.now())
+    agent = make_agent("sam", site)
+    conversation = first_message(visitor)
+    conversations.conversation_bot_pause(conversation=conversation, agent=agent)
+    with effects.collect() as collected:
+        result = conversations.agent_message_send_fast(
+            agent=agent,
+            site_ids=[site.pk],
+            conversation_id=conversation.pk,
+            client_id=new_client_id(),
+            body="on it",
+            internal=False,
+        )
+    assert result is not None
+    [inbox] = [
+        event
+        for _, deliveries in collected.deliveries
+        for group, event in deliveries
+        if group == groups.site_group(site.pk) and event["type"] == "conversation.updated"
+    ]
+    assert inbox["conversation"]["visitor"]["email_confirmed"] is True
+
+
 def test_one_statement_send_stores_what_the_orm_path_would():
     """Seq, prev_seq, counters, the reply begun and the earlier reply stopped, on either path."""
     site = make_site(bot=True)

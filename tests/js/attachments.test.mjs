@@ -447,7 +447,8 @@ describe("the composer's tray", () => {
       jobs.push(job);
       return job;
     };
-    return { root, jobs, tray: new FileTray({ root, t, upload, doc }) };
+    const discarded = [];
+    return { root, jobs, discarded, tray: new FileTray({ root, t, upload, doc, discard: (id) => discarded.push(id) }) };
   }
   const file = (name) => ({ name });
 
@@ -485,6 +486,18 @@ describe("the composer's tray", () => {
     root.querySelectorAll(".chip")[1].querySelector(".chip-remove").dispatch("click");
     assert.equal(jobs[1].aborted, true);
     assert.equal(root.querySelectorAll(".chip").length, 1);
+  });
+
+  test("× on an uploaded file asks the server to forget it; on one still uploading it only aborts", async () => {
+    const { root, jobs, discarded, tray: files } = tray();
+    files.add([file("parcel.png"), file("b.png")]);
+    jobs[0].answer({ kind: "done", attachment: { ...PHOTO } });
+    await settle();
+    const [done, uploading] = root.querySelectorAll(".chip");
+    done.querySelector(".chip-remove").dispatch("click");
+    uploading.querySelector(".chip-remove").dispatch("click");
+    assert.deepEqual(discarded, [PHOTO.id]);
+    assert.equal(jobs[1].aborted, true);
   });
 
   test(`more than ${MAX_FILES} files: the extra ones are refused without an upload`, () => {
