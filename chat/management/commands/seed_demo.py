@@ -127,7 +127,8 @@ def labels_ensure(site: Site) -> int:
 
 class Command(BaseCommand):
     help = (
-        "Create or refresh the demo shop, its admin and agent, knowledge base and canned responses; add missing labels."
+        "Create what is missing of the demo shop (its admin and agent, knowledge base, canned responses, labels) "
+        "and change nothing that exists; --reset restores the demo's articles, canned responses and passwords."
     )
 
     def add_arguments(self, parser):
@@ -136,6 +137,11 @@ class Command(BaseCommand):
             action="append",
             default=[],
             help="An extra origin allowed to embed the demo widget (repeatable).",
+        )
+        parser.add_argument(
+            "--reset",
+            action="store_true",
+            help="Restore the demo articles, canned responses and passwords, undoing a manager's edits.",
         )
 
     @transaction.atomic
@@ -147,23 +153,28 @@ class Command(BaseCommand):
         site.identity_secret = site.identity_secret or "demo-identity-secret"
         site.save()
 
+        # `make run` runs this on every start: a manager's edits (an article rewritten or unpublished, a
+        # changed password) must survive it. Only --reset writes over them.
+        ensure = "update_or_create" if options["reset"] else "get_or_create"
         for title, language, body in ARTICLES:
-            KnowledgeArticle.objects.update_or_create(
+            getattr(KnowledgeArticle.objects, ensure)(
                 site=site, title=title, defaults={"body": body, "language": language, "published": True}
             )
         for shortcut, text in CANNED:
-            CannedResponse.objects.update_or_create(site=site, shortcut=shortcut, defaults={"text": text})
+            getattr(CannedResponse.objects, ensure)(site=site, shortcut=shortcut, defaults={"text": text})
         # Labels are the team's own once created (renamed, recoloured): only the missing ones are added.
         labels_ensure(site)
 
         User = get_user_model()
-        admin, _ = User.objects.get_or_create(username=DEMO_ADMIN[0], defaults={"first_name": "Ada"})
-        admin.is_staff = admin.is_superuser = True
-        admin.set_password(DEMO_ADMIN[1])
-        admin.save()
-        agent, _ = User.objects.get_or_create(username=DEMO_AGENT[0], defaults={"first_name": "Sam"})
-        agent.set_password(DEMO_AGENT[1])
-        agent.save()
+        admin, created = User.objects.get_or_create(username=DEMO_ADMIN[0], defaults={"first_name": "Ada"})
+        if created or options["reset"]:
+            admin.is_staff = admin.is_superuser = True
+            admin.set_password(DEMO_ADMIN[1])
+            admin.save()
+        agent, created = User.objects.get_or_create(username=DEMO_AGENT[0], defaults={"first_name": "Sam"})
+        if created or options["reset"]:
+            agent.set_password(DEMO_AGENT[1])
+            agent.save()
         profile, _ = AgentProfile.objects.get_or_create(user=agent)
         profile.sites.add(site)
 
