@@ -88,7 +88,12 @@ def _for_rows(conversations: QuerySet) -> QuerySet:
 
 def _with_preview(conversations: QuerySet) -> QuerySet:
     """Annotate the last message's text, author kind and privacy, in the same query."""
-    last = Message.objects.filter(conversation=OuterRef("pk")).order_by("-seq")
+    # System lines ("Connecting you with…") say nothing about the conversation: the preview is what was said.
+    last = (
+        Message.objects.filter(conversation=OuterRef("pk"))
+        .exclude(author_kind=Message.AuthorKind.SYSTEM)
+        .order_by("-seq")
+    )
     return conversations.annotate(
         preview_id=Subquery(last.values("pk")[:1]),
         preview_body=Subquery(last.values("body")[:1]),

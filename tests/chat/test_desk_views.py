@@ -215,6 +215,14 @@ def test_rows_carry_the_visitor_unread_count_and_last_message(sam, shop):
     assert row["preview"] == {"author": "agent", "body": "checking", "internal": True}
 
 
+def test_the_preview_is_what_was_said_not_a_system_line(sam, shop):
+    conversation(
+        shop, said=[("customer", "Where is my parcel?"), ("system", "Connecting you with a member of our team.")]
+    )
+    row = api(sam, "conversations?view=queue").json()["conversations"][0]
+    assert row["preview"] == {"author": "customer", "body": "Where is my parcel?", "internal": False}
+
+
 def test_a_bot_preview_drops_its_markdown(sam, shop):
     conversation(
         shop, said=[("customer", "shipping?"), ("bot", "Our **Shipping times** article: [read it](https://x.example)")]
