@@ -17,6 +17,10 @@ def new_site_key() -> str:
     return "site_" + secrets.token_urlsafe(12)
 
 
+# Shown in the widget's language while a site keeps it; a greeting of the site's own is shown as written.
+DEFAULT_GREETING = "Hi! How can we help?"
+
+
 class Site(models.Model):
     """One website with one inbox."""
 
@@ -38,7 +42,7 @@ class Site(models.Model):
         help_text=_('Opening hours per weekday (0 = Monday) in the site\'s time zone, e.g. {"0": ["09:00", "17:00"]}.'),
     )
     time_zone = models.CharField(max_length=64, default="UTC")
-    greeting = models.CharField(max_length=300, blank=True, default="Hi! How can we help?")
+    greeting = models.CharField(max_length=300, blank=True, default=DEFAULT_GREETING)
     away_message = models.CharField(
         max_length=300, blank=True, default="We're away right now; leave a message and we'll reply by email."
     )

@@ -8,10 +8,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.shortcuts import get_object_or_404, render
 from django.utils import translation
+from django.utils.translation import gettext
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
-from chat.models import Site
+from chat.models import DEFAULT_GREETING, Site
 from chat.security.origins import normalize_origin, origin_allowed
 from chat.views.widget_api import site_availability, site_public_config
 
@@ -92,6 +93,9 @@ def widget_frame(request, site_key: str):
         "page_url": page_url(request.GET.get("page", "")),
     }
     with translation.override(language):
+        # The default greeting in the widget's language; a site's own is shown as written.
+        if site.greeting == DEFAULT_GREETING:
+            config["greeting"] = gettext("Hi! How can we help?")
         response = render(request, "widget/frame.html", {"site": site, "config": config, "language": language})
     response["Content-Security-Policy"] = content_security_policy(site, request)
     response["Cache-Control"] = "no-store"  # availability and the site's texts change

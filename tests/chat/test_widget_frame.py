@@ -86,6 +86,15 @@ def test_frame_speaks_chinese_to_a_chinese_browser(client, shop):
     assert "Talk to a human" in english and "转人工客服" not in english
 
 
+def test_the_default_greeting_speaks_the_widgets_language_and_a_sites_own_is_shown_as_written(client, shop):
+    chinese = client.get("/widget/shop/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "您好！有什么可以帮您？" in chinese and "Hi! How can we help?" not in chinese
+    shop.greeting = "Welcome to Ana's Books!"
+    shop.save()
+    own = client.get("/widget/shop/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "Welcome to Ana&#x27;s Books!" in own
+
+
 def test_away_message_shows_outside_business_hours(client, shop):
     shop.business_hours = CLOSED_ALL_WEEK
     shop.away_message = "Back Monday at nine."
