@@ -5,6 +5,7 @@ import re
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Count
 from django.templatetags.static import static
 from django.urls import reverse
@@ -13,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
+from chat.admin_forms import AgentInviteForm, SiteForm
 from chat.models import (
     AgentProfile,
     Attachment,
@@ -28,6 +30,8 @@ from chat.security.file_links import file_link
 from chat.services.conversations import publish_conversation
 from chat.services.knowledge import knowledge_update
 from chat.services.labels import conversation_label_add, conversation_label_remove, label_name_clean
+from chat.services.presence import presence_of
+from chat.tasks.invitations import email_invitation, invite_url, valid_days
 
 admin.site.site_header = "Parley"
 admin.site.site_title = "Parley admin"
@@ -57,6 +61,7 @@ def help_center_url(article: KnowledgeArticle) -> str:
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
+    form = SiteForm
     list_display = ["name", "key", "bot_enabled", "assignment", "created_at"]
     list_filter = ["bot_enabled", "assignment"]
     search_fields = ["name", "key"]
@@ -412,13 +417,71 @@ class MessageAdmin(admin.ModelAdmin):
         return False
 
 
+# What presence_of() answers, as the admin shows it.
+PRESENCE_LABELS = {"online": _("Online"), "away": _("Away"), "offline": _("Offline")}
+
+
 @admin.register(AgentProfile)
 class AgentProfileAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "status", "max_concurrent", "email_when_offline"]
+    """Agents; the add form creates the user too and emails them a link to choose their password."""
+
+    list_display = ["__str__", "presence", "chosen_status", "max_concurrent", "email_when_offline"]
     list_filter = ["status", "sites", "email_when_offline"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "user__email"]
+    list_select_related = ["user"]
     filter_horizontal = ["sites"]
     autocomplete_fields = ["user"]
+    add_fieldsets = [
+        (None, {"fields": ["name", "email", "username", "is_staff"]}),
+        (_("Desk"), {"fields": ["sites", "max_concurrent", "email_when_offline"]}),
+    ]
+    fieldsets = [
+        (None, {"fields": ["user", "presence", "status", "sites"]}),
+        (_("Desk"), {"fields": ["max_concurrent", "email_when_offline", "last_assigned_at"]}),
+    ]
+    readonly_fields = ["presence"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = AgentInviteForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+
+    @admin.display(description=_("Presence now"))
+    def presence(self, profile: AgentProfile) -> str:
+        # Live, from open desk sockets (as the desk and assignment see it); `status` is only what the agent chose.
+        if not profile.pk:
+            return "-"
+        status = presence_of(profile.user)
+        return str(PRESENCE_LABELS.get(status, status))
+
+    @admin.display(description=_("Chosen status"), ordering="status")
+    def chosen_status(self, profile: AgentProfile) -> str:
+        return profile.get_status_display()
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.user = form.create_user()
+        super().save_model(request, obj, form, change)
+        if not change:
+            self._invite(request, obj.user)
+
+    def _invite(self, request, user) -> None:
+        """Queue the invitation once the user is committed, and show its link for an admin to pass on."""
+        user_id = user.pk
+        transaction.on_commit(lambda: email_invitation.enqueue(user_id))
+        self.message_user(
+            request,
+            format_html(
+                _("An invitation is on its way to {}. Its set-password link works once, for {} days: {}"),
+                user.email,
+                valid_days(),
+                format_html('<a href="{0}">{0}</a>', invite_url(user)),
+            ),
+            messages.SUCCESS,
+        )
 
 
 @admin.register(CannedResponse)

@@ -103,7 +103,8 @@ export class ConversationView {
     $("conv-name").textContent = name;
     const site = this.sites.get(row.site);
     $("conv-sub").replaceChildren(
-      ...[row.visitor?.email, this.sites.size > 1 ? site?.name : null, `#${row.id}`]
+      ...[el("span", { class: "conv-number", id: "conv-number", title: `Conversation number ${row.id}` }, `Conversation ${row.id}`),
+        row.visitor?.email && row.visitor.email !== name ? row.visitor.email : null, this.sites.size > 1 ? site?.name : null]
         .filter(Boolean).flatMap((part, i) => (i ? [el("span", { class: "dot" }, "·"), part] : [part])));
     const chip = $("conv-chip");
     const open = row.status === "open";
@@ -426,6 +427,13 @@ export class ConversationView {
     line.classList.toggle("is-on", names.length > 0);
   }
 
+  /** A message of theirs arrived: their typing hint has done its job (the customer, or another agent). */
+  doneTyping(author) {
+    if (author?.kind !== "customer" && author?.kind !== "agent") return;
+    const who = author.kind === "customer" ? "customer" : `agent-${author.id}`;
+    if (this.theirTyping.has(who)) this.showTyping({ author, active: false });
+  }
+
   clearTheirTyping() {
     for (const held of this.theirTyping.values()) clearTimeout(held.timer);
     this.theirTyping.clear();
@@ -556,6 +564,7 @@ export class ConversationView {
     this.note("");
     this.closePicker();
     this.stopTyping();
+    if (this.noteMode) this.setNoteMode(false); // a note is a one-off: the next message goes to the customer
   }
 
   /** The server stored a message we sent: drop its placeholder once the real one is shown. */

@@ -12,6 +12,7 @@ import { ConversationList } from "./list.js";
 import {
   alertAgent, askPermission, inBackground, notificationPermission, setTitleCount, unlockAudio,
 } from "./notify.js";
+import { Panes } from "./panes.js";
 import { bindShortcuts } from "./shortcuts.js";
 import { DeskSocket } from "./socket.js";
 import { Transcript } from "./transcript.js";
@@ -61,6 +62,10 @@ const labelEditor = new LabelEditor({
   onAdd: (conversation, label) => act("label.add", { conversation, label }),
   onRemove: (conversation, label) => act("label.remove", { conversation, label }),
   onRefuse: (text) => toast(text),
+});
+const panes = new Panes({
+  desk: $("desk"), list: $("conversation-list"), toggle: $("details-toggle"), back: $("conv-back"),
+  detailsBack: $("details-back"), detailsClose: $("details-close"),
 });
 const view = new ConversationView({
   me, meName: boot.agent.name, sites, socket, labels: labelEditor, api: API,
@@ -263,6 +268,7 @@ async function select(id) {
   if (previous && previous !== id) socket.send({ type: "unsubscribe", conversation: previous });
   state.selected = id;
   history.replaceState(null, "", `#conversation=${id}`);
+  panes.showConversation(); // before list.select: the list's scroll position is kept as the agent left it
   list.select(id);
   const transcript = transcriptFor(id);
   const row = list.get(id) ?? transcript.conversation ?? { id };
@@ -287,6 +293,7 @@ function clearSelection() {
   list.select(null);
   view.clear();
   details.clear();
+  panes.showList();
 }
 
 /** Tell the server (and the customer) the agent has read the open conversation, when they can see it. */
@@ -359,6 +366,7 @@ socket.on("*", (frame) => {
   }
   if (result !== "applied" || transcript.id !== state.selected) return;
   view.renderEntry(entry);
+  view.doneTyping(entry.author); // their message arrived: "… is typing" has said what it had to say
   if (entry.author?.kind === "customer") markRead();
 });
 
@@ -489,7 +497,9 @@ function setMyStatus(status, { local = false } = {}) {
   button.dataset.status = shown;
   const label = { online: "Online", away: "Away", offline: "Offline" }[shown] ?? shown;
   button.title = `${label} — click to go ${shown === "online" ? "away" : "online"} (p)`;
-  button.setAttribute("aria-label", `Presence: ${label}`);
+  // The name starts with the initials the button shows (WCAG 2.5.3, label in name), then says the status.
+  const initials = button.querySelector(".avatar")?.textContent?.trim();
+  button.setAttribute("aria-label", `${initials ? `${initials}, ` : ""}presence: ${label}`);
 }
 
 function togglePresence() {

@@ -17,7 +17,9 @@ const INIT_WAIT_MS = 3000; // an embedded frame waits this long for the loader's
 const TYPING_IDLE_MS = 4000; // the customer counts as typing until this long after the last keystroke
 const AGENT_TYPING_TTL_MS = 8000; // hide an agent's typing if its "stopped" never arrives
 const NOTICE_MS = 6000;
-const STATUS_REFRESH_MS = 60000;
+// While the chat is open and in view, whether the team is around is asked again this often (a closed or
+// hidden widget asks nothing: thousands of idle pages would otherwise poll).
+const STATUS_REFRESH_MS = 20000;
 // Equal jitter: a retry never comes much sooner than planned, while a crowd is still spread out.
 const SESSION_RETRY = { base: 500, max: 15000, jitter: "equal" };
 // A revocation that cannot get through now is kept in storage and tried again on the next boot.
@@ -529,7 +531,7 @@ class WidgetApp {
     this.connection?.refreshLinks();
     this.view.scrollToEnd();
     this.refreshUnread();
-    if (Date.now() - this.availability.at > STATUS_REFRESH_MS) this.refreshAvailability();
+    this.refreshAvailabilityIfOld();
     if (focus) this.focusInput();
   }
 
@@ -539,6 +541,10 @@ class WidgetApp {
   }
 
   // ---- availability and header ------------------------------------------------------
+
+  refreshAvailabilityIfOld() {
+    if (Date.now() - this.availability.at >= STATUS_REFRESH_MS) void this.refreshAvailability();
+  }
 
   async refreshAvailability() {
     try {
@@ -671,7 +677,11 @@ class WidgetApp {
     document.addEventListener("visibilitychange", () => {
       this.refreshUnread();
       if (document.visibilityState === "visible") this.connection?.refreshLinks(); // links kept a while may have expired
+      if (document.visibilityState === "visible" && this.bridge.active) this.refreshAvailabilityIfOld();
     });
+    setInterval(() => {
+      if (document.visibilityState === "visible" && this.bridge.active) this.refreshAvailabilityIfOld();
+    }, STATUS_REFRESH_MS);
     this.bindFiles();
   }
 

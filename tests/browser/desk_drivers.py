@@ -382,3 +382,26 @@ def clipboard_files(files: list[tuple[str, str, bytes]]) -> list[dict]:
     import base64
 
     return [{"name": n, "type": t, "b64": base64.b64encode(b).decode()} for n, t, b in files]
+
+
+# ---- other window sizes (tests/browser/test_desk_mobile.py) -----------------------------------
+
+
+def resize(desk: Desk, viewport: dict | None) -> None:
+    """Resize the desk's window ({width, height}); None restores the desktop size."""
+    desk.page.set_viewport_size(viewport or DESK_VIEWPORT)
+    size = viewport or DESK_VIEWPORT
+    desk.page.wait_for_function("w => window.innerWidth === w", arg=size["width"])
+
+
+def visible_box(page, selector: str) -> dict:
+    """The bounding box of a visible element (waits until it is visible)."""
+    page.wait_for_selector(selector, state="visible")
+    return page.locator(selector).first.bounding_box()
+
+
+def phone_item_seq(desk: Desk, author: str, text: str) -> int:
+    """Wait for the stored transcript item of `author` containing `text`; return its seq."""
+    item = desk.item(author, text)
+    item.wait_for()
+    return int(item.get_attribute("data-seq"))
