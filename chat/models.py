@@ -371,6 +371,12 @@ class AgentProfile(models.Model):
     email_when_offline = models.BooleanField(
         default=True, help_text=_("Email this agent about a conversation assigned while no dashboard is open.")
     )
+    language = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("Language of the desk for this agent; empty follows the browser."),
+    )
 
     def __str__(self) -> str:
         return self.user.get_full_name() or self.user.get_username()
