@@ -6,6 +6,11 @@ from datetime import datetime
 
 from chat.models import Conversation, Message, Visitor
 
+# The bot's name in frames: the widget and the desk call it the same (the widget in its own language).
+BOT_NAME = "AI assistant"
+# A reply stopped because a person took the conversation over (Message.error_reason), not by the customer.
+TAKEN_OVER = "taken_over"
+
 
 def iso(moment: datetime | None) -> str | None:
     """Format a time as ISO 8601 UTC, as every frame does."""
@@ -18,7 +23,7 @@ def author_of(message: Message) -> dict:
         agent = message.author_agent
         name = agent.first_name or agent.get_username()
         return {"kind": "agent", "name": name, "id": agent.pk}
-    names = {"customer": "", "bot": "Parley", "system": ""}
+    names = {"customer": "", "bot": BOT_NAME, "system": ""}
     return {"kind": message.author_kind, "name": names.get(message.author_kind, "")}
 
 
@@ -36,6 +41,9 @@ def message_payload(message: Message) -> dict:
         payload["internal"] = True
     if message.author_kind == Message.AuthorKind.BOT:
         payload.update(_bot_fields(message))
+    elif message.author_kind == Message.AuthorKind.SYSTEM and message.meta.get("notice"):
+        # What happened, for a client to say in its own language (the body is in the site's).
+        payload["notice"] = {"kind": message.meta["notice"], **{k: v for k, v in message.meta.items() if k == "name"}}
     return payload
 
 
@@ -44,8 +52,11 @@ def _feedback(message: Message) -> bool | None:
 
 
 def _bot_fields(message: Message) -> dict:
-    """What a bot reply did, its sources and quick replies, and the customer's verdict on it."""
-    return {"outcome": message.outcome, "meta": message.meta or {}, "feedback": _feedback(message)}
+    """What a bot reply did, its sources and quick replies, the customer's verdict, and who stopped it."""
+    fields = {"outcome": message.outcome, "meta": message.meta or {}, "feedback": _feedback(message)}
+    if message.status == Message.Status.STOPPED and message.error_reason == TAKEN_OVER:
+        fields["stopped_by"] = "agent"
+    return fields
 
 
 def visitor_payload(visitor: Visitor) -> dict:
@@ -191,7 +202,7 @@ def reply_end(message: Message, *, for_agents: bool = False) -> dict:
         "body": message.body,
         "index": message.stream_index,
     }
-    if for_agents and message.error_reason:
+    if for_agents and message.error_reason and message.status in (Message.Status.FAILED, Message.Status.INTERRUPTED):
         event["reason"] = message.error_reason
     event.update(_bot_fields(message))
     return event

@@ -222,6 +222,7 @@ AUTHOR_KINDS = ("customer", "agent", "bot", "system")
 MESSAGE_STATUSES = ("complete", "streaming", "stopped", "interrupted", "failed")
 ENDED_STATUSES = ("complete", "stopped", "interrupted", "failed")
 OUTCOMES = ("answered", "unanswered", "clarify", "smalltalk", "handoff", "contact")
+NOTICES = ("agent_joined", "bot_back")  # chat/services/conversations.py NOTICES
 LANGUAGES = ("en", "zh-hans")
 QUICK_ACTIONS = ("rephrase", "human")
 ERROR_CODES = (
@@ -255,6 +256,14 @@ def _bot_fields_only_for_bots(message: dict) -> tuple[str, str] | None:
             return name, "is required on a bot message (section 3.1)"
         if not is_bot and name in message:
             return name, "only a bot message carries it (section 3.1)"
+    return None
+
+
+def _notice_only_on_system_lines(message: dict) -> tuple[str, str] | None:
+    if "notice" in message and message.get("author", {}).get("kind") != "system":
+        return "notice", "only a system line carries a notice"
+    if "stopped_by" in message and message.get("status") != "stopped":
+        return "stopped_by", "only a stopped reply says who stopped it"
     return None
 
 
@@ -346,10 +355,13 @@ ATTACHMENT = Obj(
     {"id": ID, "name": STRING, "type": STRING, "size": Int(minimum=1), "image": BOOL, "url": LINK},
     {"width": Int(minimum=1), "height": Int(minimum=1), "thumbnail_url": LINK},
 )
+# Section 3: a system line says what happened in `notice`, for a client to say it in its own language.
+NOTICE = Obj({"kind": OneOf(*NOTICES)}, {"name": STRING})
+STOPPED_BY = {"stopped_by": OneOf("agent")}  # a bot reply a person cut short by taking the conversation over
 MESSAGE = Obj(
     {"id": ID, "seq": ID, "author": AUTHOR, "body": STRING, "created_at": TIME, "status": OneOf(*MESSAGE_STATUSES)},
-    {**BOT_FIELDS, "attachments": ListOf(ATTACHMENT)},
-    (_bot_fields_only_for_bots,),
+    {**BOT_FIELDS, **STOPPED_BY, "attachments": ListOf(ATTACHMENT), "notice": NOTICE},
+    (_bot_fields_only_for_bots, _notice_only_on_system_lines),
 )
 MESSAGE_FOR_AGENTS = MESSAGE.extend(optional={"internal": OneOf(True)})  # customers never see notes
 
@@ -372,6 +384,7 @@ REPLY_SNAPSHOT = frame(
 REPLY_END = frame(
     "reply.end",
     {**_REPLY, "status": OneOf(*ENDED_STATUSES), "body": STRING, "index": Int(minimum=-1), **BOT_FIELDS},
+    STOPPED_BY,
     rules=(_what_an_end_carries,),
 )
 REPLY_END_FOR_AGENTS = REPLY_END.extend(optional={"reason": STRING})

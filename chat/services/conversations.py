@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from chat.models import Conversation, Message, Visitor
 from chat.protocol import events
@@ -25,6 +26,7 @@ from chat.services.messages import (
     SendResult,
     conversation_lock,
     conversations_locking,
+    message_find_by_client_id,
     message_insert,
     message_send_locked,
     written_deliver,
@@ -210,6 +212,12 @@ def agent_message_send(
     """
     with transaction.atomic():
         conversation = conversation_lock(conversation.pk)
+        if (
+            not internal
+            and conversation.owner != Conversation.Owner.AGENT
+            and message_find_by_client_id(conversation=conversation, client_id=client_id) is None
+        ):
+            _take_over(conversation, agent)  # first, so the customer reads who joined before what they wrote
         result = message_send_locked(
             conversation=conversation,
             author=Author(Message.AuthorKind.AGENT, agent),
@@ -219,8 +227,6 @@ def agent_message_send(
             attachments=lambda: attachments_claim(attachment_ids, agent=agent, conversation_id=conversation.pk),
         )
         if result.created and not internal:
-            if conversation.owner != Conversation.Owner.AGENT:
-                _take_over(conversation, agent)
             if conversation.first_human_reply_at is None:
                 conversation.first_human_reply_at = result.message.created_at
                 _save(conversation, "first_human_reply_at")
@@ -229,13 +235,29 @@ def agent_message_send(
 
 
 def _take_over(conversation: Conversation, agent: AbstractBaseUser) -> None:
-    """Make a human the owner: the bot's reply in flight stops and the bot stays silent."""
-    replies.reply_stop_active(conversation=conversation)
+    """Make a human the owner: the bot's reply in flight stops, the bot stays silent, the customer is told who came."""
+    replies.reply_stop_active(conversation=conversation, taken_over=True)
     conversation.owner = Conversation.Owner.AGENT
     if conversation.assignee_id is None:
         conversation.assignee = agent
     _save(conversation, "owner", "assignee")
+    _notice(conversation, "agent_joined", name=agent.first_name or agent.get_username())
     publish_conversation(conversation)
+
+
+# What the customer is told when the conversation changes hands; the widget says it in its own language from
+# `notice`, the desk, transcripts and emails show the body, written in the site's language.
+NOTICES = {
+    "agent_joined": gettext_noop("%(name)s joined the conversation"),
+    "bot_back": gettext_noop("You're back with the assistant"),
+}
+
+
+def _notice(conversation: Conversation, notice: str, **params: str) -> None:
+    """A system line in a conversation the caller holds locked."""
+    with translation.override(conversation.site.language or settings.LANGUAGE_CODE):
+        body = _(NOTICES[notice]) % params
+    message_insert(conversation=conversation, author=SYSTEM, body=body, meta={"notice": notice, **params})
 
 
 def conversation_handoff(
@@ -299,10 +321,12 @@ def conversation_assign_locked(
         conversation.owner = Conversation.Owner.QUEUE
         conversation.queued_at = queued_at or timezone.now()
     else:
-        replies.reply_stop_active(conversation=conversation)
+        replies.reply_stop_active(conversation=conversation, taken_over=True)
         conversation.assignee = assignee
         conversation.owner = Conversation.Owner.AGENT
     _save(conversation, "assignee", "owner", "queued_at")
+    if assignee is not None and (previous is None or previous.pk != assignee.pk):
+        _notice(conversation, "agent_joined", name=assignee.first_name or assignee.get_username())
     publish_conversation(conversation)
     if assignee is None:
         effects.fill([conversation.site_id])
@@ -337,11 +361,14 @@ def conversation_bot_resume(*, conversation: Conversation) -> Conversation:
         conversation = conversation_lock(conversation.pk)
         if not conversation.site.bot_enabled:
             raise ConversationError("bot_disabled", "This site has no bot to hand back to.")
+        if conversation.owner == Conversation.Owner.BOT:
+            return conversation  # already with the bot: nothing to announce
         previous = conversation.assignee
         conversation.owner = Conversation.Owner.BOT
         conversation.assignee = None
         conversation.queued_at = None
         _save(conversation, "owner", "assignee", "queued_at")
+        _notice(conversation, "bot_back")
         publish_conversation(conversation)
         _freed(previous, conversation)
     return conversation

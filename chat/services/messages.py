@@ -60,6 +60,7 @@ def message_insert(
     trigger: Message | None = None,
     lease_until=None,
     attachments: list[Attachment] = (),
+    meta: dict | None = None,
 ) -> Message:
     """Store a message with the next seq of a conversation locked by `conversation_lock`; its events go out on commit.
 
@@ -84,6 +85,7 @@ def message_insert(
         status=status,
         trigger=trigger,
         lease_until=lease_until,
+        meta=meta or {},
         created_at=now,
         updated_at=now,
     )

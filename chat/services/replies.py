@@ -114,12 +114,16 @@ async def reply_stop_now(reply: Message) -> None:
         await effects.call(reply_stop, reply=reply, lane=reply.conversation_id)
 
 
-def reply_stop_active(*, conversation: Conversation) -> None:
-    """Stop every reply still streaming in a conversation the caller holds locked."""
+def reply_stop_active(*, conversation: Conversation, taken_over: bool = False) -> None:
+    """Stop every reply still streaming in a conversation the caller holds locked (`taken_over`: by a person)."""
     streaming = Message.objects.filter(
         conversation=conversation, author_kind=Message.AuthorKind.BOT, status=Message.Status.STREAMING
     )
     for reply in streaming:
+        if taken_over:
+            # Kept when the reply ends, whoever ends it: the customer is told a person cut it short, not them.
+            Message.objects.filter(pk=reply.pk).update(error_reason=events.TAKEN_OVER)
+            reply.error_reason = events.TAKEN_OVER
         _stop_locked(reply)
 
 
@@ -244,14 +248,9 @@ def _finish(
     **only_if,
 ) -> Message | None:
     """End a streaming reply once (whoever comes first wins) and publish `reply.end` on commit."""
-    fields = {
-        "status": status,
-        "body": text,
-        "stream_index": index,
-        "lease_until": None,
-        "error_reason": reason[:300],
-        "updated_at": timezone.now(),
-    }
+    fields = {"status": status, "body": text, "stream_index": index, "lease_until": None, "updated_at": timezone.now()}
+    if reason:  # else keep one set while it streamed: TAKEN_OVER, when a person took the conversation over
+        fields["error_reason"] = reason[:300]
     if ends is not None:
         fields["delta_ends"] = ends
     if outcome:

@@ -154,7 +154,9 @@ export class TranscriptView {
   fill(element, message) {
     const kind = element.dataset.author;
     const status = message.status ?? "complete";
-    const text = message.body ?? "";
+    // A system line with a notice is said in the widget's language; the body is in the site's.
+    const notice = kind === "system" ? message.notice : null;
+    const text = notice?.kind ? this.t(`notice.${notice.kind}`, { name: notice.name ?? "" }) : (message.body ?? "");
     element.dataset.status = status;
     if (message.id != null) element.dataset.id = String(message.id);
     if (message.author?.id != null) element.dataset.agent = String(message.author.id);
@@ -174,9 +176,15 @@ export class TranscriptView {
     if (avatar && kind === "agent") avatar.textContent = (message.author?.name || "?").slice(0, 1).toUpperCase();
     this.fillTime(element.querySelector("time"), message.created_at);
     const note = element.querySelector(".note");
-    note.textContent = status === "pending" ? this.t("message.sending") : NOTES[status] ? this.t(NOTES[status]) : "";
+    note.textContent = status === "pending" ? this.t("message.sending") : this.noteFor(status, message);
     if (kind === "bot") this.fillReply(element, message, status);
     this.fillFiles(element, message.attachments);
+  }
+
+  /** The line under a message that did not end normally; a reply a person cut short says so. */
+  noteFor(status, message) {
+    if (status === "stopped" && message.stopped_by === "agent") return this.t("message.taken_over");
+    return NOTES[status] ? this.t(NOTES[status]) : "";
   }
 
   /** A message's files, under its body. */

@@ -95,8 +95,13 @@ def test_taking_over_mid_reply_stops_the_bot_and_it_stays_silent(desk, customer,
     desk.page.wait_for_selector("#take-over", state="hidden")
     desk.page.wait_for_selector("#stop-bot", state="hidden")
     assert desk.page.text_content("#conv-chip") == "Assigned to you"
+    # The customer is told a person joined, and that the cut-off answer was cut by them, not by the customer.
+    joined = customer.wait_for("system", "Sam joined the conversation")
+    cut = customer.frame.locator("#transcript [data-seq][data-author=bot][data-status=stopped] .note")
+    assert cut.text_content() == "Stopped: a person took over"
 
     answer = desk.send("Hi, Sam here. Yes, PayPal works for every order.")
+    assert answer == joined + 1
     assert customer.wait_for("agent", "Sam here") == answer
 
     follow_up = customer.say("Great, and gift cards too?")

@@ -64,8 +64,12 @@ async def test_agent_reply_reaches_the_customer_and_takes_over(visitor, agent):
     customer, conversation_id = await start_conversation(visitor)
     desk, _ = await open_agent(agent)
     ack = await send_message(desk, "Happy to help!", conversation=conversation_id)
-    assert ack["type"] == "message.ack" and ack["seq"] == 2
-    new, _ = await receive_until(customer, lambda f: f["type"] == "message.new" and f["message"]["seq"] == 2)
+    assert ack["type"] == "message.ack" and ack["seq"] == 3  # after the line that says who joined
+    joined, _ = await receive_until(customer, lambda f: f["type"] == "message.new" and f["message"]["seq"] == 2)
+    assert joined["message"]["author"]["kind"] == "system"
+    assert joined["message"]["body"] == "Sam joined the conversation"
+    assert joined["message"]["notice"] == {"kind": "agent_joined", "name": "Sam"}
+    new, _ = await receive_until(customer, lambda f: f["type"] == "message.new" and f["message"]["seq"] == 3)
     assert new["message"]["author"] == {"kind": "agent", "name": "Sam", "id": agent.pk}
     conversation = await database_sync_to_async(Conversation.objects.get)(pk=conversation_id)
     assert conversation.owner == "agent" and conversation.assignee_id == agent.pk
@@ -84,8 +88,10 @@ async def test_internal_note_never_reaches_the_customer(visitor, agent):
     assert note["message"]["internal"] is True
     await send_message(desk, "public answer", conversation=conversation_id)
     # The public answer arrives; nothing before it may carry the note.
-    public, before = await receive_until(customer, lambda f: f["type"] == "message.new" and f["message"]["seq"] == 3)
-    assert public["prev_seq"] == 1
+    # seq 3 tells the customer who joined; the answer is 4, and the note (2) is a gap they never see.
+    public, before = await receive_until(customer, lambda f: f["type"] == "message.new" and f["message"]["seq"] == 4)
+    joined = [f for f in before if f["type"] == "message.new" and f["message"]["seq"] == 3]
+    assert public["prev_seq"] == 3 and joined[0]["prev_seq"] == 1
     assert "customer seems upset" not in str(before)
     reconnect, welcome = await open_customer(token_for(visitor))
     assert "customer seems upset" not in str(welcome)
@@ -137,15 +143,25 @@ async def test_bot_pause_and_resume_move_ownership(visitor, agent, site):
     customer, conversation_id = await start_conversation(visitor)
     desk, _ = await open_agent(agent)
     await desk.send_json_to({"type": "bot.pause", "conversation": conversation_id})
-    paused, _ = await receive_until(
+    paused, seen = await receive_until(
         customer, lambda f: f["type"] == "conversation.updated" and f["conversation"]["owner"] == "agent"
     )
     assert paused["conversation"]["assignee"]["id"] == agent.pk
     await desk.send_json_to({"type": "bot.resume", "conversation": conversation_id})
-    resumed, _ = await receive_until(
+    resumed, before = await receive_until(
         customer, lambda f: f["type"] == "conversation.updated" and f["conversation"]["owner"] == "bot"
     )
     assert resumed["conversation"]["assignee"] is None
+    # Each change of hands is a line the customer reads, with a notice to say it in the widget's language.
+    lines = [f["message"] for f in [*seen, *before] if f["type"] == "message.new"]
+    notices = [(m["author"]["kind"], m["body"], m.get("notice")) for m in lines]
+    assert notices[-1] == ("system", "You're back with the assistant", {"kind": "bot_back"})
+    assert ("system", "Sam joined the conversation", {"kind": "agent_joined", "name": "Sam"}) in notices
+    await desk.send_json_to({"type": "bot.resume", "conversation": conversation_id})  # already the bot's: no line
+    await desk.send_json_to({"type": "ping"})
+    await receive_until(desk, "pong")
+    last = await database_sync_to_async(lambda: Message.objects.filter(conversation_id=conversation_id).last())()
+    assert last.body == "You're back with the assistant"
     await customer.disconnect()
     await desk.disconnect()
 
@@ -249,6 +265,6 @@ async def test_message_counts_stay_consistent(visitor, agent):
     seqs = await database_sync_to_async(
         lambda: list(Message.objects.filter(conversation_id=conversation_id).values_list("seq", flat=True))
     )()
-    assert seqs == [1, 2, 3, 4]
+    assert seqs == [1, 2, 3, 4, 5]  # the customer's, "Sam joined", three answers
     await customer.disconnect()
     await desk.disconnect()

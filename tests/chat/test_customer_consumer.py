@@ -72,9 +72,9 @@ async def test_resume_replays_exactly_what_was_missed(visitor, agent):
 
     again, welcome = await open_customer(token_for(visitor), cursor="2.0", conversation=conversation.pk)
     bodies = [event["message"]["body"] for event in welcome["events"]]
-    assert bodies == ["agent answer", "agent again"]
-    assert [event["prev_seq"] for event in welcome["events"]] == [2, 3]
-    assert welcome["cursor"] == "5.0"
+    assert bodies == ["Sam joined the conversation", "agent answer", "agent again"]
+    assert [event["prev_seq"] for event in welcome["events"]] == [2, 3, 4]
+    assert welcome["cursor"] == "6.0"
     await again.disconnect()
     await desk.disconnect()
 

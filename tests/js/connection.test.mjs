@@ -609,6 +609,19 @@ describe("bot replies: outcome, meta and the customer's feedback", () => {
     assert.equal(ctx.conn.transcript()[0].outcome, undefined, "a customer message has none");
   });
 
+  test("a reply a person cut short, and the line saying who joined, keep what they say about themselves", () => {
+    const ctx = setup();
+    const ws = goLive(ctx, welcome([ev.message(1, 0, "hi", "customer")], { cursor: "1.0" }));
+    ws.receive(ev.start(2, 1, 60));
+    ws.receive({ ...ev.end(2, 60, -1, "Here's what our"), status: "stopped", outcome: "", meta: {}, feedback: null,
+      stopped_by: "agent" });
+    const joined = ev.message(3, 2, "Sam joined the conversation", "system");
+    ws.receive({ ...joined, message: { ...joined.message, notice: { kind: "agent_joined", name: "Sam" } } });
+    const [, cut, line] = ctx.conn.transcript();
+    assert.deepEqual([cut.status, cut.stopped_by], ["stopped", "agent"]);
+    assert.deepEqual(line.notice, { kind: "agent_joined", name: "Sam" });
+  });
+
   test("feedback goes over the socket once per choice, shows at once, and the server's echo confirms it", () => {
     const ctx = setup();
     const ws = goLive(ctx, welcome([ev.message(1, 0, "q", "customer"), answered(2, 1, 50)], { cursor: "2.0" }));

@@ -27,6 +27,8 @@ import { parseCursor } from "../../shared/cursors.js";
  * @property {string} [outcome]
  * @property {object} [meta]
  * @property {boolean | null} [feedback]
+ * @property {string} [stopped_by]  "agent": a person took over while this reply streamed
+ * @property {{kind: string, name?: string}} [notice]  what a system line announces, to say in the widget's language
  * @property {object[]} [attachments]  its files, with signed links
  * @property {number} [linked_at]  when those links came (they expire)
  */
@@ -60,8 +62,8 @@ import { parseCursor } from "../../shared/cursors.js";
  * @typedef {<K extends keyof TranscriptEvents>(type: K, payload: TranscriptEvents[K]) => void} Emit
  */
 
-/** What a bot reply says about itself (protocol: `outcome`, `meta`, `feedback`), copied when present. */
-const REPLY_FIELDS = /** @type {const} */ (["outcome", "meta", "feedback"]);
+/** What a message says about itself (protocol: `outcome`, `meta`, `feedback`, `stopped_by`, `notice`), copied when present. */
+const REPLY_FIELDS = /** @type {const} */ (["outcome", "meta", "feedback", "stopped_by", "notice"]);
 
 /**
  * A copy of a transcript entry without our bookkeeping (index, pos).
@@ -89,7 +91,7 @@ export function helpfulness(value) {
 }
 
 /**
- * Copy a bot reply's outcome, meta and feedback from a frame onto an entry.
+ * Copy what a message says about itself (a reply's outcome, meta, feedback and who stopped it; a notice) onto an entry.
  * @param {Entry} entry
  * @param {Frame} source
  */
@@ -97,6 +99,10 @@ function takeReplyFields(entry, source) {
   if (typeof source.outcome === "string") entry.outcome = source.outcome;
   if (source.meta && typeof source.meta === "object") entry.meta = source.meta;
   if (source.feedback !== undefined) entry.feedback = helpfulness(source.feedback);
+  if (source.stopped_by === "agent") entry.stopped_by = "agent";
+  if (source.notice && typeof source.notice.kind === "string") {
+    entry.notice = { kind: source.notice.kind, name: typeof source.notice.name === "string" ? source.notice.name : "" };
+  }
 }
 
 /**
