@@ -131,7 +131,7 @@ class Cluster:
         """Database, schema, demo data and static files."""
         ensure_database(self.database_url)
         self.manage("migrate", "--noinput")
-        self.manage("seed_demo", "--origin", self.url)
+        self.manage("seed_demo", "--open-all-hours", "--origin", self.url)
         self.manage("collectstatic", "--noinput")
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:

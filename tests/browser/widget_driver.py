@@ -43,7 +43,7 @@ def live_server(tmp_path_factory, **env_vars):
     manage(env, "migrate", "--noinput")
     process, port = start_daphne(env, "daphne-widget")
     env["PORT"] = str(port)
-    manage(env, "seed_demo")
+    manage(env, "seed_demo", "--open-all-hours")
     try:
         yield LiveServer(process, port, env)
     finally:

@@ -51,7 +51,7 @@ def bot_visitor(transactional_db):
     site = make_site("Bot shop", bot=True)
     from django.core.management import call_command
 
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # a knowledge base for the kb provider
+    call_command("seed_demo", "--open-all-hours", stdout=open("/dev/null", "w"))  # a knowledge base for the kb provider
     from chat.models import KnowledgeArticle, Site
 
     demo = Site.objects.get(key="demo-shop")

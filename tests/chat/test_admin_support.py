@@ -26,7 +26,7 @@ def quiet() -> StringIO:
 
 @pytest.fixture
 def demo(client):
-    call_command("seed_demo", stdout=quiet())
+    call_command("seed_demo", "--open-all-hours", stdout=quiet())
     client.login(username="admin", password="parley-admin")
     return Site.objects.get(key="demo-shop")
 
@@ -231,7 +231,7 @@ def test_seed_demo_adds_missing_labels_and_never_overwrites(demo):
     Label.objects.filter(site=demo, name="vip").update(color="#000000")
     Label.objects.filter(site=demo, name="bug").delete()
     Label.objects.create(site=demo, name="own-label")
-    call_command("seed_demo", stdout=quiet())
+    call_command("seed_demo", "--open-all-hours", stdout=quiet())
     labels = dict(Label.objects.filter(site=demo).values_list("name", "color"))
     assert labels["vip"] == "#000000" and "bug" in labels and "own-label" in labels
     assert len(labels) == len(LABELS) + 1

@@ -25,7 +25,7 @@ MIN_ACCURACY = 0.85
 
 @pytest.fixture
 def demo_site() -> Site:
-    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", "--open-all-hours", stdout=io.StringIO())
     return Site.objects.get(key="demo-shop")
 
 

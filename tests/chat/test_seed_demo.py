@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 
-from chat.management.commands.seed_demo import ARTICLES, CANNED, DEMO_AGENT
+from chat.management.commands.seed_demo import ARTICLES, CANNED, DEMO_AGENT, DEMO_HOURS, DEMO_TIME_ZONE
 from chat.models import CannedResponse, KnowledgeArticle, Site
 
 pytestmark = pytest.mark.django_db
@@ -52,3 +52,17 @@ def test_the_sites_admin_page_shows_where_the_snippet_goes(admin_client):
     site = Site.objects.get(key="demo-shop")
     html = admin_client.get(f"/admin/chat/site/{site.pk}/change/").content.decode()
     assert "Paste this before &lt;/body&gt; on every page" in html
+
+
+def test_the_demo_gets_a_shops_business_hours_that_a_manager_may_change_and_tests_may_leave_out():
+    seed()
+    site = Site.objects.get(key="demo-shop")
+    assert site.business_hours == DEMO_HOURS and site.time_zone == DEMO_TIME_ZONE
+    site.business_hours = {"0": [["09:00", "17:00"]]}
+    site.save()
+    seed()
+    assert Site.objects.get(pk=site.pk).business_hours == {"0": [["09:00", "17:00"]]}  # the manager's week stays
+    seed("--reset")
+    assert Site.objects.get(pk=site.pk).business_hours == DEMO_HOURS
+    seed("--open-all-hours")
+    assert Site.objects.get(pk=site.pk).business_hours == {}  # open around the clock

@@ -136,7 +136,7 @@ def test_session_answer_includes_availability(client, shop):
 def test_demo_page_embeds_the_widget_with_the_admin_snippet(client):
     from django.core.management import call_command
 
-    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    call_command("seed_demo", "--open-all-hours", stdout=open("/dev/null", "w"))
     html = client.get("/").content.decode()
     assert '<script src="http://testserver/static/widget/loader.js" data-site="demo-shop" async></script>' in html
     assert 'href="/admin/"' in html and 'href="/agent/"' in html

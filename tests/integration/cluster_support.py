@@ -202,7 +202,7 @@ def running_cluster(name: str, *, daphnes: int = 2, workers: int = 1, env: dict 
         )
         # Cluster.prepare() also collects static files, which no test here needs (most of the boot time).
         cluster.manage("migrate", "--noinput")
-        cluster.manage("seed_demo", "--origin", SHOP_ORIGIN)
+        cluster.manage("seed_demo", "--open-all-hours", "--origin", SHOP_ORIGIN)
         with ThreadPoolExecutor(daphnes) as pool:
             list(pool.map(lambda _: cluster.start_daphne(), range(daphnes)))
         for _ in range(workers):

@@ -17,7 +17,7 @@ def cluster_env():
     env = service_env(database.url, redis_url(), prefix=f"parley-it-{uuid.uuid4().hex[:8]}")
     try:
         manage(env, "migrate", "--noinput")
-        manage(env, "seed_demo", "--origin", SHOP_ORIGIN)
+        manage(env, "seed_demo", "--open-all-hours", "--origin", SHOP_ORIGIN)
         yield env
     finally:
         database.drop()

@@ -65,7 +65,7 @@ def live(tmp_path_factory):
     manage(env, "migrate", "--noinput")
     process, port = start_daphne(env, "daphne-email")
     env["PORT"] = str(port)
-    manage(env, "seed_demo")
+    manage(env, "seed_demo", "--open-all-hours")
     try:
         yield SimpleNamespace(inbox=inbox, port=port, url=f"http://127.0.0.1:{port}", env=env)
     finally:

@@ -27,7 +27,7 @@ def server(tmp_path_factory, provider):
         tmp_path_factory.mktemp("sse"), AI_PROVIDER="openai", AI_BASE_URL=provider.base_url, AI_API_KEY="sk-sse"
     )
     manage(env, "migrate", "--noinput")
-    manage(env, "seed_demo")
+    manage(env, "seed_demo", "--open-all-hours")
     process, port = start_daphne(env, "daphne-sse")
     yield f"http://127.0.0.1:{port}", env
     process.stop()

@@ -9,6 +9,9 @@ from django.db import transaction
 from chat.models import AgentProfile, CannedResponse, KnowledgeArticle, Label, Site
 
 DEMO_SITE_KEY = "demo-shop"
+# A shop's week: people answer on weekdays and Saturday mornings; the bot takes the rest and asks for an address.
+DEMO_HOURS = {**{str(day): [["08:00", "20:00"]] for day in range(5)}, "5": [["10:00", "16:00"]]}
+DEMO_TIME_ZONE = "Europe/London"
 DEMO_ADMIN = ("admin", "parley-admin")
 DEMO_AGENT = ("agent", "parley-agent")
 
@@ -139,6 +142,12 @@ class Command(BaseCommand):
             help="An extra origin allowed to embed the demo widget (repeatable).",
         )
         parser.add_argument(
+            "--open-all-hours",
+            action="store_true",
+            help="No business hours: the team counts as available around the clock (for tests that must not "
+            "depend on the time of day).",
+        )
+        parser.add_argument(
             "--reset",
             action="store_true",
             help="Restore the demo articles, canned responses and passwords, undoing a manager's edits.",
@@ -148,9 +157,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         port = os.environ.get("PORT", "8000")
         origins = [f"http://127.0.0.1:{port}", f"http://localhost:{port}", *options["origin"]]
-        site, _ = Site.objects.get_or_create(key=DEMO_SITE_KEY, defaults={"name": "Demo Shop"})
+        site, created = Site.objects.get_or_create(key=DEMO_SITE_KEY, defaults={"name": "Demo Shop"})
         site.allowed_origins = sorted(set(site.allowed_origins) | set(origins))
         site.identity_secret = site.identity_secret or "demo-identity-secret"
+        if options["open_all_hours"]:
+            site.business_hours = {}
+        elif created or options["reset"]:
+            site.business_hours, site.time_zone = DEMO_HOURS, DEMO_TIME_ZONE
         site.save()
 
         # `make run` runs this on every start: a manager's edits (an article rewritten or unpublished, a
