@@ -225,9 +225,13 @@ def _json_week(text: str) -> dict | str:
         return text
 
 
-def day_ranges(day: int, pairs: list[list[str]]) -> tuple[list[list[str]], list[str]]:
-    """One day's pairs as stored ("00:00" as a close means midnight, stored "24:00"), and what is wrong with them."""
-    errors, ranges = [], []
+def day_ranges(day: int, pairs: list[list[str]]) -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[str]]:
+    """One day's pairs in minutes, the part of an overnight pair that falls on the next day, and what is wrong.
+
+    "00:00" as a close is midnight (stored "24:00"); a close before the opening runs past midnight:
+    22:00–02:00 on Friday is Friday 22:00–24:00 and Saturday 00:00–02:00.
+    """
+    errors, ranges, spill = [], [], []
     for start, end in pairs:
         if not start or not end:
             errors.append(_("%(day)s: give both an opening and a closing time.") % {"day": WEEKDAYS[day]})
@@ -240,28 +244,32 @@ def day_ranges(day: int, pairs: list[list[str]]) -> tuple[list[list[str]], list[
             )
             continue
         closes = closes or MINUTES_PER_DAY  # a close at 00:00 is the end of the day
-        if closes <= opens:
+        if closes == opens:
             errors.append(
-                _(
-                    "%(day)s: %(start)s–%(end)s closes before it opens. For hours past midnight, close at 00:00 "
-                    "and open the next day at 00:00."
-                )
+                _("%(day)s: %(start)s–%(end)s opens and closes at the same time.")
                 % {"day": WEEKDAYS[day], "start": start, "end": end}
             )
             continue
-        ranges.append((opens, closes))
-    ranges.sort()
-    for (start_a, end_a), (start_b, end_b) in zip(ranges, ranges[1:], strict=False):
-        if start_b < end_a:
-            errors.append(
-                _("%(day)s: %(a)s and %(b)s overlap.")
-                % {
-                    "day": WEEKDAYS[day],
-                    "a": f"{_clock(start_a)}–{_clock(end_a)}",
-                    "b": f"{_clock(start_b)}–{_clock(end_b)}",
-                }
-            )
-    return [[_clock(start), _clock(end)] for start, end in ranges], errors
+        if closes < opens:
+            ranges.append((opens, MINUTES_PER_DAY))
+            spill.append((0, closes))
+        else:
+            ranges.append((opens, closes))
+    return ranges, spill, errors
+
+
+def _overlaps(day: int, ranges: list[tuple[int, int]]) -> list[str]:
+    """A day's ranges (sorted) that overlap, as errors."""
+    return [
+        _("%(day)s: %(a)s and %(b)s overlap.")
+        % {
+            "day": WEEKDAYS[day],
+            "a": f"{_clock(start_a)}–{_clock(end_a)}",
+            "b": f"{_clock(start_b)}–{_clock(end_b)}",
+        }
+        for (start_a, end_a), (start_b, end_b) in zip(ranges, ranges[1:], strict=False)
+        if start_b < end_a
+    ]
 
 
 class WeeklyHoursField(forms.Field):
@@ -274,12 +282,19 @@ class WeeklyHoursField(forms.Field):
             raise forms.ValidationError(
                 _('Business hours are a weekday table, or JSON like {"0": [["09:00", "17:00"]]}.')
             )
-        week, errors = {}, []
+        days: dict[int, list[tuple[int, int]]] = {day: [] for day in range(7)}
+        errors = []
         for key, pairs in sorted((value or {}).items()):
-            ranges, day_errors = day_ranges(int(key), pairs)
+            ranges, spill, day_errors = day_ranges(int(key), pairs)
             errors += day_errors
+            days[int(key)] += ranges
+            days[(int(key) + 1) % 7] += spill  # after midnight is the next day's (Sunday's runs into Monday)
+        week = {}
+        for day, ranges in days.items():
+            ranges.sort()
+            errors += _overlaps(day, ranges)
             if ranges:
-                week[str(key)] = ranges
+                week[str(day)] = [[_clock(start), _clock(end)] for start, end in ranges]
         if errors:
             raise forms.ValidationError(errors)
         return week
@@ -309,7 +324,7 @@ class SiteForm(forms.ModelForm):
         label=gettext_lazy("Business hours"),
         help_text=gettext_lazy(
             "In the site's time zone. A day with no hours is closed; leave every day empty to be open around the "
-            "clock. To stay open past midnight, close at 00:00 and open the next day at 00:00."
+            "clock. Hours past midnight may close before they open: 22:00–02:00 runs into the next day."
         ),
     )
     time_zone = forms.TypedChoiceField(choices=time_zone_choices, initial="UTC", label=gettext_lazy("Time zone"))
@@ -342,7 +357,7 @@ class AgentInviteForm(forms.ModelForm):
 
     class Meta:
         model = AgentProfile
-        fields = ["sites", "max_concurrent", "email_when_offline"]
+        fields = ["sites", "max_concurrent", "email_when_offline", "language"]
 
     def clean_username(self) -> str:
         username = self.cleaned_data["username"]

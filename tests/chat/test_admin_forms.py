@@ -94,13 +94,33 @@ def test_overlapping_hours_are_refused(admin_client, shop):
     assert shop.business_hours == {}
 
 
-def test_inverted_and_half_filled_hours_are_refused(admin_client, shop):
-    response = post_site(admin_client, shop, hours={2: [("17:00", "09:00")], 4: [("09:00", "")]})
+def test_empty_and_half_filled_hours_are_refused(admin_client, shop):
+    response = post_site(admin_client, shop, hours={2: [("09:00", "09:00")], 4: [("09:00", "")]})
     errors = response.context["adminform"].form.errors["business_hours"]
-    assert any(error.startswith("Wednesday: 17:00–09:00 closes before it opens") for error in errors)
+    assert "Wednesday: 09:00–09:00 opens and closes at the same time." in errors
     assert "Friday: give both an opening and a closing time." in errors
     shop.refresh_from_db()
     assert shop.business_hours == {}
+
+
+def test_hours_past_midnight_run_into_the_next_day(admin_client, shop):
+    # A bar's week: Friday night into Saturday, Saturday night into Sunday, Sunday night into Monday.
+    week = {4: [("18:00", "02:00")], 5: [("18:00", "03:30")], 6: [("20:00", "01:00")], 0: [("09:00", "17:00")]}
+    response = post_site(admin_client, shop, hours=week)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    shop.refresh_from_db()
+    assert shop.business_hours == {
+        "0": [["00:00", "01:00"], ["09:00", "17:00"]],
+        "4": [["18:00", "24:00"]],
+        "5": [["00:00", "02:00"], ["18:00", "24:00"]],
+        "6": [["00:00", "03:30"], ["20:00", "24:00"]],
+    }
+
+
+def test_a_night_that_runs_into_the_next_days_hours_is_an_overlap(admin_client, shop):
+    response = post_site(admin_client, shop, hours={1: [("20:00", "10:00")], 2: [("09:00", "17:00")]})
+    errors = response.context["adminform"].form.errors["business_hours"]
+    assert errors == ["Wednesday: 00:00–10:00 and 09:00–17:00 overlap."]
 
 
 def test_a_weekly_table_round_trips_into_the_json_business_hours_reads(admin_client, shop):
