@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django_tasks import task
 
@@ -67,6 +68,9 @@ def email_invitation(user_id: int) -> dict:
         return {"sent": 0, "why": "no address"}
     if user.has_usable_password():
         return {"sent": 0, "why": "password already set"}
-    # The link is made now, not when queued: a retry still carries a token for the user as they are.
-    build_invitation(user, invite_url(user)).send(fail_silently=False)
+    # In the language chosen on their profile, the one their desk will speak.
+    profile = getattr(user, "agent_profile", None)
+    with translation.override((profile.language if profile else "") or settings.LANGUAGE_CODE):
+        # The link is made now, not when queued: a retry still carries a token for the user as they are.
+        build_invitation(user, invite_url(user)).send(fail_silently=False)
     return {"sent": 1}
