@@ -21,6 +21,7 @@ pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
 MEDIUM = {"width": 1024, "height": 768}
+NARROW = {"width": 360, "height": 740}  # the smallest phone the desk is built for
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +154,27 @@ def test_at_a_medium_width_the_details_toggle_and_every_tab_show(desk, customer)
     page.click("#details-close")
     page.wait_for_selector("#details-pane", state="hidden")
     assert toggle.get_attribute("aria-expanded") == "false"
+    resize(desk, None)
+
+
+def test_at_360_px_every_tab_and_the_composer_fit_without_scrolling_sideways(desk, customer):
+    customer.ask_for_human()
+    customer.say("Is the smallest phone served too?")
+    conversation = customer.conversation_id()
+
+    resize(desk, NARROW)
+    page = desk.page
+    desk.view("queue")
+    for view in ("open", "queue", "mine", "resolved"):
+        tab = visible_box(page, f"[data-view={view}]")
+        assert 0 <= tab["x"] and tab["x"] + tab["width"] <= NARROW["width"], view
+    assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
+    desk.row(conversation).click()
+    page.wait_for_selector("#conversation-pane", state="visible")
+    composer = visible_box(page, "#composer-form")
+    assert composer["x"] >= 0 and composer["x"] + composer["width"] <= NARROW["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
+    page.click("#conv-back")
     resize(desk, None)
 
 
