@@ -133,6 +133,9 @@ def test_message_sent_offline_is_delivered_once_when_back_online(parley_server, 
     context.set_offline(True)
     frame.wait_for_selector("#status[data-state=offline]")
     assert "reconnecting" in frame.text_content("#status").lower()
+    # The banner sits above the messages, not over them.
+    status, scroll = (frame.locator(selector).bounding_box() for selector in ("#status", "#scroll"))
+    assert status["y"] + status["height"] <= scroll["y"]
     ask(frame, PAYMENT)
     frame.wait_for_selector("#transcript .msg.pending[data-status=pending]")
     assert frame.text_content("#transcript .msg.pending .body") == PAYMENT
@@ -334,7 +337,9 @@ def test_an_agent_joins_types_reads_and_answers(parley_server, context, browser)
         "client_id: crypto.randomUUID()})",
         [conversation, answer],
     )
-    frame.wait_for_selector("#transcript [data-author=agent][data-seq='3']")
+    # Seq 3 tells the customer who joined (in the widget's language); the answer follows it.
+    frame.wait_for_selector("#transcript [data-author=agent][data-seq='4']")
+    assert frame.text_content("#transcript [data-author=system][data-seq='3'] .body") == "Sam joined the conversation"
     assert frame.text_content("#transcript [data-author=agent] .body") == answer
     assert frame.locator("#transcript [data-author=agent] .body b").count() == 0
     frame.wait_for_selector("#typing", state="hidden")
