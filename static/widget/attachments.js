@@ -4,8 +4,8 @@
  * - FileTray: the composer's files. Each uploads at once (XMLHttpRequest, for its progress bar), with a
  *   remove button, a Retry after a network failure, and the server's reason when it refuses the file.
  *   The frame sends the message with the uploaded ids once every upload is done.
- * - FileRenderer: a message's files under its body: images as thumbnails that open full size in a new
- *   tab, anything else as a row (icon, name, type, size) that downloads.
+ * - FileRenderer: a message's files under its body: images as thumbnails that open full size in the widget
+ *   (in a new tab with a modified click), anything else as a row (icon, name, type, size) that downloads.
  * Names and types only ever go through textContent and attributes, never innerHTML.
  */
 
@@ -194,8 +194,48 @@ export class FileRenderer {
     img.decoding = "async";
     img.addEventListener?.("error", () => this.onStale());
     link.appendChild(img);
+    // A plain click shows the image here; a modified one (new tab, download) is left to the browser.
+    link.addEventListener?.("click", (event) => {
+      if (event.button || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey || !link.href) return;
+      event.preventDefault();
+      this.view(link.href, name);
+    });
     this.relink(link, file);
     return link;
+  }
+
+  /** Show one image full size over the conversation; Escape, the close button or a click beside it close it. */
+  view(href, name) {
+    const doc = this.doc;
+    const dialog = make(doc, "dialog", "file-viewer");
+    dialog.setAttribute("aria-label", name);
+    const close = make(doc, "button", "viewer-close", "×");
+    close.type = "button";
+    close.setAttribute("aria-label", this.t("files.close"));
+    const img = make(doc, "img", "viewer-image");
+    img.alt = name;
+    img.src = href;
+    const download = make(doc, "a", "viewer-download", this.t("files.download", { name }));
+    download.href = href;
+    download.download = name;
+    const bar = make(doc, "div", "viewer-bar");
+    bar.append(make(doc, "span", "viewer-name", name), download);
+    dialog.append(close, img, bar);
+    close.addEventListener("click", () => dialog.close());
+    dialog.addEventListener("click", (event) => {
+      if (event.target === dialog) dialog.close();  // the backdrop, not the image or its bar
+    });
+    dialog.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape") return;
+      event.preventDefault();
+      event.stopPropagation(); // closes the image, not the widget (frame.js closes it on Escape)
+      dialog.close();
+    });
+    dialog.addEventListener("close", () => dialog.remove());
+    doc.body.appendChild(dialog);
+    dialog.showModal();
+    close.focus();
+    return dialog;
   }
 
   row(file) {

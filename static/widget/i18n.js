@@ -114,6 +114,7 @@ const en = {
   "files.drop": "Drop files to attach them",
   "files.open": "Open {name} full size",
   "files.download": "Download {name}",
+  "files.close": "Close",
 };
 
 const zhHans = {
@@ -212,6 +213,7 @@ const zhHans = {
   "files.drop": "将文件拖放到这里即可添加",
   "files.open": "查看原图：{name}",
   "files.download": "下载 {name}",
+  "files.close": "关闭",
 };
 
 export const CATALOGS = Object.freeze({ en, "zh-hans": zhHans });

@@ -95,7 +95,7 @@ def test_a_pasted_screenshot_is_sent_and_the_agent_gets_it_live(parley_server, c
     ask(frame, "Here is a photo")
     frame.wait_for_selector("#tray", state="hidden")
 
-    # The customer sees the thumbnail inline, sized before it loads, opening full size in a new tab.
+    # The customer sees the thumbnail inline, sized before it loads, a link to the full size.
     selector = "#transcript [data-seq][data-author=customer] .file-image img"
     frame.wait_for_function(IMAGE_LOADED_JS, arg=selector)
     img = frame.locator(selector)
@@ -105,6 +105,13 @@ def test_a_pasted_screenshot_is_sent_and_the_agent_gets_it_live(parley_server, c
     assert link.get_attribute("target") == "_blank"
     full = fetch_link(frame, link.get_attribute("href"))
     assert (full["status"], full["type"], full["head"][1:4]) == (200, "image/png", "PNG")
+    # A plain click shows it full size inside the widget; Escape closes it.
+    link.click()
+    frame.wait_for_function(IMAGE_LOADED_JS, arg="dialog.file-viewer[open] img.viewer-image")
+    assert frame.text_content("dialog.file-viewer .viewer-name") == "parcel.png"
+    assert frame.evaluate("document.activeElement.getAttribute('aria-label')") == "Close"
+    page.keyboard.press("Escape")
+    frame.wait_for_selector("dialog.file-viewer", state="detached")
 
     # The agent got the message live, with links of its own that work with a desk session.
     heard = agent_heard(agent, "f => f.type === 'message.new' && (f.message.attachments || []).length > 0")
