@@ -164,18 +164,22 @@ def test_at_360_px_every_tab_and_the_composer_fit_without_scrolling_sideways(des
 
     resize(desk, NARROW)
     page = desk.page
-    desk.view("queue")
-    for view in ("open", "queue", "mine", "resolved"):
-        tab = visible_box(page, f"[data-view={view}]")
-        assert 0 <= tab["x"] and tab["x"] + tab["width"] <= NARROW["width"], view
-    assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
-    desk.row(conversation).click()
-    page.wait_for_selector("#conversation-pane", state="visible")
-    composer = visible_box(page, "#composer-form")
-    assert composer["x"] >= 0 and composer["x"] + composer["width"] <= NARROW["width"]
-    assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
-    page.click("#conv-back")
-    resize(desk, None)
+    try:
+        if page.is_visible("#conv-back"):  # a conversation left open by an earlier test: back to the list
+            page.click("#conv-back")
+        desk.view("queue")
+        for view in ("open", "queue", "mine", "resolved"):
+            tab = visible_box(page, f"[data-view={view}]")
+            assert 0 <= tab["x"] and tab["x"] + tab["width"] <= NARROW["width"], view
+        assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
+        desk.row(conversation).click()
+        page.wait_for_selector("#conversation-pane", state="visible")
+        composer = visible_box(page, "#composer-form")
+        assert composer["x"] >= 0 and composer["x"] + composer["width"] <= NARROW["width"]
+        assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
+        page.click("#conv-back")
+    finally:
+        resize(desk, None)
 
 
 def test_the_header_typing_line_and_note_mode(desk, customer):
