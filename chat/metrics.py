@@ -17,6 +17,8 @@ REGISTRY = prometheus_client.CollectorRegistry()
 # A hosted model's first token takes 0.3-3 s, the offline bot's milliseconds; AI_TIMEOUT (20 s by default)
 # ends the wait, so nothing is observed above it.
 FIRST_TOKEN_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0)
+# A customer's message is stored and acknowledged in milliseconds; the upper buckets show queueing under load.
+ACK_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 # A stop cancels a task and stores the reply: milliseconds, unless the database or the provider hangs.
 STOP_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -50,6 +52,12 @@ STOP_LATENCY = prometheus_client.Histogram(
     "parley_stop_latency_seconds",
     "From a stop reaching the worker to its reply ending.",
     buckets=STOP_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+MESSAGE_ACK = prometheus_client.Histogram(
+    "parley_message_ack_seconds",
+    "From a customer's message.send reaching its socket to the ack leaving it.",
+    buckets=ACK_LATENCY_BUCKETS,
     registry=REGISTRY,
 )
 FIRST_TOKEN = prometheus_client.Histogram(

@@ -7,6 +7,7 @@ import time
 
 from django.conf import settings
 
+from chat import metrics
 from chat.protocol import events, frames
 from chat.realtime import db_threads, groups
 from chat.realtime.broadcast import layer_message
@@ -183,11 +184,13 @@ class CustomerConsumer(ParleyConsumer):
 
     async def handle_message_send(self, frame: dict) -> None:
         """Store the message once per client_id, then acknowledge it to this socket."""
+        started = time.perf_counter()
         sent = await commands.message_send(
             visitor=self.visitor, conversation_id=self.conversation_id, fields=frame, ip=self.ip
         )
         self.conversation_id = sent.message.conversation_id
         await self.send_event(sent.ack)
+        metrics.MESSAGE_ACK.observe(time.perf_counter() - started)
 
     async def handle_reply_stop(self, frame: dict) -> None:
         """Stop a bot reply of this visitor's conversation."""

@@ -49,6 +49,7 @@ ACK_P99_TARGET = 0.100  # seconds
 ACK_P99_STARVED = 1.0  # seconds
 CUSTOMERS = 8  # on addresses of their own
 QUIET_SECONDS = 6  # the customers alone first, for the comparison the printout makes
+METRICS_TOKEN = "abuse-load-metrics"
 CUSTOMER_PAUSE = 0.55  # seconds between a customer's ack and its next message: under 20 in any 10 s
 
 
@@ -57,6 +58,7 @@ def cluster():
     env = {
         "PARLEY_CONNECTIONS_PER_IP": "1000",  # above nginx's limit_conn, which the first test reaches
         "PARLEY_HELLO_TIMEOUT": "60",  # sockets held open without hello while nginx counts them
+        "PARLEY_METRICS_TOKEN": METRICS_TOKEN,  # each Daphne's own ack histogram, read before and after
     }
     with running_cluster("abuse", daphnes=2, workers=1, env=env) as running:
         yield running
@@ -218,6 +220,28 @@ async def many_tabs(base: str, port: int, address: str, tabs: int) -> tuple[list
         await asyncio.gather(*(connection.close() for connection in connections))
 
 
+def server_acks(cluster) -> dict[float, float]:
+    """Every Daphne's `parley_message_ack_seconds` buckets, summed: upper bound -> acks at or under it."""
+    buckets: dict[float, float] = {}
+    for port in cluster.cluster.daphnes:
+        response = httpx.get(
+            f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10
+        )
+        response.raise_for_status()
+        for line in response.text.splitlines():
+            if line.startswith("parley_message_ack_seconds_bucket{"):
+                bound = float(line.split('le="', 1)[1].split('"', 1)[0])
+                buckets[bound] = buckets.get(bound, 0) + float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
+def over(after: dict[float, float], before: dict[float, float], seconds: float) -> str:
+    """How many acks between two readings took longer than `seconds` in the server, of how many."""
+    total = after[math.inf] - before.get(math.inf, 0)
+    within = after[seconds] - before.get(seconds, 0)
+    return f"{total - within:.0f} of {total:.0f}"
+
+
 def percentile(ordered: list[float], fraction: float) -> float:
     """The nearest-rank percentile of sorted values."""
     return ordered[max(0, round(fraction * len(ordered)) - 1)]
@@ -249,11 +273,13 @@ async def test_one_address_minting_sessions_and_tabs_is_cut_off_while_other_cust
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as abuser:
         await loop.run_in_executor(abuser, abuser_ready)  # started and imported before anything is measured
         await asyncio.gather(*(customer.start(base, port) for customer in customers))
+        started = server_acks(cluster)
         try:
             # A quiet spell first: the same customers without the attack, so the printout compares like with like.
             quiet_until = time.monotonic() + QUIET_SECONDS
             await asyncio.gather(*(customer.chat(quiet_until, pause=CUSTOMER_PAUSE) for customer in customers))
             quiet = sorted(latency for customer in customers for latency in customer.latencies)
+            quieted = server_acks(cluster)
             for customer in customers:
                 customer.latencies.clear()
             until = time.monotonic() + 12
@@ -262,6 +288,7 @@ async def test_one_address_minting_sessions_and_tabs_is_cut_off_while_other_cust
             await chatting
         finally:
             await asyncio.gather(*(customer.connection.close() for customer in customers if customer.connection))
+    attacked = server_acks(cluster)
 
     minted = statuses.count(200)
     assert minted <= SESSIONS_PER_ADDRESS, f"{minted} of {len(statuses)} sessions minted from one address"
@@ -280,7 +307,8 @@ async def test_one_address_minting_sessions_and_tabs_is_cut_off_while_other_cust
         f"{len(latencies)} acks elsewhere: p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms "
         f"(target {ACK_P99_TARGET * 1000:.0f} ms: {'met' if p99 < ACK_P99_TARGET else 'MISSED'}); "
         f"without the attack, {len(quiet)} acks: p50 {statistics.median(quiet) * 1000:.1f} ms, "
-        f"p99 {percentile(quiet, 0.99) * 1000:.1f} ms"
+        f"p99 {percentile(quiet, 0.99) * 1000:.1f} ms. Inside Parley (socket to ack), over 100 ms: "
+        f"{over(attacked, quieted, ACK_P99_TARGET)} under the attack, {over(quieted, started, ACK_P99_TARGET)} without"
     )
     assert len(latencies) >= 100
     assert p99 < ACK_P99_STARVED
