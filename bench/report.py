@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ORDER = ["idle", "relay", "cluster", "streaming", "stop", "reconnect", "sse", "kb"]
+ORDER = ["idle", "relay", "cluster", "streaming", "stop", "reconnect", "sse", "kb", "data"]
 
 
 def write_json(result: dict, out: Path = RESULTS) -> Path:

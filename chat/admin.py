@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import format_html
@@ -27,6 +27,7 @@ from chat.models import (
     Visitor,
 )
 from chat.security.file_links import file_link
+from chat.selectors import search
 from chat.services.conversations import publish_conversation
 from chat.services.knowledge import knowledge_update
 from chat.services.labels import conversation_label_add, conversation_label_remove, label_name_clean
@@ -96,12 +97,24 @@ class VisitorAdmin(admin.ModelAdmin):
     list_display = ["__str__", "site", "email", "email_confirmed", "email_opt_out", "external_id", "last_seen"]
     list_filter = ["site", "email_opt_out", ("email_confirmed_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "email", "external_id"]
+    list_select_related = ["site"]
+    paginator = search.EstimatedCountPaginator
+    show_full_result_count = False  # a second COUNT(*) of the whole table on every search
     # Only the customer's signed link confirms an address; an admin may still unsubscribe them on request.
     readonly_fields = ["first_seen", "last_seen", "last_page_url", "user_agent", "email_confirmed_at"]
 
     @admin.display(description=_("Email confirmed"), boolean=True, ordering="email_confirmed_at")
     def email_confirmed(self, visitor: Visitor) -> bool:
         return visitor.email_confirmed
+
+    def get_search_results(self, request, queryset, search_term):
+        """Name and email through their trigram indexes, or the site's user id exactly."""
+        term = search_term.strip()[: search.ADMIN_QUERY_CHARS]
+        if not term:
+            return queryset, False
+        people = queryset.filter(Q(name__icontains=term) | Q(email__icontains=term)).values_list("pk", flat=True)
+        known = queryset.filter(external_id=term).values_list("pk", flat=True)
+        return queryset.filter(pk__in={*people[: search.ADMIN_HITS], *known[: search.ADMIN_HITS]}), False
 
 
 class LabelForm(forms.ModelForm):
@@ -305,7 +318,11 @@ class ConversationAdmin(admin.ModelAdmin):
     list_filter = ["status", "owner", RatingFilter, LabelFilter, "site", "assignee"]
     search_fields = ["visitor__name", "visitor__email", "messages__body", "labels__name"]
     list_select_related = ["site", "visitor", "assignee"]
-    date_hierarchy = "created_at"
+    paginator = search.EstimatedCountPaginator
+    show_full_result_count = False  # a second COUNT(*) of the whole table on every search
+    # Newest first by id: the primary key serves the first page as it is, where sorting by `updated_at` across
+    # every site would sort the whole table. (No date hierarchy either: it scans the table for its years.)
+    ordering = ["-id"]
     filter_horizontal = ["labels"]
     fieldsets = [
         (None, {"fields": ["site", "visitor", "status", "owner", "assignee"]}),
@@ -374,6 +391,18 @@ class ConversationAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("labels")
 
+    def get_search_results(self, request, queryset, search_term):
+        """The desk's search (its indexes: names, emails, message text), or a label's exact name."""
+        term = search_term.strip()[: search.ADMIN_QUERY_CHARS]
+        if not term:
+            return queryset, False
+        hits = search.conversation_hits(conversations=queryset, q=term, limit=search.ADMIN_HITS)
+        labelled = Conversation.labels.through.objects.filter(label__name=term).values_list(
+            "conversation_id", flat=True
+        )
+        ids = {hit.conversation_id for hit in hits} | set(labelled[: search.ADMIN_HITS])
+        return queryset.filter(pk__in=ids), False
+
     def has_add_permission(self, request):
         return False  # conversations start from the widget; changes go through the desk so events go out
 
@@ -408,7 +437,17 @@ class MessageAdmin(admin.ModelAdmin):
     list_display = ["conversation", "seq", "author_kind", "status", "internal", "outcome", "feedback", "created_at"]
     list_filter = ["author_kind", "status", "internal", "outcome", "feedback"]
     search_fields = ["body"]
+    list_select_related = ["conversation__visitor"]
+    paginator = search.EstimatedCountPaginator
+    show_full_result_count = False  # a second COUNT(*) of the whole table on every search
     readonly_fields = [field.name for field in Message._meta.fields]
+
+    def get_search_results(self, request, queryset, search_term):
+        """The newest matching messages, through the search index (a scan on SQLite)."""
+        term = search_term.strip()[: search.ADMIN_QUERY_CHARS]
+        if not term:
+            return queryset, False
+        return search.message_matches(messages=queryset, q=term, limit=search.ADMIN_HITS), False
 
     def has_add_permission(self, request):
         return False
@@ -433,11 +472,11 @@ class AgentProfileAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user"]
     add_fieldsets = [
         (None, {"fields": ["name", "email", "username", "is_staff"]}),
-        (_("Desk"), {"fields": ["sites", "max_concurrent", "email_when_offline"]}),
+        (_("Desk"), {"fields": ["sites", "max_concurrent", "email_when_offline", "language"]}),
     ]
     fieldsets = [
         (None, {"fields": ["user", "presence", "status", "sites"]}),
-        (_("Desk"), {"fields": ["max_concurrent", "email_when_offline", "last_assigned_at"]}),
+        (_("Desk"), {"fields": ["max_concurrent", "email_when_offline", "language", "last_assigned_at"]}),
     ]
     readonly_fields = ["presence"]
 
@@ -540,3 +579,6 @@ admin.site.unregister(DBTaskResult)
 @admin.register(DBTaskResult)
 class TaskResultAdmin(DBTaskResultAdmin):
     search_fields = ("task_path", "exception_class_path")
+
+
+from chat import admin_api  # noqa: E402, F401  the public API's tokens and webhooks

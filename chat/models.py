@@ -430,3 +430,135 @@ class KnowledgeArticle(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# --- the public API and its webhooks ---------------------------------------------------------------
+
+
+class ApiToken(models.Model):
+    """A key to the public API that acts as one agent, on that agent's sites; only its hash is stored."""
+
+    class Scope(models.TextChoices):
+        READ = "read", _("Read only")
+        WRITE = "write", _("Read and write")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80, help_text=_("What the token is for, e.g. “CRM sync”."))
+    prefix = models.CharField(max_length=16, unique=True, editable=False, help_text=_("Shown to tell tokens apart."))
+    secret_hash = models.CharField(max_length=64, editable=False)
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.READ)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def new_webhook_secret() -> str:
+    """A fresh signing secret for a webhook endpoint."""
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of the site's own systems that hears about conversations, messages and ratings."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=500)
+    events = models.JSONField(default=list, help_text=_('The event types to send, e.g. ["message.created"].'))
+    secret = models.CharField(max_length=80, default=new_webhook_secret, help_text=_("Signs every delivery."))
+    active = models.BooleanField(default=True)
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["site", "pk"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event sent to one endpoint: its payload and how the latest attempt went."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        RETRYING = "retrying", _("Retrying")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.UUIDField(help_text=_("Sent as Parley-Event-Id; the same for every attempt."))
+    event_type = models.CharField(max_length=40)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = _("webhook deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhook_delivery_once_per_endpoint")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.endpoint_id}"
+
+
+class ContactAttributes(models.Model):
+    """Custom attributes of a customer that the site's own systems keep (plan, order count, ...)."""
+
+    visitor = models.OneToOneField(Visitor, on_delete=models.CASCADE, related_name="attributes")
+    data = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = _("contact attributes")
+
+    def __str__(self) -> str:
+        return f"attributes of {self.visitor_id}"
+
+
+class DailyStats(models.Model):
+    """One site's report numbers for one day (in one time zone), so a period's report reads days, not rows.
+
+    Medians cannot be added up, so the day keeps its first-response and resolution times themselves; ratings are
+    kept per assignee. A day is recomputed whenever one of its conversations changed after `computed_at`.
+    """
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="daily_stats")
+    day = models.DateField()
+    time_zone = models.CharField(max_length=64)
+    conversations = models.PositiveIntegerField(default=0)
+    bot_alone = models.PositiveIntegerField(default=0)
+    first_responses = models.JSONField(default=list, help_text=_("Seconds to the first human answer, one per answer."))
+    resolutions = models.JSONField(default=list, help_text=_("Seconds from start to resolve, one per resolve."))
+    ratings = models.JSONField(
+        default=dict, help_text=_('Ratings per assignee id ("" for none): how many of each score 1 to 5.')
+    )
+    computed_at = models.DateTimeField()
+    # The newest conversation when the day was counted: one created later with a date in this day (an import,
+    # a backfill) makes the day be counted again.
+    last_conversation_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = _("daily stats")
+        constraints = [
+            models.UniqueConstraint(fields=["site", "time_zone", "day"], name="daily_stats_unique_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.day} ({self.time_zone})"

@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "axes",  # failed sign-ins, per IP and username (PARLEY_LOGIN_RATE)
     "django_tasks",
     "django_tasks_db",  # the task queue's table; `manage.py db_worker` runs it (docs/deployment.md)
+    "rest_framework",  # the public API under /api/v1/ (docs/api.md)
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # the API docs' Swagger UI and Redoc, served from here rather than a CDN
 ]
 
 MIDDLEWARE = [
@@ -58,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "chat.views.desk_language.DeskLanguageMiddleware",  # after auth: the agent's profile names the desk's language
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into 429
 ]
@@ -74,6 +78,7 @@ TEMPLATES = [
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
+                "django.template.context_processors.i18n",  # LANGUAGE_CODE for <html lang>
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
@@ -453,3 +458,42 @@ PARLEY_EMAIL_FOLLOWUP_DELAY = env_int("PARLEY_EMAIL_FOLLOWUP_DELAY", 180, minimu
 # The link in a follow-up reopens the conversation for this long; a confirmation link works this long.
 PARLEY_EMAIL_OPEN_MAX_AGE = env_int("PARLEY_EMAIL_OPEN_MAX_AGE", 60 * 60 * 24 * 30, minimum=60)
 PARLEY_EMAIL_CONFIRM_MAX_AGE = env_int("PARLEY_EMAIL_CONFIRM_MAX_AGE", 60 * 60 * 24 * 7, minimum=60)
+
+
+# --- Parley: the public API and webhooks (docs/api.md) ---
+# Requests per API token (every process shares the budget through Redis, as the other limits do).
+PARLEY_API_TOKEN_RATE = _rate("PARLEY_API_TOKEN_RATE", "600/60")
+# Webhook URLs may not reach loopback, private, link-local or other non-public addresses: a site's manager
+# could otherwise make Parley call into its own network. Only for trials on one machine (and the tests).
+PARLEY_WEBHOOK_ALLOW_PRIVATE = env_bool("PARLEY_WEBHOOK_ALLOW_PRIVATE", False)
+# Each delivery attempt gives up after this many seconds (connect, and each read); then it is retried.
+PARLEY_WEBHOOK_TIMEOUT = env_float("PARLEY_WEBHOOK_TIMEOUT", 10.0, minimum=0.1)
+# A failed delivery is tried again this many times, with the task retries' backoff (PARLEY_TASK_RETRY_DELAY).
+PARLEY_WEBHOOK_RETRIES = env_int("PARLEY_WEBHOOK_RETRIES", 8, minimum=0)
+# Each process remembers which sites have endpoints for this long: a message of a site without webhooks
+# then costs no query. A new endpoint is heard of at once in its own process, in the others within this.
+PARLEY_WEBHOOK_SITES_CACHE_SECONDS = env_float("PARLEY_WEBHOOK_SITES_CACHE_SECONDS", 10.0, minimum=0.0)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["chat.api.authentication.ApiTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["chat.api.authentication.TokenScopePermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["chat.api.authentication.ApiTokenThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["chat.api.parsers.BoundedJSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "chat.api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Parley API",
+    "DESCRIPTION": "Conversations, messages, contacts, articles and reports of the sites an agent serves.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "chat.api.errors.add_error_responses"],
+}

@@ -33,6 +33,7 @@ urlpatterns = [
         sse.email_transcript,
         name="widget-conversation-transcript",
     ),
+    path("api/v1/", include("chat.api.urls")),
     path("api/widget/<str:site_key>/session", widget_api.session_start, name="widget-session"),
     path("api/widget/<str:site_key>/session/revoke", widget_session.session_revoke, name="widget-session-revoke"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -358,6 +358,11 @@ def connection_limits(*, ip: str | None = None, visitor_id: int | None = None) -
     return limits
 
 
+def api_token_limits(token_id: int) -> list[Limit]:
+    """The budget of one public-API token (PARLEY_API_TOKEN_RATE), shared by every process."""
+    return [Limit.of("api_token", f"api-token:{token_id}", settings.PARLEY_API_TOKEN_RATE)]
+
+
 # --- who the client is ------------------------------------------------------------------------------
 
 

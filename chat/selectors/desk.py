@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -24,6 +24,7 @@ from chat.models import (
     Visitor,
 )
 from chat.protocol import events
+from chat.selectors import search
 from chat.selectors.access import NotFound, access_conversation_for_agent
 from chat.selectors.agents import agent_site_ids, site_agents
 
@@ -67,12 +68,6 @@ def _ordering(view: str) -> list:
     if view == "resolved":
         return ["-updated_at", "-pk"]
     return [F("last_message_at").desc(nulls_last=True), "-pk"]
-
-
-def _matching(q: str) -> Q:
-    """Name, email or any message text (notes included: agents wrote them to be found)."""
-    said = Message.objects.filter(conversation=OuterRef("pk"), body__icontains=q)
-    return Q(visitor__name__icontains=q) | Q(visitor__email__icontains=q) | Q(Exists(said))
 
 
 def _labelled(name: str) -> Q:
@@ -140,10 +135,74 @@ def _plain(text: str) -> str:
 
 @dataclass(frozen=True)
 class ConversationPage:
-    """A page of list rows and whether more follow."""
+    """A page of list rows, whether more follow, and the keyset of its last row (where the next page starts)."""
 
     rows: list[dict]
     more: bool
+    last: tuple | None = None
+
+
+@dataclass(frozen=True)
+class _Keyset:
+    """How a view is ordered: by one column (nullable, NULLs first or last, ascending or not), then by id."""
+
+    column: str
+    ascending: bool
+    nulls_first: bool
+
+
+KEYSETS = {
+    "queue": _Keyset("queued_at", ascending=True, nulls_first=True),
+    "mine": _Keyset("last_message_at", ascending=False, nulls_first=False),
+    "open": _Keyset("last_message_at", ascending=False, nulls_first=False),
+    "resolved": _Keyset("updated_at", ascending=False, nulls_first=False),
+}
+
+
+def list_key(*, view: str, raw: object, search: bool) -> tuple:
+    """A page key as the client sent it back, checked and typed; ValueError when it is not one of ours."""
+    if not isinstance(raw, list) or len(raw) != 2 or not isinstance(raw[1], int) or isinstance(raw[1], bool):
+        raise ValueError("not a list key")
+    value, pk = raw
+    if search:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ValueError("not a rank")
+        return (float(value), pk)
+    if value is None:
+        return (None, pk)
+    if not isinstance(value, str):
+        raise ValueError("not a time")
+    return (datetime.fromisoformat(value), pk)
+
+
+def _row_key(conversation: Conversation, view: str) -> tuple:
+    value = getattr(conversation, KEYSETS[view].column)
+    return (None if value is None else value.isoformat(), conversation.pk)
+
+
+def _after(keyset: _Keyset, value, pk: int) -> tuple[Q, Q | None]:
+    """Rows after (value, pk) in the view's order: a seekable part, then the NULL rows still to come (or None)."""
+    column = keyset.column
+    beyond = "gt" if keyset.ascending else "lt"
+    if value is None:
+        same_nulls = Q(**{f"{column}__isnull": True, f"pk__{beyond}": pk})
+        # After the last NULL row come the non-NULL rows, when NULLs sort first.
+        return same_nulls, Q(**{f"{column}__isnull": False}) if keyset.nulls_first else None
+    # `column <= value` (or >=) lets the index seek; the tie on `value` is settled by the id.
+    reach = "gte" if keyset.ascending else "lte"
+    seek = Q(**{f"{column}__{reach}": value}) & (Q(**{f"{column}__{beyond}": value}) | Q(**{f"pk__{beyond}": pk}))
+    return seek, None if keyset.nulls_first else Q(**{f"{column}__isnull": True})
+
+
+def _keyset_rows(query: QuerySet, view: str, after: tuple | None, limit: int) -> list[Conversation]:
+    """Up to `limit` + 1 rows after `after`, in two seeks at most (the NULL rows are a range of their own)."""
+    if after is None:
+        return list(query[: limit + 1])
+    first, then = _after(KEYSETS[view], *after)
+    rows = list(query.filter(first)[: limit + 1])
+    if then is not None and len(rows) <= limit:
+        rows += list(query.filter(then)[: limit + 1 - len(rows)])
+    return rows
 
 
 def desk_conversations(
@@ -153,12 +212,13 @@ def desk_conversations(
     q: str = "",
     site_id: int | None = None,
     label: str = "",
-    offset: int = 0,
+    after: tuple | None = None,
     limit: int = 50,
     ids: list[int] | None = None,
 ) -> ConversationPage:
-    """One view of the agent's conversations, searched and filtered; with `ids`, just those rows (for live refresh).
+    """One view of the agent's conversations, filtered, after the keyset `after`; with `ids`, just those rows.
 
+    With `q`, the matches best first (`after` is then a (rank, id) keyset) and each row carries a `snippet`.
     `label` is a clean label name (`labels.label_name_clean`); it matches that label on any of the agent's sites.
     """
     query = Conversation.objects.filter(site_id__in=desk_site_ids(user=user, site_id=site_id))
@@ -166,18 +226,54 @@ def desk_conversations(
         query = query.filter(pk__in=ids)
     else:
         query = query.filter(_in_view(view, user))
-    if q:
-        query = query.filter(_matching(q))
     if label:
         query = query.filter(_labelled(label))
-    query = _with_preview(_for_rows(query)).order_by(*_ordering(view))
-    rows = list(query[offset : offset + limit + 1])
-    return ConversationPage(rows=[conversation_row(c) for c in rows[:limit]], more=len(rows) > limit)
+    if q and ids is None:
+        return _search_page(query=query, q=q, after=after, limit=limit)
+    snippets = None
+    if q:
+        # A live refresh of search results: only the rows that still match, with their snippets.
+        hits = search.conversation_hits(conversations=query, q=q, limit=len(ids or ()))
+        query = query.filter(pk__in=[hit.conversation_id for hit in hits])
+        snippets = search.hit_snippets(hits=hits, q=q)
+    rows = _keyset_rows(_with_preview(_for_rows(query)).order_by(*_ordering(view)), view, after, limit)
+    page = rows[:limit]
+    return ConversationPage(
+        rows=[_with_snippet(conversation_row(c), snippets) for c in page],
+        more=len(rows) > limit,
+        last=_row_key(page[-1], view) if page else None,
+    )
+
+
+def _with_snippet(row: dict, snippets: dict[int, dict] | None) -> dict:
+    if snippets is not None:
+        row["snippet"] = snippets.get(row["id"])
+    return row
+
+
+def _search_page(*, query: QuerySet, q: str, after: tuple | None, limit: int) -> ConversationPage:
+    """A page of search results, best match first, each with its marked snippet."""
+    hits = search.conversation_hits(conversations=query, q=q, after=after, limit=limit + 1)
+    page = hits[:limit]
+    by_id = {
+        c.pk: c for c in _with_preview(_for_rows(Conversation.objects.filter(pk__in=[h.conversation_id for h in page])))
+    }
+    snippets = search.hit_snippets(hits=page, q=q)
+    rows = []
+    for hit in page:
+        row = conversation_row(by_id[hit.conversation_id])
+        row["snippet"] = snippets.get(hit.conversation_id)
+        rows.append(row)
+    last = page[-1] if page else None
+    return ConversationPage(rows=rows, more=len(hits) > limit, last=(last.rank, last.conversation_id) if last else None)
 
 
 def desk_counts(*, user: AbstractBaseUser, site_id: int | None = None, label: str = "") -> dict:
     """How many conversations each view holds (and how many of mine have unread messages), by site and label."""
-    query = Conversation.objects.filter(site_id__in=desk_site_ids(user=user, site_id=site_id))
+    # Every count is of open conversations: leaving the resolved years out lets the index skip them.
+    query = Conversation.objects.filter(
+        site_id__in=desk_site_ids(user=user, site_id=site_id), status=Conversation.Status.OPEN
+    )
     if label:
         query = query.filter(_labelled(label))
     open_ = Q(status=Conversation.Status.OPEN)

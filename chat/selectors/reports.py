@@ -10,12 +10,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from chat.ai.retrieval import analyze, contains_cjk
 from chat.models import Conversation, Label, Message
+from chat.selectors import rollups
 
 # Longest period one report covers: a year of daily bars is still readable, and bounds the work.
 MAX_DAYS = 366
@@ -179,25 +181,9 @@ def period_days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=n) for n in range((end - start).days + 1)]
 
 
-def first_response_seconds(conversation: Conversation) -> float | None:
-    """Seconds from when the customer started waiting for a human (else from the start) to the first human answer.
-
-    A conversation requeued after its first answer has a later `queued_at`; the start is used then.
-    """
-    answered = conversation.first_human_reply_at
-    if answered is None:
-        return None
-    waited_from = conversation.queued_at
-    if waited_from is None or waited_from > answered:
-        waited_from = conversation.created_at
-    return max(0.0, (answered - waited_from).total_seconds())
-
-
-def resolution_seconds(conversation: Conversation) -> float | None:
-    """Seconds from the first message to the resolve, for resolved conversations."""
-    if conversation.status != Conversation.Status.RESOLVED or conversation.resolved_at is None:
-        return None
-    return max(0.0, (conversation.resolved_at - conversation.created_at).total_seconds())
+# The per-conversation times live with the rollups that store them; the report's callers know them from here.
+first_response_seconds = rollups.first_response_seconds
+resolution_seconds = rollups.resolution_seconds
 
 
 def _median(values: list[float]) -> float | None:
@@ -316,68 +302,59 @@ def unanswered_questions(
     return sorted(groups, key=lambda g: -g.count)[:limit]
 
 
-def _score_fields(prefix: str = "") -> dict:
-    """Aggregates of the ratings (of `prefix` conversations): count, sum and one count per score."""
-    rating = f"{prefix}rating"
-    rated = Q(**{f"{rating}__isnull": False})
-    return {
-        "rated": Count("pk", filter=rated),
-        "total": Coalesce(Sum(rating, filter=rated), 0),
-        **{f"score_{score}": Count("pk", filter=Q(**{rating: score})) for score in SCORES},
-    }
+def satisfaction(*, numbers: dict[tuple[int, date], rollups.DayNumbers], start: date, end: date) -> Satisfaction:
+    """Ratings of the period's conversations per day and per assignee, from the days' numbers.
 
-
-def _score_stats(row: dict) -> ScoreStats:
-    return ScoreStats(
-        count=row["rated"], total=row["total"], distribution=tuple(row[f"score_{score}"] for score in SCORES)
-    )
-
-
-def _agent_name(row: dict) -> str:
-    full = f"{row['assignee__first_name']} {row['assignee__last_name']}".strip()
-    return full or row["assignee__username"]
-
-
-def satisfaction(
-    *, site_ids: list[int], start: date, end: date, since: datetime, until: datetime, tz: tzinfo
-) -> Satisfaction:
-    """Ratings of the conversations created from `since` until `until`, per day (in `tz`) and per assignee.
-
-    Two queries, whatever the period: the days' aggregates (the overall numbers are their sum) and the assignees'.
     A rating belongs to the day its conversation started, as every other number of the page does.
     """
-    rated = Conversation.objects.filter(
-        site_id__in=site_ids, created_at__gte=since, created_at__lt=until, rating__isnull=False
-    )
-    per_day = {
-        row["day"]: _score_stats(row)
-        for row in rated.annotate(day=TruncDate("created_at", tzinfo=tz))
-        .values("day")
-        .annotate(**_score_fields())
-        .order_by()
-    }
-    days = [(day, per_day.get(day, ScoreStats())) for day in period_days(start, end)]
+    days = []
+    for day in period_days(start, end):
+        merged = rollups.merged_ratings([n for (_site, d), n in numbers.items() if d == day])
+        days.append((day, _score_stats_of(list(merged.values()))))
     overall = ScoreStats(
         count=sum(stats.count for _day, stats in days),
         total=sum(stats.total for _day, stats in days),
         distribution=tuple(sum(stats.distribution[i] for _day, stats in days) for i in range(len(SCORES))),
     )
-    agent_rows = (
-        rated.values("assignee", "assignee__first_name", "assignee__last_name", "assignee__username")
-        .annotate(**_score_fields())
-        .order_by()
-    )
+    per_assignee = rollups.merged_ratings(list(numbers.values()))
+    users = {
+        user.pk: user
+        for user in get_user_model()
+        .objects.filter(pk__in=[int(key) for key in per_assignee if key != rollups.NO_ASSIGNEE])
+        .only("first_name", "last_name", "username")
+    }
+    # An assignee deleted since the day was stored is nobody now, as the conversation's assignee is.
+    regrouped: dict[int | None, list[list[int]]] = defaultdict(list)
+    for key, counts in per_assignee.items():
+        agent_id = int(key) if key != rollups.NO_ASSIGNEE and int(key) in users else None
+        regrouped[agent_id].append(counts)
     agents = [
         AgentScore(
-            agent_id=row["assignee"],
-            name=_agent_name(row) if row["assignee"] is not None else "",
-            stats=_score_stats(row),
+            agent_id=agent_id,
+            name=_user_name(users[agent_id]) if agent_id is not None else "",
+            stats=_score_stats_of(counts),
         )
-        for row in agent_rows
+        for agent_id, counts in regrouped.items()
+        if sum(map(sum, counts))
     ]
     # Most rated first; the unassigned row (the bot's and the queue's conversations) last.
     agents.sort(key=lambda a: (a.agent_id is None, -a.stats.count, a.name.casefold(), a.agent_id or 0))
     return Satisfaction(overall=overall, days=days, agents=agents)
+
+
+def _score_stats_of(counts: list[list[int]]) -> ScoreStats:
+    """Score counts (one list of five per group) added up."""
+    distribution = tuple(sum(group[i] for group in counts) for i in range(len(SCORES)))
+    return ScoreStats(
+        count=sum(distribution),
+        total=sum(score * n for score, n in zip(SCORES, distribution)),
+        distribution=distribution,
+    )
+
+
+def _user_name(user) -> str:
+    full = f"{user.first_name} {user.last_name}".strip()
+    return full or user.username
 
 
 def label_counts(*, site_ids: list[int], since: datetime, until: datetime, limit: int = MAX_LABELS) -> list[LabelCount]:
@@ -410,41 +387,26 @@ def report_build(
     end = min(end, start + timedelta(days=MAX_DAYS - 1))
     since = datetime.combine(start, time.min, tzinfo=tz)
     until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz)
-    human_wrote = Message.objects.filter(
-        conversation=OuterRef("pk"), author_kind=Message.AuthorKind.AGENT, internal=False
-    )
-    rows = (
-        Conversation.objects.filter(site_id__in=site_ids, created_at__gte=since, created_at__lt=until)
-        .annotate(human_wrote=Exists(human_wrote))
-        .only("created_at", "owner", "status", "queued_at", "first_human_reply_at", "resolved_at")
-    )
-
-    per_day = {day: {"conversations": 0, "bot_alone": 0, "responses": []} for day in period_days(start, end)}
-    responses, resolutions = [], []
-    buckets = [0] * len(RESPONSE_BUCKETS)
-    for conversation in rows.iterator():
-        day = per_day[conversation.created_at.astimezone(tz).date()]
-        day["conversations"] += 1
-        if conversation.owner == Conversation.Owner.BOT and not conversation.human_wrote:
-            day["bot_alone"] += 1
-        response = first_response_seconds(conversation)
-        if response is not None:
-            responses.append(response)
-            day["responses"].append(response)
-            buckets[_bucket(response)] += 1
-        resolution = resolution_seconds(conversation)
-        if resolution is not None:
-            resolutions.append(resolution)
-
-    days = [
-        DayStats(
-            day=day,
-            conversations=data["conversations"],
-            bot_alone=data["bot_alone"],
-            median_first_response=_median(data["responses"]),
+    numbers = rollups.period_numbers(site_ids=site_ids, days=period_days(start, end), tz=tz)
+    responses: list[float] = []
+    resolutions: list[float] = []
+    days = []
+    for day in period_days(start, end):
+        of_day = [n for (_site, d), n in numbers.items() if d == day]
+        day_responses = [seconds for n in of_day for seconds in n.first_responses]
+        responses += day_responses
+        resolutions += [seconds for n in of_day for seconds in n.resolutions]
+        days.append(
+            DayStats(
+                day=day,
+                conversations=sum(n.conversations for n in of_day),
+                bot_alone=sum(n.bot_alone for n in of_day),
+                median_first_response=_median(day_responses),
+            )
         )
-        for day, data in per_day.items()
-    ]
+    buckets = [0] * len(RESPONSE_BUCKETS)
+    for response in responses:
+        buckets[_bucket(response)] += 1
     return Report(
         start=start,
         end=end,
@@ -458,6 +420,6 @@ def report_build(
         response_buckets=[(label, count) for (_limit, label), count in zip(RESPONSE_BUCKETS, buckets)],
         bot=bot_stats(site_ids=site_ids, since=since, until=until, now=now or timezone.now()),
         unanswered=unanswered_questions(site_ids=site_ids, since=since, until=until),
-        satisfaction=satisfaction(site_ids=site_ids, start=start, end=end, since=since, until=until, tz=tz),
+        satisfaction=satisfaction(numbers=numbers, start=start, end=end),
         labels=label_counts(site_ids=site_ids, since=since, until=until),
     )

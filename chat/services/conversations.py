@@ -16,7 +16,7 @@ from chat.protocol import events
 from chat.realtime import broadcast, effects, groups
 from chat.selectors import agents
 from chat.selectors.conversations import latest_conversation
-from chat.services import message_sql, notifications, replies
+from chat.services import message_sql, notifications, replies, webhooks
 from chat.services.attachments import attachments_claim
 from chat.services.errors import ConversationError
 from chat.services.messages import (
@@ -72,6 +72,7 @@ def publish_conversation(conversation: Conversation, *, customer: bool = True) -
         (groups.site_group(conversation.site_id), events.queue(site_id=conversation.site_id, count=count))
     )
     effects.deliver(conversation.pk, deliveries)
+    webhooks.conversation_updated(conversation)
 
 
 def _visitor_lock(visitor_id: int) -> Visitor:
@@ -105,6 +106,7 @@ def _conversation_for_customer_message(visitor: Visitor) -> Conversation:
         queued_at=now if owner == Conversation.Owner.QUEUE else None,
     )
     conversation = conversation_lock(created.pk)
+    webhooks.conversation_created(conversation)
     publish_conversation(conversation)
     if owner == Conversation.Owner.QUEUE:
         effects.fill([conversation.site_id])
@@ -385,6 +387,7 @@ def conversation_resolve(*, conversation: Conversation) -> Conversation:
         conversation.resolved_at = timezone.now()
         _save(conversation, "status", "resolved_at")
         publish_conversation(conversation)
+        webhooks.conversation_resolved(conversation)
         _freed(conversation.assignee, conversation)
     return conversation
 

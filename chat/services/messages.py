@@ -12,7 +12,7 @@ from chat import metrics
 from chat.models import Attachment, Conversation, Message
 from chat.protocol import events
 from chat.realtime import broadcast, effects
-from chat.services import message_sql
+from chat.services import message_sql, webhooks
 from chat.services.attachments import attachments_attach, attachments_payloads
 
 
@@ -109,6 +109,8 @@ def message_insert(
     )
     metrics.MESSAGES_STORED.inc()
     effects.deliver(conversation.pk, message_deliveries(conversation, message, prev_public_seq, attachments))
+    if status != Message.Status.STREAMING:  # a bot reply is announced when it ends
+        webhooks.message_created(message, site_id=conversation.site_id)
     return message
 
 
@@ -159,6 +161,7 @@ def written_deliver(
     metrics.MESSAGES_STORED.inc()
     prev_public_seq = None if internal else written.prev_public_seq
     effects.deliver(conversation.pk, message_deliveries(conversation, message, prev_public_seq))
+    webhooks.message_created(message, site_id=conversation.site_id)
     return message
 
 

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat.models import Conversation, Visitor
+from chat.services import webhooks
 from chat.services.conversations import publish_conversation
 from chat.services.errors import ConversationError
 from chat.services.messages import conversation_lock
@@ -29,4 +30,5 @@ def conversation_rate(*, visitor: Visitor, conversation: Conversation, score: in
         # Not `updated_at`: a rating is not activity that should lift the conversation in the desk's list.
         conversation.save(update_fields=["rating", "rating_comment", "rated_at"])
         publish_conversation(conversation)
+        webhooks.csat_submitted(conversation)
     return conversation

@@ -21,7 +21,7 @@ from chat.models import Conversation, Message
 from chat.protocol import events
 from chat.realtime import broadcast, effects
 from chat.selectors import agents
-from chat.services import message_sql
+from chat.services import message_sql, webhooks
 from chat.services.errors import ConversationError
 from chat.services.messages import BOT, conversation_lock, message_deliveries, message_insert
 
@@ -260,6 +260,7 @@ def _finish(
         return None
     reply = Message.objects.select_related("conversation").get(pk=reply_id)
     reply_end_deliver(reply)
+    webhooks.message_created(reply, site_id=reply.conversation.site_id)
     metrics.REPLIES_ENDED.inc(status)
     return reply
 

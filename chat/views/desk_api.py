@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django.core import signing
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
@@ -18,7 +19,9 @@ from chat.views.http import BadRequest, error_response
 
 MAX_QUERY_CHARS = 100
 MAX_IDS = 100
-MAX_OFFSET = 10_000
+# A cursor is a signed JSON of a few short fields; anything much longer is not one of ours.
+MAX_CURSOR_CHARS = 300
+CURSOR_SALT = "chat.desk.list-cursor"
 # Fetches from other sites are refused even though they could not read the answer: no side channel on timing.
 SAME_ORIGIN_FETCH = {"same-origin", "none"}
 
@@ -81,10 +84,38 @@ def _label(request) -> str:
         raise BadRequest("bad_request", "`label` must be a label name: 1 to 40 characters of plain text.") from None
 
 
+def _cursor(request, *, view: str, search: bool) -> tuple | None:
+    """The `cursor` a previous page handed out, as the key its last row had; 400 for anything else."""
+    raw = request.GET.get("cursor", "")
+    if raw == "":
+        return None
+    refused = BadRequest("bad_request", "`cursor` is not one this list handed out; start again without it.")
+    if len(raw) > MAX_CURSOR_CHARS:
+        raise refused
+    try:
+        data = signing.loads(raw, salt=CURSOR_SALT)
+        if data.get("v") != view or data.get("s") != search:
+            raise ValueError("a cursor of another list")
+        return desk_selectors.list_key(view=view, raw=data.get("k"), search=search)
+    except (signing.BadSignature, ValueError, TypeError, AttributeError):
+        raise refused from None
+
+
+def _next_cursor(page: desk_selectors.ConversationPage, *, view: str, search: bool) -> str | None:
+    """An opaque token for the page after this one; signed, so a client cannot forge a key."""
+    if not page.more or page.last is None:
+        return None
+    return signing.dumps({"v": view, "s": search, "k": list(page.last)}, salt=CURSOR_SALT, compress=True)
+
+
 @require_GET
 @agent_api
 def conversations(request):
-    """GET /agent/api/conversations?view=queue|mine|open|resolved&q=&site=&label=&offset=&limit= (or ?ids=1,2)."""
+    """GET /agent/api/conversations?view=queue|mine|open|resolved&q=&site=&label=&cursor=&limit= (or ?ids=1,2).
+
+    `next` in the answer is the cursor of the following page (null on the last one); with `q`, rows come best
+    match first and carry a `snippet`.
+    """
     view = request.GET.get("view", "open")
     if view not in desk_selectors.VIEWS:
         raise BadRequest("bad_request", f"`view` must be one of {', '.join(desk_selectors.VIEWS)}.")
@@ -100,11 +131,19 @@ def conversations(request):
         site_id=site_id,
         label=label,
         ids=_ids(request),
-        offset=_int(request, "offset", default=0, maximum=MAX_OFFSET),
+        after=_cursor(request, view=view, search=bool(q)),
         limit=_int(request, "limit", default=50, minimum=1, maximum=100),
     )
     counts = desk_selectors.desk_counts(user=request.user, site_id=site_id, label=label)
-    return JsonResponse({"view": view, "conversations": page.rows, "more": page.more, "counts": counts})
+    return JsonResponse(
+        {
+            "view": view,
+            "conversations": page.rows,
+            "more": page.more,
+            "next": _next_cursor(page, view=view, search=bool(q)),
+            "counts": counts,
+        }
+    )
 
 
 @require_GET

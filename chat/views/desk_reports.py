@@ -13,8 +13,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from chat.selectors import desk as desk_selectors
-from chat.selectors import reports
+from chat.selectors import reports, rollups
 from chat.selectors.access import NotFound
+from chat.tasks import rollups as rollup_tasks
 from chat.views.desk import agent_required
 
 DEFAULT_DAYS = 14
@@ -370,7 +371,14 @@ def reports_page(request):
         site_ids = desk_selectors.desk_site_ids(user=request.user, site_id=site_id)
     except NotFound:
         site_id, site_ids = None, desk_selectors.desk_site_ids(user=request.user, site_id=None)
-    report = reports.report_build(site_ids=site_ids, start=start, end=end, tz=timezone.get_current_timezone())
+    tz = timezone.get_current_timezone()
+    report = reports.report_build(site_ids=site_ids, start=start, end=end, tz=tz)
+    today = timezone.localdate(timezone=tz)
+    pending = rollups.days_to_store(site_ids=site_ids, start=report.start, end=report.end, tz=tz, today=today)
+    if pending:
+        # Past days counted from rows this time: stored, the next visit reads one row per site and day.
+        days = sorted(day for _site, day in pending)
+        rollup_tasks.rollups_refresh.enqueue(site_ids, days[0].isoformat(), days[-1].isoformat(), rollups.tz_name(tz))
     sites = desk_selectors.desk_sites(user=request.user)
     # Rows of several sites say which site they are from.
     site_names = {s["id"]: s["name"] for s in sites} if len(site_ids) > 1 else {}

@@ -6,34 +6,35 @@
  * ever go through `textContent` and attributes, never `innerHTML`.
  */
 
+import { t } from "./i18n.js";
 import { el } from "./util.js";
 import { humanSize } from "../shared/files.js";
 
 export const FILE_TEXT = {
-  attach: "Attach files",
-  attachHint: "Attach files — images, PDFs or text (or drop / paste them here)",
-  drop: "Drop files to attach them",
-  tray: "Files to send",
-  remove: (name) => `Remove ${name}`,
-  retry: "Retry",
-  retryName: (name) => `Retry uploading ${name}`,
-  uploading: (pct) => `Uploading… ${pct}%`,
-  uploaded: "Ready to send",
-  network: "Upload failed: the connection dropped.",
-  serverFailed: (status) => `Upload failed: the server had a problem (HTTP ${status}).`,
-  refused: (status) => `The server refused this file (HTTP ${status}).`,
-  busy: (seconds) => `Too many files at once; retry ${seconds ? `in ${seconds} s` : "in a moment"}.`,
-  stillUploading: "Wait until the files have uploaded.",
-  fixFailed: "A file did not upload: retry it or remove it.",
-  open: (name) => `Open ${name} full size`,
-  download: (name, kind, size) => `Download ${name} (${kind}, ${size})`,
-  signedOut: "Your desk session ended: sign in again.",
+  attach: t("files.attach"),
+  attachHint: t("files.attach_hint"),
+  drop: t("files.drop"),
+  tray: t("files.tray"),
+  remove: (name) => t("files.remove", { name }),
+  retry: t("files.retry"),
+  retryName: (name) => t("files.retry_name", { name }),
+  uploading: (percent) => t("files.uploading", { percent }),
+  uploaded: t("files.uploaded"),
+  network: t("files.network"),
+  serverFailed: (status) => t("files.server_failed", { status }),
+  refused: (status) => t("files.refused", { status }),
+  busy: (seconds) => (seconds ? t("files.busy_in", { seconds }) : t("files.busy")),
+  stillUploading: t("files.still_uploading"),
+  fixFailed: t("files.fix_failed"),
+  open: (name) => t("files.open", { name }),
+  download: (name, kind, size) => t("files.download", { name, kind, size }),
+  signedOut: t("files.signed_out"),
 };
 
 
 const KINDS = {
   "application/pdf": "PDF",
-  "text/plain": "Text",
+  "text/plain": t("files.kind_text"),
   "image/png": "PNG",
   "image/jpeg": "JPEG",
   "image/gif": "GIF",
@@ -46,7 +47,7 @@ export function fileKind(type, name = "") {
   const sub = String(type || "").split("/")[1];
   if (sub) return sub.toUpperCase().slice(0, 12);
   const ext = String(name).includes(".") ? String(name).split(".").pop() : "";
-  return ext ? ext.toUpperCase().slice(0, 8) : "File";
+  return ext ? ext.toUpperCase().slice(0, 8) : t("files.kind_file");
 }
 
 /** The size to show an image's thumbnail at (the server's thumbnails are at most 320 px), so nothing jumps. */

@@ -9,9 +9,14 @@ import { renderMarkdown } from "../widget/markdown.js";
 import {
   FILE_TEXT, UploadTray, dragHasFiles, filesKey, pastedFiles, renderFiles, trayChip,
 } from "./attachments.js";
+import { LOCALE, t } from "./i18n.js";
 import { avatar, clock, dayLabel, duration, el, longTime, visitorAvatar, visitorName } from "./util.js";
 
-const STATUS_LABEL = { stopped: "Stopped", interrupted: "Interrupted", failed: "Failed", streaming: "" };
+const STATUS_LABEL = {
+  stopped: t("message.stopped"), interrupted: t("message.interrupted"), failed: t("message.failed"), streaming: "",
+};
+const PRESENCE_WORDS = { online: t("presence.online"), away: t("presence.away"), offline: t("presence.offline") };
+const names = new Intl.ListFormat(LOCALE, { type: "conjunction" });
 const STICK_PX = 80; // closer than this to the bottom: new messages keep the view pinned there
 const TYPING_IDLE_MS = 4000;
 const TYPING_REFRESH_MS = 3000;
@@ -103,24 +108,25 @@ export class ConversationView {
     $("conv-name").textContent = name;
     const site = this.sites.get(row.site);
     $("conv-sub").replaceChildren(
-      ...[el("span", { class: "conv-number", id: "conv-number", title: `Conversation number ${row.id}` }, `Conversation ${row.id}`),
+      ...[el("span", { class: "conv-number", id: "conv-number", title: t("conv.number_title", { id: row.id }) },
+        t("conv.number", { id: row.id })),
         row.visitor?.email && row.visitor.email !== name ? row.visitor.email : null, this.sites.size > 1 ? site?.name : null]
         .filter(Boolean).flatMap((part, i) => (i ? [el("span", { class: "dot" }, "·"), part] : [part])));
     const chip = $("conv-chip");
     const open = row.status === "open";
     if (!open) {
       chip.className = "chip chip-resolved";
-      chip.textContent = "Resolved";
+      chip.textContent = t("chip.resolved");
     } else if (row.owner === "bot") {
       chip.className = "chip chip-bot";
-      chip.textContent = "Bot answering";
+      chip.textContent = t("chip.bot_answering");
     } else if (row.owner === "queue") {
       chip.className = "chip chip-queue";
-      chip.textContent = `Waiting ${duration(row.queued_at)}`;
+      chip.textContent = t("chip.waiting", { time: duration(row.queued_at) });
     } else {
       const mine = row.assignee?.id === this.me;
       chip.className = `chip chip-agent${mine ? " is-me" : ""}`;
-      chip.textContent = mine ? "Assigned to you" : `With ${row.assignee?.name ?? "an agent"}`;
+      chip.textContent = mine ? t("chip.assigned_to_you") : t("chip.with", { name: row.assignee?.name ?? t("chip.an_agent") });
     }
     $("take-over").hidden = !open || row.owner === "agent";
     $("hand-back").hidden = !open || row.owner === "bot" || !site?.bot_enabled;
@@ -137,11 +143,11 @@ export class ConversationView {
     if (open && row.owner === "bot") {
       banner.hidden = false;
       banner.className = "banner banner-bot";
-      banner.textContent = "The bot is answering this customer. Take over, or just reply, and it stays quiet.";
+      banner.textContent = t("conv.banner_bot");
     } else if (open && row.owner === "queue") {
       banner.hidden = false;
       banner.className = "banner banner-queue";
-      banner.textContent = "The customer asked for a person and is waiting in the queue.";
+      banner.textContent = t("conv.banner_queue");
     } else {
       banner.hidden = true;
     }
@@ -187,12 +193,12 @@ export class ConversationView {
     const menu = $("assign-menu");
     menu.hidden = false;
     $("assign-menu-open").setAttribute("aria-expanded", "true");
-    menu.replaceChildren(el("div", { class: "menu-note" }, "Loading agents…"));
+    menu.replaceChildren(el("div", { class: "menu-note" }, t("assign.loading")));
     let agents = [];
     try {
       agents = await this.loadAgents(this.row?.site);
     } catch {
-      menu.replaceChildren(el("div", { class: "menu-note" }, "Could not load agents."));
+      menu.replaceChildren(el("div", { class: "menu-note" }, t("assign.failed")));
       return;
     }
     if (menu.hidden) return;
@@ -201,18 +207,18 @@ export class ConversationView {
       this.onAction("conversation.assign", { conversation: this.id, agent });
     };
     menu.replaceChildren(
-      el("div", { class: "menu-title" }, "Assign to"),
+      el("div", { class: "menu-title" }, t("assign.title")),
       ...agents.map((a) => el("button", {
         type: "button", role: "menuitem", class: `menu-item${this.row?.assignee?.id === a.id ? " is-current" : ""}`,
         onclick: assign(a.id), dataset: { agentId: a.id },
       }, avatar(a.name, `agent-${a.id}`, "avatar-xs"),
-      el("span", { class: "menu-name" }, a.me ? `${a.name} (you)` : a.name),
-      el("span", { class: `presence-pill is-${a.status}` }, a.status),
-      el("span", { class: "menu-load", title: "Open conversations / limit" },
+      el("span", { class: "menu-name" }, a.me ? t("assign.you", { name: a.name }) : a.name),
+      el("span", { class: `presence-pill is-${a.status}` }, PRESENCE_WORDS[a.status] ?? a.status),
+      el("span", { class: "menu-load", title: t("assign.load") },
         a.max_concurrent == null ? String(a.load) : `${a.load}/${a.max_concurrent}`))),
       el("div", { class: "menu-sep" }),
       el("button", { type: "button", role: "menuitem", class: "menu-item", onclick: assign(null) },
-        el("span", { class: "menu-name" }, "Unassign — back to the queue")),
+        el("span", { class: "menu-name" }, t("assign.unassign"))),
     );
   }
 
@@ -250,7 +256,7 @@ export class ConversationView {
       if (pending.conversation === this.id && !this.transcript.messages.has(pending.seq)) nodes.push(pending.el);
     }
     if (!nodes.length && this.transcript.started) {
-      nodes.push(el("div", { class: "transcript-empty" }, "No messages yet."));
+      nodes.push(el("div", { class: "transcript-empty" }, t("conv.no_messages")));
     }
     this.log.replaceChildren(...nodes);
     this.renderRating();
@@ -325,7 +331,8 @@ export class ConversationView {
       return el("div", attrs, el("div", { class: "body" }, entry.body));
     }
     const who = kind === "customer" ? visitorName(this.row?.visitor)
-      : kind === "bot" ? (entry.author?.name || "Bot") : (entry.author?.id === this.me ? "You" : entry.author?.name || "Agent");
+      : kind === "bot" ? (entry.author?.name || t("message.bot"))
+        : (entry.author?.id === this.me ? t("message.you") : entry.author?.name || t("message.agent"));
     let face;
     if (kind === "bot") face = el("span", { class: "avatar avatar-sm avatar-bot", "aria-hidden": "true" }, botIcon());
     else if (kind === "customer") face = visitorAvatar(this.row?.visitor, "avatar-sm");
@@ -333,7 +340,7 @@ export class ConversationView {
     const node = el("div", attrs,
       face,
       el("div", { class: "bubble" },
-        entry.internal ? el("div", { class: "note-label" }, lockIcon(), "Private note · only agents see this") : null,
+        entry.internal ? el("div", { class: "note-label" }, lockIcon(), t("message.note_label")) : null,
         el("div", { class: `body${kind === "bot" ? " md" : ""}` }),
         el("div", { class: "msg-files-slot" }),
         el("div", { class: "msg-meta" },
@@ -341,7 +348,7 @@ export class ConversationView {
           el("time", { datetime: entry.created_at ?? "" }, clock(entry.created_at)),
           el("span", { class: "msg-state" }),
           kind === "bot" ? el("span", { class: "msg-verdict" }) : null,
-          kind !== "customer" && !entry.internal ? el("span", { class: "seen", title: "Not seen yet" }) : null)));
+          kind !== "customer" && !entry.internal ? el("span", { class: "seen", title: t("message.not_seen") }) : null)));
     this.patch(node, entry);
     return node;
   }
@@ -370,7 +377,7 @@ export class ConversationView {
     const state = node.querySelector(".msg-state");
     if (state) {
       let label = STATUS_LABEL[entry.status] ?? "";
-      if (entry.status === "streaming") label = "typing…";
+      if (entry.status === "streaming") label = t("message.typing");
       state.textContent = label;
       state.title = entry.reason ?? "";
       state.className = `msg-state${label ? ` is-${entry.status}` : ""}`;
@@ -379,9 +386,9 @@ export class ConversationView {
     if (verdict) {
       // What the bot's answer did for the customer: their 👍 / 👎, or that it had no answer.
       const parts = [];
-      if (entry.outcome === "unanswered") parts.push("Could not answer");
-      if (entry.feedback === true) parts.push("👍 Helpful");
-      if (entry.feedback === false) parts.push("👎 Not helpful");
+      if (entry.outcome === "unanswered") parts.push(t("message.unanswered"));
+      if (entry.feedback === true) parts.push(t("message.helpful"));
+      if (entry.feedback === false) parts.push(t("message.unhelpful"));
       verdict.textContent = parts.join(" · ");
       verdict.className = `msg-verdict${entry.feedback === false ? " is-down" : ""}`;
     }
@@ -398,11 +405,11 @@ export class ConversationView {
       const seen = seq <= readSeq;
       node.classList.toggle("is-seen", seen);
       mark.textContent = seen ? "✓✓" : "✓";
-      mark.title = seen ? "Seen by the customer" : "Delivered";
+      mark.title = seen ? t("message.seen_by_customer") : t("message.delivered");
       if (seen && (!lastSeen || seq > lastSeen[0])) lastSeen = [seq, node];
     }
     for (const node of this.log.querySelectorAll(".seen-label")) node.remove();
-    if (lastSeen) lastSeen[1].querySelector(".msg-meta").append(el("span", { class: "seen-label" }, "Seen"));
+    if (lastSeen) lastSeen[1].querySelector(".msg-meta").append(el("span", { class: "seen-label" }, t("message.seen")));
   }
 
   // ---- typing hints ---------------------------------------------------------------
@@ -415,16 +422,16 @@ export class ConversationView {
     if (!event.active) {
       this.theirTyping.delete(who);
     } else {
-      const name = event.author?.kind === "customer" ? visitorName(this.row?.visitor) : event.author?.name || "An agent";
+      const name = event.author?.kind === "customer" ? visitorName(this.row?.visitor) : event.author?.name || t("typing.an_agent");
       this.theirTyping.set(who, { name, timer: setTimeout(() => this.showTyping({ ...event, active: false }), THEIR_TYPING_MS) });
     }
-    const names = [...this.theirTyping.values()].map((t) => t.name);
+    const typists = [...this.theirTyping.values()].map((held) => held.name);
     const line = $("typing-line");
-    line.replaceChildren(...(names.length
+    line.replaceChildren(...(typists.length
       ? [el("span", { class: "typing-dots", "aria-hidden": "true" }, el("i"), el("i"), el("i")),
-        `${names.join(" and ")} ${names.length > 1 ? "are" : "is"} typing…`]
+        t(typists.length > 1 ? "typing.many" : "typing.one", { names: names.format(typists) })]
       : []));
-    line.classList.toggle("is-on", names.length > 0);
+    line.classList.toggle("is-on", typists.length > 0);
   }
 
   /** A message of theirs arrived: their typing hint has done its job (the customer, or another agent). */
@@ -464,10 +471,8 @@ export class ConversationView {
     $("note-toggle").classList.toggle("is-active", on);
     $("reply-mode").classList.toggle("is-active", !on);
     $("composer-form").classList.toggle("is-note", on);
-    $("send").textContent = on ? "Add note" : "Send";
-    this.composer.placeholder = on
-      ? "Write a private note — the customer never sees it"
-      : "Reply to the customer…  Type / for canned responses";
+    $("send").textContent = on ? t("composer.add_note") : t("composer.send");
+    this.composer.placeholder = on ? t("composer.note_placeholder") : t("composer.reply_placeholder");
   }
 
   focusComposer(note = false) {
@@ -551,11 +556,11 @@ export class ConversationView {
       class: `msg msg-agent is-pending${this.noteMode ? " msg-note" : ""}`, dataset: { clientId },
     }, avatar(this.meName, `agent-${this.me}`, "avatar-sm"),
     el("div", { class: "bubble" },
-      this.noteMode ? el("div", { class: "note-label" }, lockIcon(), "Private note") : null,
+      this.noteMode ? el("div", { class: "note-label" }, lockIcon(), t("message.note")) : null,
       el("div", { class: `body${body ? "" : " is-empty"}` }, body),
       this.files(attachments),
-      el("div", { class: "msg-meta" }, el("span", { class: "who" }, "You"),
-        el("span", { class: "msg-state" }, this.socket.live ? "sending…" : "waiting for connection…"))));
+      el("div", { class: "msg-meta" }, el("span", { class: "who" }, t("message.you")),
+        el("span", { class: "msg-state" }, this.socket.live ? t("message.sending") : t("message.waiting")))));
     this.pending.set(clientId, { conversation, seq: null, el: node, frame, items });
     this.log.querySelector(".transcript-empty")?.remove();
     this.log.append(node);
@@ -589,17 +594,17 @@ export class ConversationView {
     if (!pending) return false;
     pending.el.classList.add("is-failed");
     const state = pending.el.querySelector(".msg-state");
-    if (state) state.textContent = `Not sent: ${frame.detail}`;
+    if (state) state.textContent = t("message.not_sent", { detail: frame.detail });
     pending.el.querySelector(".msg-retry")?.remove();
     if (RETRYABLE.has(frame.code)) {
       pending.el.querySelector(".msg-meta")?.append(el("button", {
         type: "button", class: "msg-retry", onclick: (event) => {
           event.currentTarget.remove();
           pending.el.classList.remove("is-failed");
-          if (state) state.textContent = this.socket.live ? "sending…" : "waiting for connection…";
+          if (state) state.textContent = this.socket.live ? t("message.sending") : t("message.waiting");
           this.socket.sendMessage(pending.frame);
         },
-      }, "Retry"));
+      }, t("message.retry")));
       return true;
     }
     this.pending.delete(frame.ref);
@@ -776,10 +781,10 @@ export class ConversationView {
     }
     box.hidden = false;
     if (!this.picker.items.length) {
-      box.replaceChildren(el("div", { class: "canned-empty" }, "No canned response matches."));
+      box.replaceChildren(el("div", { class: "canned-empty" }, t("canned.none")));
       return;
     }
-    box.replaceChildren(el("div", { class: "canned-title" }, "Canned responses"),
+    box.replaceChildren(el("div", { class: "canned-title" }, t("canned.title")),
       ...this.picker.items.map((c, i) => el("div", {
         class: `canned-item${i === this.picker.at ? " is-active" : ""}`, role: "option",
         "aria-selected": i === this.picker.at ? "true" : "false", dataset: { shortcut: c.shortcut },
@@ -813,7 +818,7 @@ export class ConversationView {
 /** "Rated 4/5 — “Quick and kind”". */
 function ratedText(rating) {
   const comment = (rating.comment ?? "").trim();
-  return `Rated ${rating.score}/5${comment ? ` — “${comment}”` : ""}`;
+  return comment ? t("conv.rated_comment", { score: rating.score, comment }) : t("conv.rated", { score: rating.score });
 }
 
 function botIcon() {

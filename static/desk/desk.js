@@ -7,6 +7,7 @@ import { isBehind, parseCursor } from "../shared/cursors.js";
 import { isTracked } from "../shared/events.js";
 import { ConversationView } from "./conversation.js";
 import { DetailsPane } from "./details.js";
+import { t } from "./i18n.js";
 import { LABEL_TEXT, LabelEditor, LabelStore } from "./labels.js";
 import { ConversationList } from "./list.js";
 import {
@@ -16,7 +17,7 @@ import { Panes } from "./panes.js";
 import { bindShortcuts } from "./shortcuts.js";
 import { DeskSocket } from "./socket.js";
 import { Transcript } from "./transcript.js";
-import { avatar, debounce, el, getJSON, visitorName } from "./util.js";
+import { avatar, count, debounce, el, getJSON, visitorName } from "./util.js";
 
 const $ = (id) => document.getElementById(id);
 const boot = JSON.parse($("desk-boot").textContent);
@@ -25,10 +26,10 @@ const sites = new Map(boot.sites.map((s) => [s.id, s]));
 const API = boot.api;
 const VIEWS = ["queue", "mine", "open", "resolved"];
 const EMPTY_TEXT = {
-  queue: "Nobody is waiting. Nice work!",
-  mine: "Nothing assigned to you right now.",
-  open: "No open conversations.",
-  resolved: "Nothing resolved yet.",
+  queue: t("list.empty.queue"),
+  mine: t("list.empty.mine"),
+  open: t("list.empty.open"),
+  resolved: t("list.empty.resolved"),
 };
 const KEEP_TRANSCRIPTS = 15; // transcripts kept in memory, so going back resumes from a cursor
 const FRESH_MS = 120000; // only conversations queued this recently count as news
@@ -46,7 +47,7 @@ const state = {
   myStatus: "offline",
   welcomed: false,
   canned: null,
-  offset: 0,
+  cursor: null, // the list's opaque `next` token: where "load more" continues
   listToken: 0,
   readSent: new Map(),
 };
@@ -77,31 +78,31 @@ const view = new ConversationView({
 
 // ---- the list ----------------------------------------------------------------------
 
-function listUrl({ offset = 0, ids = null } = {}) {
+function listUrl({ cursor = null, ids = null } = {}) {
   const params = new URLSearchParams({ view: list.view });
   if (list.q) params.set("q", list.q);
   if (list.site != null) params.set("site", String(list.site));
   if (list.label) params.set("label", list.label);
   if (ids) params.set("ids", ids.join(","));
-  else if (offset) params.set("offset", String(offset));
+  else if (cursor) params.set("cursor", cursor);
   return `${API}conversations?${params}`;
 }
 
 async function loadList({ append = false } = {}) {
   const token = ++state.listToken;
-  const offset = append ? state.offset : 0;
+  const cursor = append ? state.cursor : null;
   $("conversation-list").setAttribute("aria-busy", "true");
   try {
-    const data = await getJSON(listUrl({ offset }));
+    const data = await getJSON(listUrl({ cursor }));
     if (token !== state.listToken) return; // a newer view or search replaced this one
     for (const row of data.conversations) remember(row);
-    state.offset = offset + data.conversations.length;
+    state.cursor = data.next ?? null;
     list.setRows(data.conversations, { append, more: data.more });
     setCounts(data.counts);
     renderListChrome();
   } catch (err) {
     if (err.status === 401) location.assign(`/accounts/login/?next=${encodeURIComponent(location.pathname)}`);
-    else toast(`Could not load conversations: ${err.message}`);
+    else toast(t("list.load_failed", { error: err.message }));
   } finally {
     if (token === state.listToken) $("conversation-list").removeAttribute("aria-busy");
   }
@@ -110,7 +111,7 @@ async function loadList({ append = false } = {}) {
 function renderListChrome() {
   const empty = list.rows.size === 0;
   $("list-empty").hidden = !empty;
-  $("list-empty-text").textContent = list.q ? `Nothing matches “${list.q}”.`
+  $("list-empty-text").textContent = list.q ? t("list.no_match", { q: list.q })
     : list.label ? LABEL_TEXT.emptyFiltered(list.label) : EMPTY_TEXT[list.view];
   $("load-more").hidden = !list.more;
 }
@@ -171,7 +172,8 @@ function renderLabelFilter() {
   const names = labels.names(list.site);
   if (list.label && !names.some((l) => l.name === list.label)) names.unshift({ name: list.label, count: 0 });
   select.replaceChildren(el("option", { value: "" }, LABEL_TEXT.filterAll),
-    ...names.map((l) => el("option", { value: l.name }, l.count ? `${l.name} (${l.count})` : l.name)));
+    ...names.map((l) => el("option", { value: l.name },
+      l.count ? t("list.label_count", { name: l.name, count: count(l.count) }) : l.name)));
   select.value = list.label;
   select.hidden = names.length === 0;
   select.classList.toggle("is-active", Boolean(list.label));
@@ -191,7 +193,7 @@ function setCounts(counts) {
   state.counts = counts;
   for (const node of document.querySelectorAll(".tabs [data-count]")) {
     const n = counts[node.dataset.count] ?? 0;
-    node.textContent = n ? String(n) : "";
+    node.textContent = n ? count(n) : "";
   }
   renderTitle();
 }
@@ -205,7 +207,7 @@ function queueTotal() {
 function renderQueue() {
   const total = queueTotal();
   const badge = $("queue-count");
-  badge.textContent = String(total);
+  badge.textContent = count(total);
   badge.classList.toggle("is-zero", total === 0);
   renderTitle();
 }
@@ -280,7 +282,7 @@ async function select(id) {
     if (state.selected === id) details.show(data, list.get(id) ?? view.row);
   } catch (err) {
     if (state.selected === id && err.status === 404) {
-      toast("That conversation does not exist or is not yours to see.");
+      toast(t("error.not_found"));
       clearSelection();
     }
   }
@@ -435,7 +437,7 @@ socket.on("message.ack", (frame) => view.acked(frame));
 
 socket.on("error", (frame) => {
   if (view.refused(frame)) {
-    toast(`Message not sent: ${frame.detail}`);
+    toast(t("error.message_not_sent", { detail: frame.detail }));
     return;
   }
   if (frame.code === "not_streaming") return; // the reply ended on its own a moment ago
@@ -444,19 +446,20 @@ socket.on("error", (frame) => {
     return;
   }
   if (frame.code === "not_found" && frame.ref === "subscribe") {
-    toast("That conversation does not exist or is not yours to see.");
+    toast(t("error.not_found"));
     clearSelection();
     return;
   }
-  toast(frame.detail || "The server refused that.");
+  toast(frame.detail || t("error.refused"));
 });
 
 socket.on("state", ({ state: linkState }) => {
   const badge = $("link-state");
   badge.dataset.state = linkState;
-  badge.title = { live: "Connected", connecting: "Connecting…", reconnecting: "Reconnecting…" }[linkState] ?? linkState;
+  badge.title = { live: t("link.live"), connecting: t("link.connecting"), reconnecting: t("link.reconnecting") }[linkState]
+    ?? linkState;
   if (linkState === "signed-out") location.assign(`/accounts/login/?next=${encodeURIComponent(location.pathname)}`);
-  if (linkState === "forbidden") toast("This account may not use the desk.");
+  if (linkState === "forbidden") toast(t("error.forbidden"));
   if (linkState !== "live") setMyStatus("offline", { local: true });
 });
 
@@ -475,19 +478,21 @@ function notifyIfNews(row) {
   const fresh = (iso) => iso && Date.now() - Date.parse(iso) < FRESH_MS;
   const open = () => select(row.id);
   if (row.status === "open" && row.owner === "queue" && (seen ? seen.owner !== "queue" || seen.status !== "open" : fresh(row.queued_at))) {
-    alertAgent({ title: `${name} is waiting`, body: "A customer asked for a person.", tag: `conversation-${row.id}`, onClick: open });
+    alertAgent({ title: t("notify.waiting_title", { name }), body: t("notify.waiting_body"), tag: `conversation-${row.id}`, onClick: open });
     return;
   }
   const unreadGrew = seen ? row.unread > seen.unread : row.unread > 0 && fresh(row.last_message_at);
   if (row.status === "open" && row.assignee?.id === me && unreadGrew) {
-    alertAgent({ title: `New message from ${name}`, body: "In a conversation assigned to you.", tag: `conversation-${row.id}`, onClick: open });
+    alertAgent({
+      title: t("notify.message_title", { name }), body: t("notify.message_body"), tag: `conversation-${row.id}`, onClick: open,
+    });
   }
 }
 
 // ---- actions ---------------------------------------------------------------------------
 
 function act(type, extra) {
-  if (!socket.send({ type, ...extra })) toast("Not connected — try again in a moment.");
+  if (!socket.send({ type, ...extra })) toast(t("error.not_connected"));
 }
 
 function setMyStatus(status, { local = false } = {}) {
@@ -495,17 +500,17 @@ function setMyStatus(status, { local = false } = {}) {
   const shown = local ? status : state.myStatus;
   const button = $("presence");
   button.dataset.status = shown;
-  const label = { online: "Online", away: "Away", offline: "Offline" }[shown] ?? shown;
-  button.title = `${label} — click to go ${shown === "online" ? "away" : "online"} (p)`;
+  const label = ["online", "away", "offline"].includes(shown) ? t(`presence.${shown}`) : shown;
+  button.title = t(shown === "online" ? "presence.go_away" : "presence.go_online", { status: label });
   // The name starts with the initials the button shows (WCAG 2.5.3, label in name), then says the status.
   const initials = button.querySelector(".avatar")?.textContent?.trim();
-  button.setAttribute("aria-label", `${initials ? `${initials}, ` : ""}presence: ${label}`);
+  button.setAttribute("aria-label", `${initials ? `${initials}, ` : ""}${t("presence.label", { status: label })}`);
 }
 
 function togglePresence() {
   const next = state.myStatus === "online" ? "away" : "online";
   if (socket.send({ type: "presence", status: next })) setMyStatus(next);
-  else toast("Not connected — try again in a moment.");
+  else toast(t("error.not_connected"));
 }
 
 async function loadCanned() {

@@ -5,16 +5,17 @@
  * `label.remove`; the chips change only when `conversation.updated` says so, for every agent alike.
  */
 
+import { t } from "./i18n.js";
 import { el, getJSON } from "./util.js";
 
 export const LABEL_TEXT = {
-  filterAll: "All labels",
-  remove: (name) => `Remove label ${name}`,
-  create: (name) => `Create “${name}”`,
-  tooLong: (max) => `A label is at most ${max} characters.`,
-  refused: (detail) => `Label not changed: ${detail}`,
-  more: (n) => `+${n}`,
-  emptyFiltered: (name) => `No conversations labelled “${name}” here.`,
+  filterAll: t("labels.all"),
+  remove: (name) => t("labels.remove", { name }),
+  create: (name) => t("labels.create", { name }),
+  tooLong: (max) => t("labels.too_long", { max }),
+  refused: (detail) => t("labels.refused", { detail }),
+  more: (n) => t("labels.more", { count: n }),
+  emptyFiltered: (name) => t("labels.empty_filtered", { name }),
 };
 
 export const MAX_LABEL_CHARS = 40;

@@ -4,10 +4,12 @@
  * the server's list endpoint decides them, so a live update lands where a reload would put it.
  */
 
+import { t } from "./i18n.js";
 import { rowLabels } from "./labels.js";
-import { ago, duration, el, visitorAvatar, visitorName } from "./util.js";
+import { snippetNodes } from "./search-snippet.js";
+import { ago, count, duration, el, visitorAvatar, visitorName } from "./util.js";
 
-const PREVIEW_PREFIX = { agent: "Agent: ", bot: "Bot: ", system: "", customer: "" };
+const PREVIEW_PREFIX = { agent: t("preview.agent"), bot: t("preview.bot"), system: "", customer: "" };
 
 const byTime = (field, direction) => (a, b) => {
   const x = a[field] ? Date.parse(a[field]) : null;
@@ -67,7 +69,8 @@ export class ConversationList {
   /** Replace the rows (a fresh fetch), or add a further page. */
   setRows(rows, { append = false, more = false } = {}) {
     if (!append) this.rows.clear();
-    for (const row of rows) this.rows.set(row.id, row);
+    // A search's rows come best match first: that order is kept (live updates keep a row's place).
+    for (const row of rows) this.rows.set(row.id, { ...row, rank: this.rows.size });
     this.more = more;
     this.render();
   }
@@ -102,7 +105,8 @@ export class ConversationList {
   }
 
   ordered() {
-    return [...this.rows.values()].sort(ORDER[this.view]);
+    const rows = [...this.rows.values()];
+    return this.q ? rows.sort((a, b) => a.rank - b.rank) : rows.sort(ORDER[this.view]);
   }
 
   select(id) {
@@ -163,34 +167,39 @@ export class ConversationList {
     li.dataset.status = row.status;
     const preview = row.preview;
     const previewText = preview
-      ? `${preview.internal ? "Note: " : PREVIEW_PREFIX[preview.author] ?? ""}${preview.body || "…"}`
-      : "No messages yet";
+      ? `${preview.internal ? t("preview.note") : PREVIEW_PREFIX[preview.author] ?? ""}${preview.body || "…"}`
+      : t("list.no_messages");
     li.replaceChildren(
       visitorAvatar(row.visitor ?? { id: row.id }),
       el("div", { class: "conv-main" },
         el("div", { class: "conv-top" },
           el("span", { class: "conv-name" }, name),
-          row.visitor?.verified ? el("span", { class: "verified", title: "Verified by the site" }, "✓") : null,
+          row.visitor?.verified ? el("span", { class: "verified", title: t("list.verified") }, "✓") : null,
           el("time", { class: "conv-time", dataset: { ago: row.last_message_at ?? row.updated_at ?? "" } },
             ago(row.last_message_at ?? row.updated_at))),
-        el("div", { class: `conv-preview${preview?.internal ? " is-note" : ""}` }, previewText),
+        this.q && row.snippet
+          ? el("div", { class: "conv-preview conv-snippet" }, snippetNodes(row.snippet)) // where the search matched
+          : el("div", { class: `conv-preview${preview?.internal ? " is-note" : ""}` }, previewText),
         el("div", { class: "conv-meta" },
           this.chip(row),
           rowLabels(row, this.labels),
           this.sites.size > 1 ? el("span", { class: "conv-site" }, this.sites.get(row.site)?.name ?? "") : null,
-          unread ? el("span", { class: "unread", title: `${row.unread} unread` }, String(row.unread)) : null)),
+          unread ? el("span", { class: "unread", title: t("list.unread", { count: count(row.unread) }) }, count(row.unread)) : null)),
     );
   }
 
   chip(row) {
-    if (row.status === "resolved") return el("span", { class: "chip chip-resolved" }, "Resolved");
-    if (row.owner === "bot") return el("span", { class: "chip chip-bot" }, "Bot");
+    if (row.status === "resolved") return el("span", { class: "chip chip-resolved" }, t("chip.resolved"));
+    if (row.owner === "bot") return el("span", { class: "chip chip-bot" }, t("chip.bot"));
     if (row.owner === "queue") {
-      return el("span", { class: "chip chip-queue" }, "Waiting ",
-        el("span", { class: "wait", dataset: { since: row.queued_at ?? "" } }, duration(row.queued_at)));
+      // "Waiting {time}": the time is its own element, so tick() can update it alone.
+      const [before, after = ""] = t("chip.waiting").split("{time}");
+      return el("span", { class: "chip chip-queue" }, before,
+        el("span", { class: "wait", dataset: { since: row.queued_at ?? "" } }, duration(row.queued_at)), after || null);
     }
     const mine = row.assignee?.id === this.me;
-    return el("span", { class: `chip chip-agent${mine ? " is-me" : ""}` }, mine ? "You" : row.assignee?.name ?? "Agent");
+    return el("span", { class: `chip chip-agent${mine ? " is-me" : ""}` },
+      mine ? t("chip.you") : row.assignee?.name ?? t("chip.agent"));
   }
 
   /** Refresh relative times and waiting times without touching anything else. */

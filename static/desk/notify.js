@@ -3,7 +3,9 @@
  * WebAudio (no audio file), a browser notification, and a count in the page title.
  */
 
-const BASE_TITLE = "Parley desk";
+import { t } from "./i18n.js";
+
+const BASE_TITLE = t("desk.title");
 
 let audio = null;
 

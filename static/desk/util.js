@@ -1,7 +1,20 @@
 /**
  * Small DOM and formatting helpers shared by the desk modules. User text only ever goes
- * through `textContent`, never `innerHTML`.
+ * through `textContent`, never `innerHTML`. Times and numbers are written in the page's locale.
  */
+
+import { LOCALE, t } from "./i18n.js";
+
+const relativeFormat = new Intl.RelativeTimeFormat(LOCALE, { numeric: "auto" });
+const unitFormats = new Map();
+
+/** "4m", "3h", "4分钟": a count of one unit, as short as the locale writes it. */
+function units(count, unit) {
+  if (!unitFormats.has(unit)) {
+    unitFormats.set(unit, new Intl.NumberFormat(LOCALE, { style: "unit", unit, unitDisplay: "narrow" }));
+  }
+  return unitFormats.get(unit).format(count);
+}
 
 /** Create an element: el("div", {class: "x", dataset: {seq: 1}}, child, "text"). */
 export function el(tag, attrs = {}, ...children) {
@@ -24,8 +37,8 @@ export function el(tag, attrs = {}, ...children) {
 
 /** The name to show for a visitor: name, else email, else "Visitor #id". */
 export function visitorName(visitor) {
-  if (!visitor) return "Visitor";
-  return visitor.name || visitor.email || `Visitor #${visitor.id}`;
+  if (!visitor) return t("visitor.anonymous");
+  return visitor.name || visitor.email || t("visitor.numbered", { id: visitor.id });
 }
 
 /** One or two capital letters for an avatar. */
@@ -65,47 +78,65 @@ export function visitorAvatar(visitor, size = "") {
   return node;
 }
 
-/** "now", "4m", "3h", "2d", or a date for older times. */
+/** "now", "4m", "3h", "2d" (现在, 4分钟, ...), or a date for older times: the list's compact age. */
 export function ago(iso, now = Date.now()) {
   if (!iso) return "";
   const seconds = Math.max(0, (now - Date.parse(iso)) / 1000);
-  if (seconds < 45) return "now";
-  if (seconds < 3600) return `${Math.round(seconds / 60)}m`;
-  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h`;
-  if (seconds < 86400 * 7) return `${Math.floor(seconds / 86400)}d`;
-  return new Date(iso).toLocaleDateString(undefined, { month: "short", day: "numeric" });
+  if (seconds < 45) return relativeFormat.format(0, "second");
+  if (seconds < 3600) return units(Math.round(seconds / 60), "minute");
+  if (seconds < 86400) return units(Math.floor(seconds / 3600), "hour");
+  if (seconds < 86400 * 7) return units(Math.floor(seconds / 86400), "day");
+  return new Date(iso).toLocaleDateString(LOCALE, { month: "short", day: "numeric" });
 }
 
-/** A waiting time: "12s", "4m", "1h 5m". */
+/** "5 minutes ago", "yesterday", "5分钟前": a past time in words, for details. */
+export function relative(iso, now = Date.now()) {
+  if (!iso) return "";
+  const seconds = Math.round((Date.parse(iso) - now) / 1000);
+  const steps = [[60, "second"], [3600, "minute", 60], [86400, "hour", 3600], [86400 * 30, "day", 86400]];
+  for (const [below, unit, size = 1] of steps) {
+    if (Math.abs(seconds) < below) return relativeFormat.format(Math.round(seconds / size), unit);
+  }
+  return relativeFormat.format(Math.round(seconds / (86400 * 30)), "month");
+}
+
+/** A waiting time: "12s", "4m", "1h 5m" (12秒, 4分钟, 1小时 5分钟). */
 export function duration(iso, now = Date.now()) {
   if (!iso) return "";
   const seconds = Math.max(0, Math.floor((now - Date.parse(iso)) / 1000));
-  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 60) return units(seconds, "second");
   const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes}m`;
+  if (minutes < 60) return units(minutes, "minute");
   const hours = Math.floor(minutes / 60);
-  if (hours < 24) return `${hours}h ${minutes % 60}m`;
-  return `${Math.floor(hours / 24)}d ${hours % 24}h`;
+  if (hours < 24) return `${units(hours, "hour")} ${units(minutes % 60, "minute")}`;
+  return `${units(Math.floor(hours / 24), "day")} ${units(hours % 24, "hour")}`;
 }
 
 /** Clock time of a message, e.g. "14:05". */
 export function clock(iso) {
-  return iso ? new Date(iso).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }) : "";
+  return iso ? new Date(iso).toLocaleTimeString(LOCALE, { hour: "2-digit", minute: "2-digit" }) : "";
 }
 
-/** "Today", "Yesterday" or a long date, for transcript day separators. */
+/** "Today", "Yesterday" (今天, 昨天) or a long date, for transcript day separators. */
 export function dayLabel(iso, now = new Date()) {
   const day = new Date(iso);
   const start = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
   const diff = Math.round((start(now) - start(day)) / 86400000);
-  if (diff === 0) return "Today";
-  if (diff === 1) return "Yesterday";
-  return day.toLocaleDateString(undefined, { weekday: "short", month: "short", day: "numeric", year: "numeric" });
+  if (diff === 0 || diff === 1) {
+    const text = relativeFormat.format(-diff, "day");
+    return text.charAt(0).toLocaleUpperCase(LOCALE) + text.slice(1);
+  }
+  return day.toLocaleDateString(LOCALE, { weekday: "short", month: "short", day: "numeric", year: "numeric" });
 }
 
 /** A long date and time, for details. */
 export function longTime(iso) {
-  return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "—";
+  return iso ? new Date(iso).toLocaleString(LOCALE, { dateStyle: "medium", timeStyle: "short" }) : "—";
+}
+
+/** A count in the page's locale, e.g. "1,234". */
+export function count(n) {
+  return new Intl.NumberFormat(LOCALE).format(n);
 }
 
 /** Call `fn` at most once per animation frame, with the latest arguments. */

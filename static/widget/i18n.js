@@ -4,6 +4,8 @@
  * these are the ones the script writes at run time.
  */
 
+import { translatorOver } from "../shared/translate.js";
+
 export const LANGUAGES = ["en", "zh-hans"];
 
 /** One of our languages for a tag ("zh-CN" → "zh-hans", "en-GB" → "en"), or null for one we don't ship. */
@@ -220,11 +222,7 @@ export const CATALOGS = Object.freeze({ en, "zh-hans": zhHans });
 
 /** A translate function for `language`: t("typing.agent", {name}) → text; unknown keys fall back to English. */
 export function translator(language) {
-  const catalog = CATALOGS[language] ?? en;
-  return (key, params = {}) => {
-    const template = catalog[key] ?? en[key] ?? key;
-    return template.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
-  };
+  return translatorOver(CATALOGS, en, language);
 }
 
 /** The BCP 47 tag Intl wants for our language codes. */

@@ -1,7 +1,8 @@
 """One tiny run of every benchmark scenario: the machinery works and writes the JSON the README reads.
 
 Every scenario runs on SQLite and the in-memory layer, except `cluster`, which needs what production has
-(PostgreSQL, Redis, nginx): it is skipped without them, and fails under REQUIRE_SERVICES=1.
+(PostgreSQL, Redis, nginx), and `data`, which seeds PostgreSQL with its own SQL: they are skipped without them, and
+fail under REQUIRE_SERVICES=1.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ ROW_KEYS = {
     "kb": {"provider", "messages", "p50_ms", "p99_ms"},
 }
 CLUSTER_ROW_KEYS = ROW_KEYS["relay"]  # the relay ladder's rows, on two topologies
+DATA_ROW_KEYS = {"page", "messages", "p50_ms", "max_ms"}
 
 pytestmark = pytest.mark.integration
 
@@ -79,6 +81,15 @@ def cluster_results(tmp_path_factory) -> Path:
     need(redis_available(), f"Redis is not reachable at {REDIS_URL}")
     out = tmp_path_factory.mktemp("bench-cluster")
     _smoke_run(out, "--database", "postgres", "cluster")
+    return out
+
+
+@pytest.fixture(scope="module")
+def data_results(tmp_path_factory) -> Path:
+    """Run the data scenario at smoke size on PostgreSQL (its seeding is PostgreSQL's SQL); skipped without it."""
+    need(postgres_available(), f"PostgreSQL is not reachable at {POSTGRES_URL}")
+    out = tmp_path_factory.mktemp("bench-data")
+    _smoke_run(out, "--database", "postgres", "data")
     return out
 
 
@@ -119,6 +130,13 @@ def test_cluster_measured_both_topologies(cluster_results: Path):
     data = _check_numbers(cluster_results, "cluster", CLUSTER_ROW_KEYS)
     cpu = [c for c in data["comparisons"] if c["what"].startswith("server CPU ms per message")]
     assert cpu and all(c["ratio"] is not None for c in cpu), data["comparisons"]
+
+
+def test_data_times_every_page_at_both_sizes(data_results: Path):
+    data = _check_numbers(data_results, "data", DATA_ROW_KEYS)
+    sizes = {row["messages"] for row in data["rows"]}
+    assert len(sizes) == 2, sizes  # the full size and a tenth of it
+    assert all(c["ratio"] is not None for c in data["comparisons"]), data["comparisons"]
 
 
 @pytest.mark.parametrize(

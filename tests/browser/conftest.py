@@ -49,7 +49,9 @@ def parley_server(tmp_path_factory, request):
     manage(env, "migrate", "--noinput")
     process, port = start_daphne(env, "daphne-live")
     env["PORT"] = str(port)
-    manage(env, "seed_demo", "--open-all-hours")  # allows http://127.0.0.1:<port>, so the demo page may embed the widget
+    manage(
+        env, "seed_demo", "--open-all-hours"
+    )  # allows http://127.0.0.1:<port>, so the demo page may embed the widget
     yield LiveServer(process, port, env)
     process.stop()
 

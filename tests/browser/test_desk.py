@@ -203,6 +203,10 @@ def test_search_by_message_text(desk, customer):
         " return rows.length === 1 && rows[0].dataset.conversationId === String(id); }",
         arg=conversation,
     )
+    # The row shows where the text matched, the match marked (as text: nothing of it is parsed as HTML).
+    snippet = desk.row(conversation).locator(".conv-snippet")
+    assert phrase in snippet.text_content() and "waterproof" in snippet.text_content()
+    assert phrase.lower() in snippet.locator("mark").first.text_content().lower()
     desk.page.fill("#search", "no-such-words-anywhere")
     desk.page.wait_for_selector("#list-empty", state="visible")
     desk.page.fill("#search", "")
