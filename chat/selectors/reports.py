@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from chat.ai.retrieval import analyze, contains_cjk
 from chat.models import Conversation, Label, Message
@@ -23,11 +24,11 @@ from chat.selectors import rollups
 MAX_DAYS = 366
 # First-response buckets (upper bounds in seconds), for the distribution chart.
 RESPONSE_BUCKETS = [
-    (60, "< 1 min"),
-    (5 * 60, "1–5 min"),
-    (15 * 60, "5–15 min"),
-    (60 * 60, "15–60 min"),
-    (None, "> 1 hour"),
+    (60, gettext_lazy("< 1 min")),
+    (5 * 60, gettext_lazy("1–5 min")),
+    (15 * 60, gettext_lazy("5–15 min")),
+    (60 * 60, gettext_lazy("15–60 min")),
+    (None, gettext_lazy("> 1 hour")),
 ]
 # A conversation nobody resolved is over once it has been quiet this long: customers rarely come back later.
 IDLE_CLOSES_AFTER = timedelta(hours=1)

@@ -9,7 +9,9 @@ from urllib.parse import urlencode
 
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 from django.views.decorators.http import require_GET
 
 from chat.selectors import desk as desk_selectors
@@ -27,7 +29,13 @@ PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 44, 12, 10, 28
 # Satisfaction colours, one per score 1..5, and the score line: each has at least 3:1 contrast against the white
 # card and the grey bar track (WCAG AA for graphics); the numbers are always written next to them as text too.
 SCORE_COLORS = {1: "#b42318", 2: "#dc6803", 3: "#667085", 4: "#079455", 5: "#05603a"}
-SCORE_WORDS = {1: "bad", 2: "poor", 3: "okay", 4: "good", 5: "great"}
+SCORE_WORDS = {
+    1: gettext_lazy("bad"),
+    2: gettext_lazy("poor"),
+    3: gettext_lazy("okay"),
+    4: gettext_lazy("good"),
+    5: gettext_lazy("great"),
+}
 SCORE_LINE = "#2563eb"
 # A label without a colour of its own, and the bars of the labels table.
 LABEL_DEFAULT_COLOR = "#667085"
@@ -36,20 +44,30 @@ HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 def human_duration(seconds: float | None) -> str:
-    """45s, 3m 20s, 2h 5m, 3d 4h: two units at most."""
+    """45s, 3m 20s, 2h 5m, 3d 4h (in the active language): two units at most."""
     if seconds is None:
         return "—"
     seconds = int(round(seconds))
     if seconds < 60:
-        return f"{seconds}s"
+        return _("%(s)ds") % {"s": seconds}
     minutes, seconds = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes}m {seconds}s" if seconds else f"{minutes}m"
+        return _("%(m)dm %(s)ds") % {"m": minutes, "s": seconds} if seconds else _("%(m)dm") % {"m": minutes}
     hours, minutes = divmod(minutes, 60)
     if hours < 24:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+        return _("%(h)dh %(m)dm") % {"h": hours, "m": minutes} if minutes else _("%(h)dh") % {"h": hours}
     days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h" if hours else f"{days}d"
+    return _("%(d)dd %(h)dh") % {"d": days, "h": hours} if hours else _("%(d)dd") % {"d": days}
+
+
+def axis_day(day: date) -> str:
+    """A day under a chart's bars, in the active language ("Nov 30", "11月30日")."""
+    return dateformat.format(day, pgettext("date format of a day on a chart axis", "M j"))
+
+
+def tooltip_day(day: date) -> str:
+    """A day in a chart's tooltip, in the active language ("Mon Nov 30", "11月30日 周一")."""
+    return dateformat.format(day, pgettext("date format of a day in a chart tooltip", "D M j"))
 
 
 def nice_ticks(maximum: float, count: int = 4) -> list[float]:
@@ -70,9 +88,7 @@ def _x_labels(days: list[date], slot: float, left: float) -> list[dict]:
     """At most about ten day labels, evenly spaced."""
     every = max(1, math.ceil(len(days) / 10))
     return [
-        {"x": round(left + slot * (i + 0.5), 1), "text": day.strftime("%b %-d")}
-        for i, day in enumerate(days)
-        if i % every == 0
+        {"x": round(left + slot * (i + 0.5), 1), "text": axis_day(day)} for i, day in enumerate(days) if i % every == 0
     ]
 
 
@@ -103,7 +119,12 @@ def volume_chart(report: reports.Report) -> dict:
                 "bot_h": round(bot_h, 1),
                 "human_y": round(base - bot_h - human_h, 1),
                 "human_h": round(human_h, 1),
-                "title": f"{day.day:%a %b %-d}: {day.conversations} conversations, {day.bot_alone} by the bot only",
+                "title": ngettext(
+                    "%(day)s: %(count)d conversation, %(bot)d by the bot only",
+                    "%(day)s: %(count)d conversations, %(bot)d by the bot only",
+                    day.conversations,
+                )
+                % {"day": tooltip_day(day.day), "count": day.conversations, "bot": day.bot_alone},
                 "count": day.conversations,
             }
         )
@@ -137,7 +158,8 @@ def response_chart(report: reports.Report) -> dict:
         x = round(left + slot * (i + 0.5), 1)
         y = round(top + height - height * (value / 60) / scale, 1)
         current.append(f"{x},{y}")
-        points.append({"x": x, "y": y, "title": f"{day.day:%a %b %-d}: median {human_duration(value)}"})
+        title = _("%(day)s: median %(duration)s") % {"day": tooltip_day(day.day), "duration": human_duration(value)}
+        points.append({"x": x, "y": y, "title": title})
     if current:
         segments.append(current)
     baseline = top + height
@@ -148,7 +170,7 @@ def response_chart(report: reports.Report) -> dict:
         "points": points,
         "paths": ["M" + " L".join(s) for s in segments],
         "areas": areas,
-        "y_axis": _y_axis(ticks, top, height, lambda t: f"{t:g}m"),
+        "y_axis": _y_axis(ticks, top, height, lambda t: _("%(minutes)sm") % {"minutes": f"{t:g}"}),
         "x_labels": _x_labels([d.day for d in days], slot, left),
         "left": left,
         "right": left + width,
@@ -175,7 +197,7 @@ def bucket_bars(report: reports.Report) -> list[dict]:
     """Horizontal bars of how many first responses fell in each time bucket (percent of the widest)."""
     top = max([count for _label, count in report.response_buckets] + [1])
     return [
-        {"label": label, "count": count, "width": round(100 * count / top, 1)}
+        {"label": str(label), "count": count, "width": round(100 * count / top, 1)}
         for label, count in report.response_buckets
     ]
 
@@ -267,8 +289,12 @@ def satisfaction_chart(report: reports.Report) -> dict:
                 "y": y,
                 "count": stats.count,
                 "average": _score(stats.average),
-                "title": f"{day:%a %b %-d}: {_score(stats.average)} average over {stats.count} "
-                f"rating{'s' if stats.count != 1 else ''}",
+                "title": ngettext(
+                    "%(day)s: %(average)s average over %(count)d rating",
+                    "%(day)s: %(average)s average over %(count)d ratings",
+                    stats.count,
+                )
+                % {"day": tooltip_day(day), "average": _score(stats.average), "count": stats.count},
             }
         )
     if current:

@@ -60,6 +60,22 @@ def test_the_reports_speak_the_agents_language():
     assert '<html lang="zh-hans">' in html
     assert "<h1>报表</h1>" in html
     assert "客户满意度" in html
+    assert "1 分钟内" in html and "非常满意" in html  # response-time buckets and score words, drawn on the server
+
+
+def test_chart_days_and_durations_are_written_in_the_active_language():
+    from datetime import date
+
+    from django.utils import translation
+
+    from chat.views.desk_reports import axis_day, human_duration, tooltip_day
+
+    day = date(2026, 11, 30)
+    with translation.override("zh-hans"):
+        assert (axis_day(day), human_duration(200), human_duration(90000)) == ("11月30日", "3分20秒", "1天1小时")
+        assert tooltip_day(day).startswith("11月30日 ")
+    with translation.override("en"):
+        assert (axis_day(day), tooltip_day(day), human_duration(200)) == ("Nov 30", "Mon Nov 30", "3m 20s")
 
 
 def test_the_sign_in_page_follows_the_browser():
