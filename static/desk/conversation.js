@@ -328,10 +328,12 @@ export class ConversationView {
       dataset: { seq: entry.seq, author: kind, status: entry.status } };
     if (entry.internal) attrs.dataset.internal = "true";
     if (kind === "system") {
-      return el("div", attrs, el("div", { class: "body" }, entry.body));
+      // A change of hands is said in the desk's language; the stored body is in the site's.
+      const notice = entry.notice?.kind ? t(`notice.${entry.notice.kind}`, { name: entry.notice.name ?? "" }) : "";
+      return el("div", attrs, el("div", { class: "body" }, notice && !notice.startsWith("notice.") ? notice : entry.body));
     }
     const who = kind === "customer" ? visitorName(this.row?.visitor)
-      : kind === "bot" ? (entry.author?.name || t("message.bot"))
+      : kind === "bot" ? t("message.bot") // the widget's name for it, in the desk's language
         : (entry.author?.id === this.me ? t("message.you") : entry.author?.name || t("message.agent"));
     let face;
     if (kind === "bot") face = el("span", { class: "avatar avatar-sm avatar-bot", "aria-hidden": "true" }, botIcon());

@@ -16,6 +16,8 @@ function takeReplyFields(entry, source) {
   if (typeof source.outcome === "string") entry.outcome = source.outcome;
   if (source.meta && typeof source.meta === "object") entry.meta = source.meta;
   if (source.feedback !== undefined) entry.feedback = typeof source.feedback === "boolean" ? source.feedback : null;
+  if (source.stopped_by === "agent") entry.stopped_by = "agent";
+  if (source.notice && typeof source.notice.kind === "string") entry.notice = source.notice;
 }
 
 export class Transcript {
@@ -166,7 +168,7 @@ export class Transcript {
 
   newReply(event) {
     const entry = {
-      id: event.reply_id, seq: event.seq, author: event.author ?? { kind: "bot", name: "Parley" }, body: "",
+      id: event.reply_id, seq: event.seq, author: event.author ?? { kind: "bot", name: "AI assistant" }, body: "",
       status: "streaming", created_at: event.created_at ?? null, internal: false, index: -1, pos: null,
     };
     this.messages.set(event.seq, entry);
