@@ -210,6 +210,21 @@ def test_add_agent_creates_user_profile_and_sites_and_emails_a_working_set_passw
     assert not client.get(link, follow=True).context["validlink"]  # the link works once
 
 
+def test_the_invitation_is_written_in_the_language_chosen_for_the_desk(shop, settings):
+    from chat.tasks.invitations import email_invitation
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    user = make_agent("mei", shop)
+    user.email = "mei@example.com"
+    user.set_unusable_password()
+    user.save()
+    AgentProfile.objects.filter(user=user).update(language="zh-hans")
+    assert email_invitation.call(user.pk) == {"sent": 1}
+    (invitation,) = mail.outbox
+    assert invitation.subject == "邀请您在 Parley 上回复聊天"
+    assert "在这里设置您的密码" in invitation.body
+
+
 def test_add_agent_refuses_a_taken_username_or_email(admin_client, shop):
     make_agent("sam", shop).__class__.objects.filter(username="sam").update(email="sam@example.com")
     response = admin_client.post(
