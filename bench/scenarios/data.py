@@ -7,6 +7,7 @@ grows with ten times the history (at most 2 is the target; a scan would be about
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -21,17 +22,34 @@ SMOKE = {"messages": 10_000, "repeats": 2, "timeout_s": 300, "database": "parley
 COLUMNS = ["page", "messages", "p50_ms", "min_ms", "max_ms"]
 
 
-def _exists(name: str) -> bool:
+def _schema() -> str:
+    """A fingerprint of the migrations: a kept database seeded under other ones (other indexes) is seeded again."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "chat" / "migrations").glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return f"parley-schema {digest.hexdigest()[:16]}"
+
+
+def _kept_schema(name: str) -> str | None:
+    """The schema a kept database was seeded under (its comment), "" without one, None if there is no database."""
     import psycopg
 
     with psycopg.connect(POSTGRES_URL.replace("postgres://", "postgresql://", 1), autocommit=True) as connection:
-        return connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+        row = connection.execute(
+            "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        return None if row is None else row[0]
 
 
 def _measure(database: str, messages: int, p: dict) -> dict:
     """Seed (unless already there) and time every page on one database; the pages' timings and seeding time."""
-    if not _exists(database):
+    kept = _kept_schema(database)
+    if kept is not None and kept != _schema():
+        _postgres_admin(f'DROP DATABASE "{database}" WITH (FORCE)')
+        kept = None
+    if kept is None:
         _postgres_admin(f'CREATE DATABASE "{database}"')
+        _postgres_admin(f"COMMENT ON DATABASE \"{database}\" IS '{_schema()}'")
     env = django_env(_with_database(POSTGRES_URL, database), ALLOWED_HOSTS="testserver,127.0.0.1,localhost")
     finished = subprocess.run(
         [sys.executable, "bench/data_pages.py", str(messages), str(p["repeats"])],

@@ -655,7 +655,7 @@ async def test_slow_consumer_loses_live_events_and_catches_up_by_resume(small_la
         # client could not know: nothing tells it the burst went on past what it got.)
         tail = (await agent_send_many(agent, [(conversation, "That is everything.")]))[0]
         expected = cluster.transcript(conversation)
-        assert len(expected) == held_before + burst + 1
+        assert len(expected) == held_before + 1 + burst + 1  # "Sam joined the conversation", the burst, the tail
         await customer.wait_transcript(expected, timeout=30)
         live = sum(1 for f in customer.frames if f.get("type") == "message.new")
         # Noticed by prev_seq on a later message, or by the head cursor of its heartbeat's pong, whichever first.
