@@ -127,7 +127,6 @@ def _newest_matches(*, scope: tuple[str, tuple], q: str, via: str = "conversatio
         WITH found AS MATERIALIZED (
             SELECT m.id FROM {table} m
              WHERE parley_search_vector(m.body) @@ ({tsquery}){adjacent}
-               AND m.status <> 'streaming'  -- the index's own condition (migration 0009)
                AND m.id > %s
                -- OFFSET 0 keeps this a check per match (by primary key), never a scan of every conversation.
                AND EXISTS (SELECT 1 FROM ({scope_sql}) AS scope (id) WHERE scope.id = m.{via} OFFSET 0)
@@ -157,7 +156,6 @@ def _matches_in(*, conversation_ids: list[int], q: str) -> list[int]:
     sql = f"""
         SELECT m.id FROM {Message._meta.db_table} m
          WHERE m.conversation_id IN ({ids}) AND parley_search_vector(m.body) @@ ({tsquery}){adjacent}
-           AND m.status <> 'streaming'
          ORDER BY m.id DESC LIMIT {MAX_MESSAGE_MATCHES}
     """
     with connection.cursor() as cursor:
@@ -279,7 +277,7 @@ def _message_match_sql(q: str) -> tuple[str, list[str], str, list[str]]:
     tsquery, params = _tsquery(q)
     runs = CJK.findall(q)
     matches = " AND ".join(
-        [f"parley_search_vector({table}.body) @@ ({tsquery})", f"{table}.status <> 'streaming'"]
+        [f"parley_search_vector({table}.body) @@ ({tsquery})"]
         + [f"strpos(lower({table}.body), lower(%s)) > 0" for _run in runs]
     )
     rank = f"ts_rank(parley_search_vector({table}.body), ({tsquery}), 32)"
