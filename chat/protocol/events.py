@@ -8,6 +8,8 @@ from chat.models import Conversation, Message, Visitor
 
 # The bot's name in frames: the widget and the desk call it the same (the widget in its own language).
 BOT_NAME = "AI assistant"
+# What a system line's notice may name: the agent who joined, the address the team will write to.
+NOTICE_PARAMS = ("name", "email")
 # A reply stopped because a person took the conversation over (Message.error_reason), not by the customer.
 TAKEN_OVER = "taken_over"
 
@@ -43,7 +45,10 @@ def message_payload(message: Message) -> dict:
         payload.update(_bot_fields(message))
     elif message.author_kind == Message.AuthorKind.SYSTEM and message.meta.get("notice"):
         # What happened, for a client to say in its own language (the body is in the site's).
-        payload["notice"] = {"kind": message.meta["notice"], **{k: v for k, v in message.meta.items() if k == "name"}}
+        payload["notice"] = {
+            "kind": message.meta["notice"],
+            **{k: v for k, v in message.meta.items() if k in NOTICE_PARAMS},
+        }
     return payload
 
 

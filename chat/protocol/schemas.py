@@ -222,7 +222,7 @@ AUTHOR_KINDS = ("customer", "agent", "bot", "system")
 MESSAGE_STATUSES = ("complete", "streaming", "stopped", "interrupted", "failed")
 ENDED_STATUSES = ("complete", "stopped", "interrupted", "failed")
 OUTCOMES = ("answered", "unanswered", "clarify", "smalltalk", "handoff", "contact")
-NOTICES = ("agent_joined", "bot_back")  # chat/services/conversations.py NOTICES
+NOTICES = ("agent_joined", "bot_back", "handoff", "handoff_away", "handoff_away_ask")  # services/conversations.py
 LANGUAGES = ("en", "zh-hans")
 QUICK_ACTIONS = ("rephrase", "human")
 ERROR_CODES = (
@@ -356,7 +356,7 @@ ATTACHMENT = Obj(
     {"width": Int(minimum=1), "height": Int(minimum=1), "thumbnail_url": LINK},
 )
 # Section 3: a system line says what happened in `notice`, for a client to say it in its own language.
-NOTICE = Obj({"kind": OneOf(*NOTICES)}, {"name": STRING})
+NOTICE = Obj({"kind": OneOf(*NOTICES)}, {"name": STRING, "email": STRING})
 STOPPED_BY = {"stopped_by": OneOf("agent")}  # a bot reply a person cut short by taking the conversation over
 MESSAGE = Obj(
     {"id": ID, "seq": ID, "author": AUTHOR, "body": STRING, "created_at": TIME, "status": OneOf(*MESSAGE_STATUSES)},

@@ -252,6 +252,11 @@ def _take_over(conversation: Conversation, agent: AbstractBaseUser) -> None:
 NOTICES = {
     "agent_joined": gettext_noop("%(name)s joined the conversation"),
     "bot_back": gettext_noop("You're back with the assistant"),
+    "handoff": gettext_noop("Connecting you with a member of our team. They'll reply here."),
+    "handoff_away": gettext_noop("Our team is away right now; we'll reply to %(email)s as soon as we're back."),
+    "handoff_away_ask": gettext_noop(
+        "Our team is away right now. Leave your email address here and we'll get back to you."
+    ),
 }
 
 
@@ -284,25 +289,25 @@ def conversation_handoff(
         conversation.handed_off_at = conversation.handed_off_at or now
         conversation.bot_misses = 0
         _save(conversation, "status", "owner", "queued_at", "handed_off_at", "bot_misses")
-        if announce:
-            message_insert(conversation=conversation, author=SYSTEM, body=reason or _handoff_line(conversation))
+        if announce and reason:
+            message_insert(conversation=conversation, author=SYSTEM, body=reason)
+        elif announce:
+            _handoff_notice(conversation)
         publish_conversation(conversation)
         effects.fill([conversation.site_id])
     return conversation
 
 
-def _handoff_line(conversation: Conversation) -> str:
-    """The system line of a handoff the customer asked for; away, it asks for an email address (and the bot waits)."""
-    with translation.override(conversation.site.language or settings.LANGUAGE_CODE):
-        if agents.site_team_available(conversation.site):
-            return _("Connecting you with a member of our team. They'll reply here.")
-        if conversation.visitor.email:
-            return _("Our team is away right now; we'll reply to %(email)s as soon as we're back.") % {
-                "email": conversation.visitor.email
-            }
+def _handoff_notice(conversation: Conversation) -> None:
+    """The line of a handoff the customer asked for; away, it asks for an email address (and the bot waits)."""
+    if agents.site_team_available(conversation.site):
+        _notice(conversation, "handoff")
+    elif conversation.visitor.email:
+        _notice(conversation, "handoff_away", email=conversation.visitor.email)
+    else:
         conversation.bot_expects = "email"
         _save(conversation, "bot_expects")
-        return _("Our team is away right now. Leave your email address here and we'll get back to you.")
+        _notice(conversation, "handoff_away_ask")
 
 
 def conversation_assign(*, conversation: Conversation, assignee: AbstractBaseUser | None) -> Conversation:

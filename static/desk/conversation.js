@@ -329,7 +329,9 @@ export class ConversationView {
     if (entry.internal) attrs.dataset.internal = "true";
     if (kind === "system") {
       // A change of hands is said in the desk's language; the stored body is in the site's.
-      const notice = entry.notice?.kind ? t(`notice.${entry.notice.kind}`, { name: entry.notice.name ?? "" }) : "";
+      const notice = entry.notice?.kind
+        ? t(`notice.${entry.notice.kind}`, { name: entry.notice.name ?? "", email: entry.notice.email ?? "" })
+        : "";
       return el("div", attrs, el("div", { class: "body" }, notice && !notice.startsWith("notice.") ? notice : entry.body));
     }
     const who = kind === "customer" ? visitorName(this.row?.visitor)

@@ -156,7 +156,8 @@ export class TranscriptView {
     const status = message.status ?? "complete";
     // A system line with a notice is said in the widget's language; the body is in the site's.
     const notice = kind === "system" ? message.notice : null;
-    const text = notice?.kind ? this.t(`notice.${notice.kind}`, { name: notice.name ?? "" }) : (message.body ?? "");
+    const said = notice?.kind ? this.t(`notice.${notice.kind}`, { name: notice.name ?? "", email: notice.email ?? "" }) : "";
+    const text = said && !said.startsWith("notice.") ? said : (message.body ?? ""); // a kind we do not know: the body
     element.dataset.status = status;
     if (message.id != null) element.dataset.id = String(message.id);
     if (message.author?.id != null) element.dataset.agent = String(message.author.id);

@@ -391,6 +391,23 @@ def test_talk_to_a_human_hands_off_and_says_nobody_is_around(parley_server, cont
     assert rows[-1]["author"] == "system"
 
 
+def test_a_chinese_widget_says_the_handoff_in_chinese_on_an_english_site(parley_server, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    try:
+        frame = open_widget(context.new_page(), parley_server.url + "/")
+        ask(frame, "你好")
+        wait_for_bot(frame, status="complete")
+        frame.click("#handoff")
+        line = frame.locator("#transcript [data-author=system][data-seq] .body").last
+        line.wait_for()
+        # The stored line is in the site's language (the desk and emails show it); the widget says it in its own.
+        assert line.text_content().startswith("我们的客服现在不在线")
+        stored = db_transcript(parley_server, conversation_id(frame))[-1]
+        assert stored["author"] == "system" and stored["body"].startswith("Our team is away right now")
+    finally:
+        context.close()
+
+
 def test_without_websockets_the_widget_falls_back_to_server_sent_events(parley_server, context):
     context.route_web_socket("**/ws/widget/", lambda ws: ws.close(code=1011))
     page = context.new_page()

@@ -114,6 +114,7 @@ async def test_away_the_handoff_asks_for_an_email_and_the_bot_stores_it(bot_visi
         customer, lambda f: f["type"] == "message.new" and f["message"]["author"]["kind"] == "system"
     )
     assert "Leave your email address" in line["message"]["body"]
+    assert line["message"]["notice"] == {"kind": "handoff_away_ask"}
     ack = await send_message(customer, "cleo@")
     _, _, end = await collect_reply(customer)
     assert end["outcome"] == "contact" and "complete email address" in end["body"]

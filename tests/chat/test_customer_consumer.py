@@ -104,7 +104,8 @@ async def test_handoff_request_queues_the_conversation_with_a_system_line(visito
     system, _ = await receive_until(
         communicator, lambda f: f["type"] == "message.new" and f["message"]["author"]["kind"] == "system"
     )
-    assert system["message"]["body"]
+    assert system["message"]["body"] == "Connecting you with a member of our team. They'll reply here."
+    assert system["message"]["notice"] == {"kind": "handoff"}  # for the widget to say in its own language
     queue, _ = await receive_until(desk, lambda f: f["type"] == "queue" and f["count"] == 1)
     conversation = await database_sync_to_async(Conversation.objects.get)(visitor=visitor)
     assert conversation.owner == "queue" and conversation.queued_at is not None

@@ -619,7 +619,7 @@ describe("bot replies: outcome, meta and the customer's feedback", () => {
     ws.receive({ ...joined, message: { ...joined.message, notice: { kind: "agent_joined", name: "Sam" } } });
     const [, cut, line] = ctx.conn.transcript();
     assert.deepEqual([cut.status, cut.stopped_by], ["stopped", "agent"]);
-    assert.deepEqual(line.notice, { kind: "agent_joined", name: "Sam" });
+    assert.deepEqual(line.notice, { kind: "agent_joined", name: "Sam", email: "" });
   });
 
   test("feedback goes over the socket once per choice, shows at once, and the server's echo confirms it", () => {

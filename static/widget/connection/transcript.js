@@ -28,7 +28,7 @@ import { parseCursor } from "../../shared/cursors.js";
  * @property {object} [meta]
  * @property {boolean | null} [feedback]
  * @property {string} [stopped_by]  "agent": a person took over while this reply streamed
- * @property {{kind: string, name?: string}} [notice]  what a system line announces, to say in the widget's language
+ * @property {{kind: string, name?: string, email?: string}} [notice]  what a system line announces, to say in the widget's language
  * @property {object[]} [attachments]  its files, with signed links
  * @property {number} [linked_at]  when those links came (they expire)
  */
@@ -101,7 +101,8 @@ function takeReplyFields(entry, source) {
   if (source.feedback !== undefined) entry.feedback = helpfulness(source.feedback);
   if (source.stopped_by === "agent") entry.stopped_by = "agent";
   if (source.notice && typeof source.notice.kind === "string") {
-    entry.notice = { kind: source.notice.kind, name: typeof source.notice.name === "string" ? source.notice.name : "" };
+    const text = (/** @type {unknown} */ value) => (typeof value === "string" ? value : "");
+    entry.notice = { kind: source.notice.kind, name: text(source.notice.name), email: text(source.notice.email) };
   }
 }
 
