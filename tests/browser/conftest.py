@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.desk_drivers import Customer, Desk
 from tests.integration.processes import embedded_env, manage, start_daphne
 from tests.services import need
 
@@ -73,3 +74,20 @@ def artifacts() -> Path:
     """Where browser tests save screenshots."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def desk(parley_server, browser):
+    """The demo agent signed in with the desk open, for the whole module; no uncaught script error meanwhile."""
+    desk = Desk(browser, parley_server.url)
+    yield desk
+    assert desk.errors == []
+    desk.close()
+
+
+@pytest.fixture
+def customer(parley_server, browser):
+    """A customer on the demo shop with the widget open."""
+    customer = Customer(browser, parley_server.url)
+    yield customer
+    customer.close()

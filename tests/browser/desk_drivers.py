@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
@@ -13,6 +14,11 @@ DESK_VIEWPORT = {"width": 1440, "height": 900}
 ITEMS_JS = """(root) => [...document.querySelectorAll(root + ' [data-seq]')].map(e => ({
     seq: Number(e.dataset.seq), author: e.dataset.author, status: e.dataset.status,
     internal: e.dataset.internal === 'true', text: e.querySelector('.body').textContent }))"""
+
+
+def token(label: str) -> str:
+    """A label made unique, so a test finds its own message among the module's."""
+    return f"{label}-{uuid.uuid4().hex[:6]}"
 
 
 class Customer:

@@ -7,11 +7,10 @@ while the agent takes over. Every wait is on DOM state; nothing sleeps.
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 
-from tests.browser.desk_drivers import BACKGROUND_TAB_JS, Customer, Desk, save_screenshot
+from tests.browser.desk_drivers import BACKGROUND_TAB_JS, Desk, save_screenshot, token
 from tests.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.browser
@@ -29,25 +28,6 @@ def fake_openai():
 @pytest.fixture(scope="module")
 def parley_server_env(fake_openai):
     return {"AI_PROVIDER": "openai", "AI_BASE_URL": fake_openai.base_url, "AI_API_KEY": "sk-desk-tests"}
-
-
-@pytest.fixture(scope="module")
-def desk(parley_server, browser):
-    desk = Desk(browser, parley_server.url)
-    yield desk
-    assert desk.errors == []  # no uncaught error in the desk's scripts during the whole module
-    desk.close()
-
-
-@pytest.fixture
-def customer(parley_server, browser):
-    customer = Customer(browser, parley_server.url)
-    yield customer
-    customer.close()
-
-
-def token(label: str) -> str:
-    return f"{label}-{uuid.uuid4().hex[:6]}"
 
 
 def queue_count(desk) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 
 import pytest
 
@@ -25,6 +24,7 @@ from tests.browser.desk_drivers import (
     clipboard_files,
     png_bytes,
     save_screenshot,
+    token,
 )
 from tests.fake_openai import FakeOpenAI
 
@@ -50,25 +50,6 @@ def parley_server_env(tmp_path_factory, fake_openai):
         "AI_BASE_URL": fake_openai.base_url,
         "AI_API_KEY": "sk-desk-attachment-tests",
     }
-
-
-@pytest.fixture(scope="module")
-def desk(parley_server, browser):
-    desk = Desk(browser, parley_server.url)
-    yield desk
-    assert desk.errors == []  # no uncaught error in the desk's scripts during the whole module
-    desk.close()
-
-
-@pytest.fixture
-def customer(parley_server, browser):
-    customer = Customer(browser, parley_server.url)
-    yield customer
-    customer.close()
-
-
-def token(label: str) -> str:
-    return f"{label}-{uuid.uuid4().hex[:6]}"
 
 
 def waiting_customer(desk: Desk, customer: Customer, text: str) -> tuple[int, CustomerSocket]:

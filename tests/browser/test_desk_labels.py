@@ -24,27 +24,12 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def desk(parley_server, browser):
-    desk = Desk(browser, parley_server.url)
-    yield desk
-    assert desk.errors == []  # no uncaught error in the desk's scripts during the whole module
-    desk.close()
-
-
-@pytest.fixture(scope="module")
 def colleague(parley_server, browser):
     """A second agent (the demo's staff user) with a desk of their own."""
     colleague = Desk(browser, parley_server.url, username=DEMO_ADMIN[0], password=DEMO_ADMIN[1])
     yield colleague
     assert colleague.errors == []
     colleague.close()
-
-
-@pytest.fixture
-def customer(parley_server, browser):
-    customer = Customer(browser, parley_server.url)
-    yield customer
-    customer.close()
 
 
 def waiting_conversation(customer, text: str) -> int:

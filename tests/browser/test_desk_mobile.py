@@ -4,16 +4,14 @@ in real Chromium against a live Daphne. Every wait is on DOM state; nothing slee
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from tests.browser.desk_drivers import (
-    Customer,
     Desk,
     phone_item_seq,
     resize,
     save_screenshot,
+    token,
     visible_box,
 )
 
@@ -22,25 +20,6 @@ pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
 MEDIUM = {"width": 1024, "height": 768}
 NARROW = {"width": 360, "height": 740}  # the smallest phone the desk is built for
-
-
-@pytest.fixture(scope="module")
-def desk(parley_server, browser):
-    desk = Desk(browser, parley_server.url)
-    yield desk
-    assert desk.errors == []  # no uncaught error in the desk's scripts during the whole module
-    desk.close()
-
-
-@pytest.fixture
-def customer(parley_server, browser):
-    customer = Customer(browser, parley_server.url)
-    yield customer
-    customer.close()
-
-
-def token(label: str) -> str:
-    return f"{label}-{uuid.uuid4().hex[:6]}"
 
 
 def test_on_a_phone_list_then_conversation_then_details_and_back(parley_server, desk, customer, artifacts):

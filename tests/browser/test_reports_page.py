@@ -7,17 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.browser.desk_drivers import TIMEOUT_MS, Desk, save_screenshot
+from tests.browser.desk_drivers import TIMEOUT_MS, save_screenshot
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def desk(parley_server, browser):
-    desk = Desk(browser, parley_server.url)
-    yield desk
-    assert desk.errors == []
-    desk.close()
 
 
 def test_reports_show_the_bots_numbers_and_what_it_could_not_answer(parley_server, desk, browser, artifacts):
