@@ -15,6 +15,7 @@ from collections.abc import Callable
 from django.db import transaction
 
 from chat.models import Conversation, Message, WebhookDelivery
+from chat.protocol.events import iso
 from chat.selectors.webhooks import site_has_webhooks
 from chat.tasks import webhooks as webhook_tasks
 
@@ -24,10 +25,6 @@ CONVERSATION_RESOLVED = "conversation.resolved"
 MESSAGE_CREATED = "message.created"
 CSAT_SUBMITTED = "csat.submitted"
 EVENT_TYPES = (CONVERSATION_CREATED, CONVERSATION_UPDATED, CONVERSATION_RESOLVED, MESSAGE_CREATED, CSAT_SUBMITTED)
-
-
-def _time(value) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def conversation_data(conversation: Conversation, *, labels: list[str] | None = None) -> dict:
@@ -48,10 +45,10 @@ def conversation_data(conversation: Conversation, *, labels: list[str] | None = 
         "rating_comment": conversation.rating_comment,
         "last_seq": conversation.last_seq,
         "unread_by_agent": conversation.unread_by_agent,
-        "created_at": _time(conversation.created_at),
-        "updated_at": _time(conversation.updated_at),
-        "last_message_at": _time(conversation.last_message_at),
-        "resolved_at": _time(conversation.resolved_at),
+        "created_at": iso(conversation.created_at),
+        "updated_at": iso(conversation.updated_at),
+        "last_message_at": iso(conversation.last_message_at),
+        "resolved_at": iso(conversation.resolved_at),
     }
 
 
@@ -70,7 +67,7 @@ def message_data(message: Message) -> dict:
         "internal": message.internal,
         "status": message.status,
         "client_id": message.client_id,
-        "created_at": _time(message.created_at),
+        "created_at": iso(message.created_at),
     }
 
 
@@ -134,7 +131,7 @@ def csat_submitted(conversation: Conversation) -> None:
             "rating": conversation.rating,
             "comment": conversation.rating_comment,
             "assignee": conversation.assignee_id,
-            "rated_at": _time(conversation.rated_at),
+            "rated_at": iso(conversation.rated_at),
         },
     )
 
